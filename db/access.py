@@ -1,0 +1,91 @@
+"""Who is acting, and which units they may see.
+
+Every function in db that reads or writes takes an `Actor`. Scope rules live here alone, so that
+enforcing them is one place, not every call site.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import pwd
+from dataclasses import dataclass
+
+from db import models
+
+ROLES = ("admin", "organiser", "secretary", "viewer")
+
+
+class AccessError(Exception):
+    """Refused: `code` is one of interfaces.md's error codes (no_account, forbidden)."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Actor:
+    account_id: int | None
+    name: str
+    role: str
+    unit_id: int | None  # the root of the account's scope; None: everything
+    lang: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+# Used by db functions that run before any account exists (init, demo loading, migrations).
+SYSTEM = Actor(account_id=None, name="system", role="admin", unit_id=None)
+
+
+def os_login() -> str:
+    """The real uid's login name (not $USER, which a caller can set)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return getpass.getuser()
+
+
+def _actor(account: models.Account) -> Actor:
+    return Actor(account.id, account.name, account.role, account.unit_id, account.lang)
+
+
+def account_actor(name: str) -> Actor:
+    account = models.Account.get_or_none(models.Account.name == name)
+    if account is None or account.disabled:
+        raise AccessError("no_account", name=name)
+    return _actor(account)
+
+
+def resolve_actor(requested: str | None, *, login: str | None = None,
+                  demo: bool = False, forced_command: bool = False) -> Actor:
+    """The account this process acts as (interfaces.md, `--user`).
+
+    Without `requested`: the operating-system login's account. With it: honoured for an admin
+    login, for the service account's forced command, or on a demo database; refused otherwise.
+    """
+    login = login or os_login()
+    if not requested or requested == login:
+        return account_actor(login)
+    if forced_command or demo:
+        return account_actor(requested)
+    own = account_actor(login)
+    if not own.is_admin:
+        raise AccessError("forbidden", name=requested)
+    return account_actor(requested)
+
+
+def ensure_admin(login: str, full_name: str | None = None) -> tuple[Actor, bool]:
+    """The admin account for `login`, created when missing. Returns (actor, created)."""
+    account, created = models.Account.get_or_create(
+        name=login, defaults={"role": "admin", "full_name": full_name})
+    return _actor(account), created
+
+
+def scope_root(actor: Actor) -> int | None:
+    """The unit below which the actor sees everything (None: the whole database)."""
+    return None if actor.is_admin else actor.unit_id

@@ -1,0 +1,265 @@
+"""One candidate file as the case view and `case show` present it, and the people search."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass
+
+from peewee import JOIN
+
+from db import models, search
+from db.access import Actor, scope_root
+from db.calendar import WorkingDays, add_months
+from db.units import subtree_ids
+
+STAGES = ("identified", "in_class", "certified", "dossier", "branch_approved",
+          "committee_approved", "admitted", "probationary", "official")
+
+
+class NotFound(Exception):
+    """No such record, or not one the actor may see (`not_found`)."""
+
+    code = "not_found"
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PersonView:
+    id: int
+    full_name: str
+    other_name: str | None
+    sex: str | None
+    born: datetime.date | None
+    ethnicity: str | None
+    religion: str | None
+    home_town: str | None
+    residence: str | None
+    citizen_id: str | None
+    phone: str | None
+    education: str | None
+    occupation: str | None
+    workplace: str | None
+    youth_union: bool
+    trade_union: bool
+    public_role: str | None
+    branch: UnitRef | None
+
+
+@dataclass(frozen=True)
+class ResolutionView:
+    kind: str
+    number: str | None
+    date: datetime.date
+    votes_for: int | None
+    votes_convened: int | None
+    votes_excused: int | None
+
+
+@dataclass(frozen=True)
+class StepView:
+    seq: int
+    stage: str
+    date: datetime.date
+    unit: UnitRef
+    received: datetime.date | None
+    resolutions: tuple[ResolutionView, ...]
+    details: dict
+    entered_by: str | None
+    extension: bool
+    undone: bool
+    undo_reason: str | None
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    kind: str
+    received: datetime.date
+    note: str | None
+
+
+@dataclass(frozen=True)
+class IntroducerView:
+    kind: str
+    person_id: int | None
+    full_name: str | None
+    resolution: str | None
+    date: datetime.date
+    together_since: datetime.date | None
+    replacement: bool
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    kind: str
+    number: str
+    issued: datetime.date
+    issuer: str
+
+
+@dataclass(frozen=True)
+class NextAction:
+    code: str
+    due: datetime.date | None
+
+
+@dataclass(frozen=True)
+class CaseView:
+    id: int
+    person: PersonView
+    branch: UnitRef
+    stage: str
+    status: str  # open / closed / on_hold
+    outcome: str | None
+    hold_reason: str | None
+    steps: tuple[StepView, ...]
+    documents: tuple[DocumentView, ...]
+    introducers: tuple[IntroducerView, ...]
+    helpers: tuple[tuple[int | None, str | None], ...]
+    certificates: tuple[CertificateView, ...]
+    next_action: NextAction | None
+
+
+def _ref(unit: models.Unit | None) -> UnitRef | None:
+    return UnitRef(unit.id, unit.code, unit.name) if unit is not None else None
+
+
+def _visible_branch(actor: Actor, branch_id: int | None, as_of: datetime.date) -> bool:
+    root = scope_root(actor)
+    return root is None or branch_id in subtree_ids(actor, root, as_of)
+
+
+def person_view(person: models.Person) -> PersonView:
+    return PersonView(
+        person.id, person.full_name, person.other_name, person.sex, person.born, person.ethnicity,
+        person.religion, person.home_town, person.residence, person.citizen_id, person.phone,
+        person.education, person.occupation, person.workplace, person.youth_union,
+        person.trade_union, person.public_role, _ref(person.branch))
+
+
+def next_action(stage: str, status: str, steps: tuple[StepView, ...], documents, certificates,
+                needs_committee: bool, calendar: WorkingDays | None = None) -> NextAction | None:
+    """What the file waits for, and by when (domain.md section 5)."""
+    if status == "closed" or stage == "official":
+        return None
+    calendar = calendar or WorkingDays()
+    live = [s for s in steps if not s.undone]
+    last = {s.stage: s for s in live}
+    awareness = [c for c in certificates if c.kind == "awareness"]
+    expiry = add_months(max(c.issued for c in awareness), 60) if awareness else None
+    if stage == "identified":
+        return NextAction("enrol_in_class", None)
+    if stage == "in_class":
+        return NextAction("class_result", None)
+    if stage == "certified":
+        return NextAction("collect_dossier", expiry)
+    if stage == "dossier":
+        return NextAction("branch_vote", expiry)
+    if stage in ("branch_approved", "committee_approved"):
+        branch = last["branch_approved"]
+        due = calendar.add(branch.date, 90 if any(s.extension for s in live) else 60)
+        code = "committee_vote" if stage == "branch_approved" and needs_committee else "admission_decision"
+        return NextAction(code, due)
+    if stage == "admitted":
+        step = last["admitted"]
+        return NextAction("ceremony", calendar.add(step.received or step.date, 30))
+    if stage == "probationary":
+        ceremony = last["probationary"].date
+        if not any(d.kind == "member_records" for d in documents):
+            return NextAction("member_records", calendar.add(ceremony, 30))
+        return NextAction("probation_review", calendar.add(add_months(ceremony, 12), 30))
+    return None
+
+
+def needs_committee_vote(branch: models.Unit) -> bool:
+    """A branch inside a grassroots committee goes through that committee's vote."""
+    unit = branch.parent
+    while unit is not None:
+        if unit.org_type == "grassroots_committee":
+            return True
+        if unit.org_type in ("committee",):
+            return False
+        unit = unit.parent
+    return False
+
+
+def case_view(actor: Actor, case_id: int, as_of: datetime.date) -> CaseView:
+    case = models.CaseFile.get_or_none(models.CaseFile.id == case_id)
+    if case is None or not _visible_branch(actor, case.branch_id, as_of):
+        raise NotFound(case_id)
+    person = case.person
+    steps = []
+    for step in (models.Step.select(models.Step, models.Unit).join(models.Unit)
+                 .where(models.Step.case == case).order_by(models.Step.seq)):
+        resolutions = tuple(
+            ResolutionView(r.kind, r.number, r.date, r.votes_for, r.votes_convened, r.votes_excused)
+            for r in step.resolutions.order_by(models.Resolution.id))
+        account = step.entered_by.name if step.entered_by_id else None
+        steps.append(StepView(step.seq, step.stage, step.date, _ref(step.unit), step.received,
+                              resolutions, json.loads(step.details or "{}"), account,
+                              step.extension, step.undone_at is not None, step.undo_reason))
+    documents = tuple(DocumentView(d.kind, d.received, d.note)
+                      for d in case.documents.order_by(models.Document.received, models.Document.id))
+    introducers = []
+    for intro in case.introducers.order_by(models.Introducer.id):
+        name = intro.person.full_name if intro.person_id else None
+        if name is None and intro.snapshot:
+            name = json.loads(intro.snapshot).get("full_name")
+        introducers.append(IntroducerView(intro.kind, intro.person_id, name, intro.resolution,
+                                          intro.date, intro.together_since, intro.replacement))
+    helpers = tuple((h.person_id, h.person.full_name if h.person_id else
+                     json.loads(h.snapshot or "{}").get("full_name"))
+                    for h in case.helpers.order_by(models.Helper.since))
+    certificates = tuple(CertificateView(c.kind, c.number, c.issued, c.issuer)
+                         for c in person.certificates.order_by(models.Certificate.issued))
+    status = "closed" if case.status == "closed" else ("on_hold" if case.on_hold else "open")
+    steps_t = tuple(steps)
+    action = next_action(case.stage, case.status, steps_t, documents, certificates,
+                         needs_committee_vote(case.branch))
+    return CaseView(case.id, person_view(person), _ref(case.branch), case.stage, status,
+                    case.outcome, case.hold_reason, steps_t, documents, tuple(introducers),
+                    helpers, certificates, action)
+
+
+@dataclass(frozen=True)
+class FindResult:
+    person_id: int
+    full_name: str
+    born: datetime.date | None
+    branch: UnitRef | None
+    case_id: int | None
+    stage: str | None
+    public_role: str | None
+
+
+def find(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 20) -> list[FindResult]:
+    """People whose name, other name, citizen ID or phone match `text`, diacritics ignored."""
+    root = scope_root(actor)
+    allowed = None if root is None else set(subtree_ids(actor, root, as_of))
+    ids = search.matching_person_ids(text, limit if allowed is None else limit * 20)
+    if not ids:
+        return []
+    P, U, C = models.Person, models.Unit, models.CaseFile
+    people = {p.id: p for p in P.select(P, U).join(U, on=(P.branch == U.id), join_type=JOIN.LEFT_OUTER)
+              .where(P.id.in_(ids))}
+    cases = {pid: (cid, stage) for pid, cid, stage in
+             C.select(C.person, C.id, C.stage).where(C.person.in_(ids) & (C.status == "open"))
+             .order_by(C.id).tuples()}
+    results = []
+    for pid in ids:
+        person = people[pid]
+        if allowed is not None and person.branch_id not in allowed:
+            continue
+        case_id, stage = cases.get(pid, (None, None))
+        results.append(FindResult(pid, person.full_name, person.born,
+                                  _ref(person.branch) if person.branch_id else None,
+                                  case_id, stage, person.public_role))
+        if len(results) == limit:
+            break
+    return results

@@ -1,0 +1,172 @@
+"""Open a database from a path or URL: pragmas, schema version, migrations, "today".
+
+SQLite-only SQL (pragmas, the backup API) lives here and in db/search.py alone.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sqlite3
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from peewee import Database, SqliteDatabase
+from playhouse.migrations import Runner
+from playhouse.schema_diff import diff_models
+
+from db import models
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SYSTEM_CONFIG = Path("/etc/ketnap/ketnap.toml")
+VIETNAM = datetime.timezone(datetime.timedelta(hours=7))  # Asia/Ho_Chi_Minh: UTC+7, no DST
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or used; the message says why."""
+
+
+def _config_value(path: Path, key: str) -> str | None:
+    try:
+        with path.open("rb") as fh:
+            value = tomllib.load(fh).get(key)
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    return str(value) if value else None
+
+
+def user_config_file() -> Path:
+    from platformdirs import user_config_path
+
+    return user_config_path("ketnap") / "ketnap.toml"
+
+
+def resolve_location(option: str | None, environ: dict | None = None) -> str:
+    """Where the database is: option, KETNAP_DB, system then user config file, data dir."""
+    env = os.environ if environ is None else environ
+    for candidate in (option, env.get("KETNAP_DB"), _config_value(SYSTEM_CONFIG, "db"),
+                      _config_value(user_config_file(), "db")):
+        if candidate:
+            return candidate
+    from platformdirs import user_data_path
+
+    return str(user_data_path("ketnap") / "ketnap.sqlite3")
+
+
+def make_database(location: str) -> Database:
+    if location.startswith(("postgresql://", "postgres://")):
+        raise DatabaseError("PostgreSQL is not supported yet: use a SQLite file path")
+    path = location.removeprefix("sqlite:///")
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return SqliteDatabase(path, pragmas={
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "busy_timeout": 10000,
+        "synchronous": "normal",
+        "cache_size": -16000,
+    })
+
+
+def pending_migrations(database: Database) -> list[str]:
+    return [m.name for m in Runner(database, str(MIGRATIONS)).status() if not m.applied]
+
+
+def _backup_before_migrating(database: SqliteDatabase) -> Path | None:
+    path = Path(database.database)
+    if str(path) == ":memory:" or not path.exists() or path.stat().st_size == 0:
+        return None
+    if not database.table_exists("unit"):
+        return None
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.before-migration-{stamp}")
+    source = sqlite3.connect(str(path))
+    try:
+        dest = sqlite3.connect(str(target))
+        with dest:
+            source.backup(dest)
+        dest.close()
+    finally:
+        source.close()
+    os.chmod(target, 0o600)
+    return target
+
+
+def migrate(database: Database) -> list[str]:
+    """Apply pending migrations (a backup of an existing database is taken first)."""
+    pending = pending_migrations(database)
+    if not pending:
+        return []
+    if isinstance(database, SqliteDatabase):
+        _backup_before_migrating(database)
+    return Runner(database, str(MIGRATIONS)).up()
+
+
+def schema_differences(database: Database):
+    """What differs between the models and the schema on disk (falsy when they agree)."""
+    return diff_models(database, models.ALL_MODELS)
+
+
+def open_database(location: str, *, create: bool = True) -> Database:
+    """Open (creating and migrating when needed) and bind the models to it."""
+    is_file = not location.startswith(("postgresql://", "postgres://")) and location != ":memory:"
+    if is_file and not create and not Path(location).exists():
+        raise DatabaseError(f"no database at {location}")
+    existed = is_file and Path(location).exists()
+    database = make_database(location)
+    models.database.initialize(database)
+    database.connect(reuse_if_open=True)
+    if is_file and not existed:
+        os.chmod(location, 0o600)
+    migrate(database)
+    return database
+
+
+def close_database() -> None:
+    db = models.database.obj
+    if db is not None and not db.is_closed():
+        db.close()
+
+
+# --- settings kept in the database ---------------------------------------------------------
+
+def get_setting(key: str, default: str | None = None) -> str | None:
+    row = models.Setting.get_or_none(models.Setting.key == key)
+    return row.value if row else default
+
+
+def set_setting(key: str, value: str) -> None:
+    models.Setting.insert(key=key, value=value).on_conflict_replace().execute()
+
+
+def parse_date(text: str) -> datetime.date:
+    """dd/mm/yyyy or yyyy-mm-dd; ValueError otherwise."""
+    text = text.strip()
+    if "/" in text:
+        day, month, year = text.split("/")
+        if len(year) != 4:
+            raise ValueError(text)
+        return datetime.date(int(year), int(month), int(day))
+    if len(text) == 10 and text[4] == "-" and text[7] == "-":
+        return datetime.date.fromisoformat(text)
+    raise ValueError(text)
+
+
+@dataclass(frozen=True)
+class Today:
+    date: datetime.date
+    source: str  # option / env / database / clock
+
+
+def resolve_today(option: str | None, environ: dict | None = None) -> Today:
+    """The date treated as today: option, KETNAP_TODAY, the database's setting, the clock."""
+    env = os.environ if environ is None else environ
+    if option:
+        return Today(parse_date(option), "option")
+    if env.get("KETNAP_TODAY"):
+        return Today(parse_date(env["KETNAP_TODAY"]), "env")
+    stored = get_setting("today")
+    if stored:
+        return Today(datetime.date.fromisoformat(stored), "database")
+    return Today(datetime.datetime.now(VIETNAM).date(), "clock")

@@ -1,0 +1,123 @@
+"""People of a unit, a page at a time in Vietnamese name order (keyset pagination on sort_key, id)."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from peewee import JOIN, fn
+
+from db import models
+from db.access import Actor
+from db.units import subtree_ids
+
+KINDS = ("all", "candidates", "members")
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    id: int
+    full_name: str
+    born: datetime.date | None
+    sex: str | None
+    branch_code: str | None
+    branch_name: str | None
+    party_status: str | None  # probationary / official / None
+    case_id: int | None  # the open file, if any
+    stage: str | None
+    sort_key: str
+    public_role: str | None = None
+
+    @property
+    def cursor(self) -> tuple[str, int]:
+        return (self.sort_key, self.id)
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: tuple[PersonRow, ...]
+    has_before: bool
+    has_after: bool
+
+
+def party_status(person_id: int, as_of: datetime.date) -> str | None:
+    return _statuses([person_id], as_of).get(person_id)
+
+
+def _statuses(ids: list[int], as_of: datetime.date) -> dict[int, str]:
+    M = models.Membership
+    rows = (M.select(M.person, M.official_on)
+            .where(M.person.in_(ids) & (M.ceremony_on <= as_of)
+                   & (M.ended_on.is_null() | (M.ended_on > as_of)))
+            .tuples())
+    return {pid: ("official" if official and official <= as_of else "probationary")
+            for pid, official in rows}
+
+
+def _open_cases(ids: list[int]) -> dict[int, tuple[int, str]]:
+    C = models.CaseFile
+    rows = (C.select(C.person, C.id, C.stage)
+            .where(C.person.in_(ids) & (C.status == "open"))
+            .order_by(C.id).tuples())
+    return {pid: (cid, stage) for pid, cid, stage in rows}
+
+
+def _base_query(unit_ids: list[int], kind: str, as_of: datetime.date):
+    P, U = models.Person, models.Unit
+    query = (P.select(P.id, P.full_name, P.born, P.sex, U.code, U.name, P.sort_key, P.public_role)
+             .join(U, JOIN.LEFT_OUTER, on=(P.branch == U.id))
+             .where(P.branch.in_(unit_ids)))
+    if kind == "candidates":
+        C = models.CaseFile
+        query = query.where(fn.EXISTS(C.select(C.id).where((C.person == P.id) & (C.status == "open"))))
+    elif kind == "members":
+        M = models.Membership
+        query = query.where(fn.EXISTS(M.select(M.id).where(
+            (M.person == P.id) & (M.ceremony_on <= as_of)
+            & (M.ended_on.is_null() | (M.ended_on > as_of)))))
+    return query
+
+
+def people_page(actor: Actor, unit_id: int, as_of: datetime.date, *, kind: str = "all",
+                after: tuple[str, int] | None = None, before: tuple[str, int] | None = None,
+                limit: int = 25) -> Page:
+    """One page of the people whose branch is `unit_id` or below it.
+
+    `after` (a row's cursor) gives the next page, `before` the previous one; neither, the first.
+    """
+    if kind not in KINDS:
+        raise ValueError(kind)
+    unit_ids = subtree_ids(actor, unit_id, as_of)
+    if not unit_ids:
+        return Page((), False, False)
+    P = models.Person
+    query = _base_query(unit_ids, kind, as_of)
+    if before is not None:
+        query = query.where((P.sort_key < before[0]) | ((P.sort_key == before[0]) & (P.id < before[1])))
+        raw = list(query.order_by(P.sort_key.desc(), P.id.desc()).limit(limit + 1).tuples())
+        more_before = len(raw) > limit
+        raw = list(reversed(raw[:limit]))
+        more_after = True
+    else:
+        if after is not None:
+            query = query.where((P.sort_key > after[0]) | ((P.sort_key == after[0]) & (P.id > after[1])))
+        raw = list(query.order_by(P.sort_key, P.id).limit(limit + 1).tuples())
+        more_after = len(raw) > limit
+        raw = raw[:limit]
+        more_before = after is not None
+    ids = [r[0] for r in raw]
+    statuses = _statuses(ids, as_of)
+    cases = _open_cases(ids)
+    rows = tuple(
+        PersonRow(id=r[0], full_name=r[1], born=r[2], sex=r[3], branch_code=r[4], branch_name=r[5],
+                  party_status=statuses.get(r[0]), case_id=cases.get(r[0], (None, None))[0],
+                  stage=cases.get(r[0], (None, None))[1], sort_key=r[6], public_role=r[7])
+        for r in raw)
+    return Page(rows, more_before, more_after)
+
+
+def people_count(actor: Actor, unit_id: int, as_of: datetime.date, *, kind: str = "all") -> int:
+    unit_ids = subtree_ids(actor, unit_id, as_of)
+    if not unit_ids:
+        return 0
+    return _base_query(unit_ids, kind, as_of).count()

@@ -1,0 +1,66 @@
+"""Diacritic-insensitive search over people (SQLite FTS5 over the stored folded columns).
+
+Only this module and db/connection.py hold SQL that SQLite alone understands.
+"""
+
+from __future__ import annotations
+
+import re
+
+from peewee import Database
+
+from db import models
+from db.text import fold
+
+_FTS_TABLE = "person_fts"
+_TOKEN = re.compile(r"[0-9a-z]+")
+
+
+def install_index(database: Database) -> None:
+    """Create the FTS5 index over people and the triggers that keep it in step."""
+    statements = [
+        f"""CREATE VIRTUAL TABLE IF NOT EXISTS {_FTS_TABLE} USING fts5(
+                name_folded, other_folded, citizen_id, phone,
+                content='person', content_rowid='id', tokenize='unicode61 remove_diacritics 2')""",
+        f"""CREATE TRIGGER IF NOT EXISTS person_fts_ai AFTER INSERT ON person BEGIN
+                INSERT INTO {_FTS_TABLE}(rowid, name_folded, other_folded, citizen_id, phone)
+                VALUES (new.id, new.name_folded, new.other_folded, new.citizen_id, new.phone);
+            END""",
+        f"""CREATE TRIGGER IF NOT EXISTS person_fts_ad AFTER DELETE ON person BEGIN
+                INSERT INTO {_FTS_TABLE}({_FTS_TABLE}, rowid, name_folded, other_folded, citizen_id, phone)
+                VALUES ('delete', old.id, old.name_folded, old.other_folded, old.citizen_id, old.phone);
+            END""",
+        f"""CREATE TRIGGER IF NOT EXISTS person_fts_au AFTER UPDATE ON person BEGIN
+                INSERT INTO {_FTS_TABLE}({_FTS_TABLE}, rowid, name_folded, other_folded, citizen_id, phone)
+                VALUES ('delete', old.id, old.name_folded, old.other_folded, old.citizen_id, old.phone);
+                INSERT INTO {_FTS_TABLE}(rowid, name_folded, other_folded, citizen_id, phone)
+                VALUES (new.id, new.name_folded, new.other_folded, new.citizen_id, new.phone);
+            END""",
+        f"INSERT INTO {_FTS_TABLE}({_FTS_TABLE}) VALUES ('rebuild')",
+    ]
+    for sql in statements:
+        database.execute_sql(sql)
+
+
+def match_expression(text: str) -> str | None:
+    """The FTS5 query for what the user typed: every word a prefix, all words required."""
+    tokens = _TOKEN.findall(fold(text))
+    if not tokens:
+        return None
+    return " AND ".join(f'"{token}"*' for token in tokens)
+
+
+def matching_person_ids(text: str, limit: int) -> list[int]:
+    """Ids of people whose name, other name, citizen ID or phone match, best first.
+
+    Ranking: FTS5's bm25, then the Vietnamese name order. Uses the index only.
+    """
+    expression = match_expression(text)
+    if expression is None:
+        return []
+    cursor = models.database.execute_sql(
+        f"SELECT p.id FROM {_FTS_TABLE} f JOIN person p ON p.id = f.rowid "
+        f"WHERE {_FTS_TABLE} MATCH ? ORDER BY bm25({_FTS_TABLE}), p.sort_key, p.id LIMIT ?",
+        (expression, limit),
+    )
+    return [row[0] for row in cursor.fetchall()]

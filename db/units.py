@@ -1,0 +1,127 @@
+"""The unit tree, as of a date, within what the actor may see; and finding a unit by code or name."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+
+from db import models
+from db.access import Actor, scope_root
+from db.text import fold
+
+BRANCH_TYPES = ("branch", "grassroots_branch")
+
+
+@dataclass(frozen=True)
+class UnitNode:
+    id: int
+    code: str
+    name: str
+    level: str | None
+    org_type: str
+    category: str | None
+    founded: datetime.date
+    ended: datetime.date | None
+    parent_id: int | None
+    children: tuple["UnitNode", ...] = field(default=())
+
+    @property
+    def is_branch(self) -> bool:
+        return self.org_type in BRANCH_TYPES
+
+    def walk(self):
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+class UnitLookupError(Exception):
+    """`code` is unknown_unit or ambiguous_unit; `candidates` lists (code, name) pairs."""
+
+    def __init__(self, code: str, text: str, candidates: tuple[tuple[str, str], ...] = ()):
+        super().__init__(code)
+        self.code = code
+        self.text = text
+        self.candidates = candidates
+
+
+def _alive(unit_founded, unit_ended, as_of: datetime.date) -> bool:
+    return unit_founded <= as_of and (unit_ended is None or unit_ended > as_of)
+
+
+def _parent_map(as_of: datetime.date) -> dict[int, int | None]:
+    """unit id -> its parent on `as_of`, from the link history."""
+    L = models.UnitLink
+    rows = (L.select(L.unit, L.parent)
+            .where((L.start <= as_of) & ((L.end.is_null()) | (L.end > as_of)))
+            .tuples())
+    return {unit_id: parent_id for unit_id, parent_id in rows}
+
+
+def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False) -> list[UnitNode]:
+    """The tree as it stood on `as_of` (with `include_ended`: every unit ever, under its last parent).
+
+    Roots are the actor's scope root, or the top units when the actor sees everything.
+    Children are in `sort_order`, then name.
+    """
+    U = models.Unit
+    units = list(U.select(U.id, U.code, U.name, U.level, U.org_type, U.category, U.founded,
+                          U.ended, U.parent, U.sort_order).tuples())
+    if include_ended:
+        parents = {row[0]: row[8] for row in units}
+        visible = {row[0] for row in units}
+    else:
+        parents = _parent_map(as_of)
+        visible = {row[0] for row in units if _alive(row[6], row[7], as_of)}
+    kids: dict[int | None, list[tuple]] = {}
+    for row in sorted(units, key=lambda r: (r[9], fold(r[2]))):
+        if row[0] in visible:
+            parent = parents.get(row[0])
+            kids.setdefault(parent if parent in visible else None, []).append(row)
+
+    def build(row) -> UnitNode:
+        return UnitNode(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+                        parents.get(row[0]), tuple(build(k) for k in kids.get(row[0], ())))
+
+    root = scope_root(actor)
+    if root is None:
+        return [build(row) for row in kids.get(None, ())]
+    by_id = {row[0]: row for row in units}
+    return [build(by_id[root])] if root in visible else []
+
+
+def subtree_ids(actor: Actor, unit_id: int, as_of: datetime.date) -> list[int]:
+    """The unit and every unit below it on `as_of` (empty when the actor may not see it)."""
+    for root in unit_tree(actor, as_of):
+        for node in root.walk():
+            if node.id == unit_id:
+                return [n.id for n in node.walk()]
+    return []
+
+
+def get_unit(actor: Actor, unit_id: int, as_of: datetime.date) -> UnitNode | None:
+    for root in unit_tree(actor, as_of, include_ended=True):
+        for node in root.walk():
+            if node.id == unit_id:
+                return node
+    return None
+
+
+def find_unit(actor: Actor, text: str, as_of: datetime.date) -> UnitNode:
+    """A unit by code or name (interfaces.md `U`): exact code, exact folded name, unique
+    prefix, unique substring; else UnitLookupError unknown_unit / ambiguous_unit."""
+    nodes = [n for root in unit_tree(actor, as_of, include_ended=True) for n in root.walk()]
+    wanted = fold(text)
+    for node in nodes:
+        if node.code == text.strip():
+            return node
+    for test in (lambda n: fold(n.name) == wanted or fold(n.code) == wanted,
+                 lambda n: fold(n.name).startswith(wanted),
+                 lambda n: wanted in fold(n.name)):
+        hits = [n for n in nodes if test(n)]
+        alive = [n for n in hits if n.ended is None or n.ended > as_of]
+        if len(hits) == 1 or len(alive) == 1:
+            return (alive or hits)[0]
+        if hits:
+            raise UnitLookupError("ambiguous_unit", text, tuple((n.code, n.name) for n in hits))
+    raise UnitLookupError("unknown_unit", text)
