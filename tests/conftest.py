@@ -1,0 +1,63 @@
+"""Shared fixtures: real small databases in tmp_path, and the demo loaded once per session."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import pytest
+
+from db import connection, models
+from db.access import ensure_admin
+
+
+@pytest.fixture
+def empty_db(tmp_path):
+    """A fresh, migrated database file, bound to the models; yields its path."""
+    path = tmp_path / "test.sqlite3"
+    connection.open_database(str(path))
+    yield str(path)
+    connection.close_database()
+
+
+@pytest.fixture
+def admin(empty_db):
+    actor, _ = ensure_admin("tester")
+    return actor
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory):
+    """The demo data set loaded once; tests get a copy (see `demo_db`)."""
+    from db import demo
+
+    path = tmp_path_factory.mktemp("demo") / "demo.sqlite3"
+    connection.open_database(str(path))
+    demo.load_demo(login="tester")
+    connection.close_database()
+    # fold the WAL into the main file so that a plain copy is complete
+    con = sqlite3.connect(str(path))
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    return path
+
+
+@pytest.fixture
+def demo_db(demo_template, tmp_path):
+    """A private copy of the demo database, opened and bound; yields its path."""
+    path = tmp_path / "demo.sqlite3"
+    shutil.copy(demo_template, path)
+    connection.open_database(str(path))
+    yield str(path)
+    connection.close_database()
+
+
+@pytest.fixture
+def demo_admin(demo_db):
+    from db.access import account_actor
+
+    return account_actor("tester")
+
+
+def pytest_configure(config):
+    models  # the models module is imported for its side effect of defining the proxy
