@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from db import connection, models
+from db import connection
 from db.access import ensure_admin
 
 
@@ -57,7 +57,3 @@ def demo_admin(demo_db):
     from db.access import account_actor
 
     return account_actor("tester")
-
-
-def pytest_configure(config):
-    models  # the models module is imported for its side effect of defining the proxy
