@@ -8,19 +8,35 @@ from __future__ import annotations
 
 import datetime
 
+from peewee import CharField as _CharField
+from peewee import TextField as _TextField
 from peewee import (
     BooleanField,
-    CharField,
     DatabaseProxy,
     DateField,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
     Model,
-    TextField,
 )
 
+from db.text import clean
+
 database = DatabaseProxy()
+
+
+class CharField(_CharField):
+    """Text stored NFC-normalised, without control characters, spaces folded (db.text.clean)."""
+
+    def db_value(self, value):
+        return super().db_value(clean(value) if isinstance(value, str) else value)
+
+
+class TextField(_TextField):
+    """Multi-line text stored NFC-normalised, without control characters other than newline/tab."""
+
+    def db_value(self, value):
+        return super().db_value(clean(value, multiline=True) if isinstance(value, str) else value)
 
 
 def _now() -> datetime.datetime:
