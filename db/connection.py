@@ -54,10 +54,19 @@ def resolve_location(option: str | None, environ: dict | None = None) -> str:
     return str(user_data_path("ketnap") / "ketnap.sqlite3")
 
 
+def is_server_url(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_path(location: str) -> str:
+    """The file a SQLite location names (`sqlite:///x` is the file `x`), or ':memory:'."""
+    return location.removeprefix("sqlite:///")
+
+
 def make_database(location: str) -> Database:
-    if location.startswith(("postgresql://", "postgres://")):
+    if is_server_url(location):
         raise DatabaseError("PostgreSQL is not supported yet: use a SQLite file path")
-    path = location.removeprefix("sqlite:///")
+    path = sqlite_path(location)
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     return SqliteDatabase(path, pragmas={
@@ -108,19 +117,39 @@ def schema_differences(database: Database):
     return diff_models(database, models.ALL_MODELS)
 
 
-def open_database(location: str, *, create: bool = True) -> Database:
-    """Open (creating and migrating when needed) and bind the models to it."""
-    is_file = not location.startswith(("postgresql://", "postgres://")) and location != ":memory:"
-    if is_file and not create and not Path(location).exists():
-        raise DatabaseError(f"no database at {location}")
-    existed = is_file and Path(location).exists()
+@dataclass(frozen=True)
+class Opened:
+    """What opening a database did (for `ketnap init` to report)."""
+
+    database: Database
+    created: bool  # the file did not exist (or was empty) before
+    applied: tuple[str, ...]  # migrations applied by this open
+    backup: Path | None  # the copy taken before migrating an existing database
+
+
+def open_database_report(location: str, *, create: bool = True) -> Opened:
+    """Open (creating and migrating when needed), bind the models, and say what was done."""
+    path = None if is_server_url(location) else sqlite_path(location)
+    is_file = path is not None and path != ":memory:"
+    if is_file and not create and not Path(path).exists():
+        raise DatabaseError(f"no database at {path}")
+    existed = is_file and Path(path).exists() and Path(path).stat().st_size > 0
     database = make_database(location)
     models.database.initialize(database)
     database.connect(reuse_if_open=True)
     if is_file and not existed:
-        os.chmod(location, 0o600)
-    migrate(database)
-    return database
+        os.chmod(path, 0o600)
+    backup = None
+    pending = pending_migrations(database)
+    if pending and isinstance(database, SqliteDatabase):
+        backup = _backup_before_migrating(database)
+    applied = tuple(Runner(database, str(MIGRATIONS)).up()) if pending else ()
+    return Opened(database, is_file and not existed, applied, backup)
+
+
+def open_database(location: str, *, create: bool = True) -> Database:
+    """Open (creating and migrating when needed) and bind the models to it."""
+    return open_database_report(location, create=create).database
 
 
 def close_database() -> None:
