@@ -49,13 +49,20 @@ def _alive(unit_founded, unit_ended, as_of: datetime.date) -> bool:
     return unit_founded <= as_of and (unit_ended is None or unit_ended > as_of)
 
 
-def _parent_map(as_of: datetime.date) -> dict[int, int | None]:
-    """unit id -> its parent on `as_of`, from the link history."""
+def _parent_map(as_of: datetime.date, current: dict[int, int | None]) -> dict[int, int | None]:
+    """unit id -> its parent on `as_of`, from the link history.
+
+    A unit with no link history at all sits under its current parent (`current`), so that a unit
+    written without links is not shown as a root.
+    """
     L = models.UnitLink
     rows = (L.select(L.unit, L.parent)
             .where((L.start <= as_of) & ((L.end.is_null()) | (L.end > as_of)))
             .tuples())
-    return {unit_id: parent_id for unit_id, parent_id in rows}
+    linked = {unit_id for (unit_id,) in L.select(L.unit).distinct().tuples()}
+    parents = {unit_id: parent for unit_id, parent in current.items() if unit_id not in linked}
+    parents.update({unit_id: parent_id for unit_id, parent_id in rows})
+    return parents
 
 
 def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False) -> list[UnitNode]:
@@ -71,7 +78,7 @@ def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False
         parents = {row[0]: row[8] for row in units}
         visible = {row[0] for row in units}
     else:
-        parents = _parent_map(as_of)
+        parents = _parent_map(as_of, {row[0]: row[8] for row in units})
         visible = {row[0] for row in units if _alive(row[6], row[7], as_of)}
     kids: dict[int | None, list[tuple]] = {}
     for row in sorted(units, key=lambda r: (r[9], fold(r[2]))):
@@ -110,8 +117,10 @@ def get_unit(actor: Actor, unit_id: int, as_of: datetime.date) -> UnitNode | Non
 def find_unit(actor: Actor, text: str, as_of: datetime.date) -> UnitNode:
     """A unit by code or name (interfaces.md `U`): exact code, exact folded name, unique
     prefix, unique substring; else UnitLookupError unknown_unit / ambiguous_unit."""
-    nodes = [n for root in unit_tree(actor, as_of, include_ended=True) for n in root.walk()]
     wanted = fold(text)
+    if not wanted:
+        raise UnitLookupError("unknown_unit", text)
+    nodes = [n for root in unit_tree(actor, as_of, include_ended=True) for n in root.walk()]
     for node in nodes:
         if node.code == text.strip():
             return node
