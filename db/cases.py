@@ -161,19 +161,24 @@ def next_action(stage: str, status: str, steps: tuple[StepView, ...], documents,
         return NextAction("collect_dossier", expiry)
     if stage == "dossier":
         return NextAction("branch_vote", expiry)
+    # A file whose stage has no live step behind it (a legacy import without that step's
+    # details) still has its next action; only the due date is unknown.
     if stage in ("branch_approved", "committee_approved"):
-        branch = last["branch_approved"]
-        due = calendar.add(branch.date, 90 if any(s.extension for s in live) else 60)
+        branch = last.get("branch_approved")
+        due = (calendar.add(branch.date, 90 if any(s.extension for s in live) else 60)
+               if branch else None)
         code = "committee_vote" if stage == "branch_approved" and needs_committee else "admission_decision"
         return NextAction(code, due)
     if stage == "admitted":
-        step = last["admitted"]
-        return NextAction("ceremony", calendar.add(step.received or step.date, 30))
+        step = last.get("admitted")
+        return NextAction("ceremony", calendar.add(step.received or step.date, 30) if step else None)
     if stage == "probationary":
-        ceremony = last["probationary"].date
+        step = last.get("probationary")
+        ceremony = step.date if step else None
         if not any(d.kind == "member_records" for d in documents):
-            return NextAction("member_records", calendar.add(ceremony, 30))
-        return NextAction("probation_review", calendar.add(add_months(ceremony, 12), 30))
+            return NextAction("member_records", calendar.add(ceremony, 30) if ceremony else None)
+        return NextAction("probation_review",
+                          calendar.add(add_months(ceremony, 12), 30) if ceremony else None)
     return None
 
 
@@ -241,8 +246,8 @@ class FindResult:
 def find(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 20) -> list[FindResult]:
     """People whose name, other name, citizen ID or phone match `text`, diacritics ignored."""
     root = scope_root(actor)
-    allowed = None if root is None else set(subtree_ids(actor, root, as_of))
-    ids = search.matching_person_ids(text, limit if allowed is None else limit * 20)
+    allowed = None if root is None else subtree_ids(actor, root, as_of)
+    ids = search.matching_person_ids(text, limit, branch_ids=allowed)
     if not ids:
         return []
     P, U, C = models.Person, models.Unit, models.CaseFile
@@ -254,12 +259,8 @@ def find(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 20) -> l
     results = []
     for pid in ids:
         person = people[pid]
-        if allowed is not None and person.branch_id not in allowed:
-            continue
         case_id, stage = cases.get(pid, (None, None))
         results.append(FindResult(pid, person.full_name, person.born,
                                   _ref(person.branch) if person.branch_id else None,
                                   case_id, stage, person.public_role))
-        if len(results) == limit:
-            break
     return results

@@ -5,7 +5,9 @@ Only this module and db/connection.py hold SQL that SQLite alone understands.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
 
 from peewee import Database
 
@@ -50,17 +52,32 @@ def match_expression(text: str) -> str | None:
     return " AND ".join(f'"{token}"*' for token in tokens)
 
 
-def matching_person_ids(text: str, limit: int) -> list[int]:
+def matching_person_ids(text: str, limit: int, *, branch_ids: Iterable[int] | None = None,
+                        include_public: bool = True) -> list[int]:
     """Ids of people whose name, other name, citizen ID or phone match, best first.
 
-    Ranking: FTS5's bm25, then the Vietnamese name order. Uses the index only.
+    `branch_ids`: only people of these branches (and, with `include_public`, people recorded by
+    public role only, who belong to no branch). The filter is part of the query, so that a
+    narrow scope still gets `limit` results from a large database.
+
+    Ranking: the whole folded name equal to what was typed, then FTS5's bm25, then the
+    Vietnamese name order. Uses the index only.
     """
     expression = match_expression(text)
     if expression is None:
         return []
+    where = f"{_FTS_TABLE} MATCH ?"
+    params: list = [expression]
+    if branch_ids is not None:
+        scope = "p.branch_id IN (SELECT value FROM json_each(?))"
+        if include_public:
+            scope = f"({scope} OR (p.branch_id IS NULL AND p.public_role IS NOT NULL))"
+        where += f" AND {scope}"
+        params.append(json.dumps(sorted(branch_ids)))
+    params += [fold(text), limit]
     cursor = models.database.execute_sql(
-        f"SELECT p.id FROM {_FTS_TABLE} f JOIN person p ON p.id = f.rowid "
-        f"WHERE {_FTS_TABLE} MATCH ? ORDER BY bm25({_FTS_TABLE}), p.sort_key, p.id LIMIT ?",
-        (expression, limit),
+        f"SELECT p.id FROM {_FTS_TABLE} f JOIN person p ON p.id = f.rowid WHERE {where} "
+        f"ORDER BY (p.name_folded = ?) DESC, bm25({_FTS_TABLE}), p.sort_key, p.id LIMIT ?",
+        params,
     )
     return [row[0] for row in cursor.fetchall()]
