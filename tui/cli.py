@@ -1,0 +1,735 @@
+"""The `ketnap` command line: global options, the subcommands, and opening the application.
+
+Everything the user reads goes through `tui.i18n.t`. Text that comes from the database (or from
+the command line) is always printed literally: Rich gets `Text` objects and a console with markup
+off, and control characters are stripped from everything printed, JSON included.
+
+Rich is imported only when a table or tree is drawn and Textual only when the application opens,
+so that scripted use stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import sqlite3
+import sys
+from dataclasses import dataclass
+
+from peewee import PeeweeException
+
+from db import connection, models
+from db.access import AccessError, Actor, account_actor, ensure_admin, os_login, resolve_actor
+from db.text import clean
+from tui import i18n
+from tui.i18n import t
+
+ENV_DB = "KETNAP_DB"
+ENV_LANG = "KETNAP_LANG"
+ENV_USER = "KETNAP_USER"
+ENV_TODAY = "KETNAP_TODAY"
+
+# Commands that run before any account exists: they create the administrator.
+_NO_ACCOUNT_COMMANDS = ("init", "demo")
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class Refusal(Exception):
+    """A refusal with one of interfaces.md's codes and the message in the user's language."""
+
+    def __init__(self, code: str, message: str, **extra):
+        super().__init__(code)
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+# --- text that is printed -----------------------------------------------------------------
+
+def safe(value) -> str:
+    """`value` as text fit for a terminal: no control characters (newline and tab kept)."""
+    if value is None:
+        return ""
+    return _CONTROL.sub("", str(value))
+
+
+def _scrub(value):
+    """A JSON-ready structure with control characters removed from every string."""
+    if isinstance(value, str):
+        return safe(value)
+    if isinstance(value, dict):
+        return {safe(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v) for v in value]
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    return value
+
+
+def print_json(document) -> None:
+    sys.stdout.write(json.dumps(_scrub(document), ensure_ascii=False, indent=2) + "\n")
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(safe(message) + "\n")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(markup=False, emoji=False, highlight=False)
+
+
+def _text(value, style: str = ""):
+    from rich.text import Text
+
+    return Text(safe(value), style=style)
+
+
+def _table(title_key: str, header_keys: tuple[str, ...], rows: list[tuple], *, keep=(0, 1)):
+    """A Rich table of `rows` (cells already text), without the columns empty in every row
+    (except those in `keep`)."""
+    from rich.table import Table
+
+    shown = [i for i in range(len(header_keys))
+             if i in keep or any(str(row[i]) for row in rows)]
+    table = Table(title=_text(t(title_key)), title_justify="left")
+    for i in shown:
+        table.add_column(_text(t(header_keys[i])))
+    for row in rows:
+        table.add_row(*(row[i] if not isinstance(row[i], str) else _text(row[i]) for i in shown))
+    return table
+
+
+def _iso(day: datetime.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+# --- argparse in the user's language ------------------------------------------------------
+
+# argparse's own messages (usage, errors) and the key of their translation.
+_ARGPARSE_MESSAGES = {
+    "usage: ": "cli.argparse.usage",
+    "positional arguments": "cli.argparse.positional",
+    "options": "cli.argparse.options",
+    "show this help message and exit": "cli.argparse.help",
+    "%(prog)s: error: %(message)s\n": "cli.argparse.error",
+    "the following arguments are required: %s": "cli.argparse.required",
+    "unrecognized arguments: %s": "cli.argparse.unrecognized",
+    "invalid choice: %(value)r (choose from %(choices)s)": "cli.argparse.invalid_choice",
+    "argument %(argument_name)s: %(message)s": "cli.argparse.argument",
+    "expected one argument": "cli.argparse.expected_one",
+    "invalid %(type)s value: %(value)r": "cli.argparse.invalid_value",
+    "ambiguous option: %(option)s could match %(matches)s": "cli.argparse.ambiguous",
+}
+
+
+def _argparse_gettext(message: str) -> str:
+    key = _ARGPARSE_MESSAGES.get(message)
+    return i18n.t(key) if key and i18n.has(key) else message
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        super().error(safe(message))  # it may quote what was typed
+
+
+class _Version(argparse.Action):
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                 help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(f"ketnap {version()}\n")
+        parser.exit()
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError, version as package_version
+
+    try:
+        return package_version("ketnap")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _case_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(t("cli.usage.bad_id", value=safe(text))) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(t("cli.usage.bad_id", value=safe(text)))
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(t("cli.usage.bad_limit", value=safe(text))) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(t("cli.usage.bad_limit", value=safe(text)))
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser, its help in the current language (set it first)."""
+    argparse._ = _argparse_gettext  # argparse's own words (usage:, error:) follow the language
+    parser = _Parser(prog="ketnap", description=t("cli.help.description"), allow_abbrev=False)
+    parser.add_argument("--db", metavar="PATH|URL", help=t("cli.help.db"))
+    parser.add_argument("--lang", choices=i18n.LANGUAGES, help=t("cli.help.lang"))
+    parser.add_argument("--user", metavar="NAME", help=t("cli.help.user"))
+    parser.add_argument("--today", metavar="YYYY-MM-DD", help=t("cli.help.today"))
+    parser.add_argument("--version", action=_Version, help=t("cli.help.version"))
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                     title=t("cli.help.commands"))
+
+    def command(name: str, key: str, parent=commands):
+        return parent.add_parser(name, help=t(f"cli.help.{key}"), description=t(f"cli.help.{key}"),
+                                 allow_abbrev=False)
+
+    command("init", "init")
+    demo = command("demo", "demo")
+    demo.add_argument("--force", action="store_true", help=t("cli.help.demo_force"))
+
+    units = command("units", "units")
+    units.add_argument("--all", action="store_true", help=t("cli.help.units_all"))
+    units.add_argument("--json", action="store_true", help=t("cli.help.json"))
+
+    find = command("find", "find")
+    find.add_argument("text", metavar="TEXT", help=t("cli.help.find_text"))
+    find.add_argument("--json", action="store_true", help=t("cli.help.json"))
+    find.add_argument("--limit", type=_positive, default=20, metavar="N",
+                      help=t("cli.help.find_limit"))
+
+    case = command("case", "case")
+    case_commands = case.add_subparsers(dest="case_command", metavar="COMMAND", required=True,
+                                        title=t("cli.help.commands"))
+    show = command("show", "case_show", case_commands)
+    show.add_argument("id", type=_case_id, metavar="ID", help=t("cli.help.case_id"))
+    show.add_argument("--json", action="store_true", help=t("cli.help.json"))
+    return parser
+
+
+def _requested_language(argv: list[str], environ) -> tuple[str | None, str | None]:
+    """(language, where from) asked for before the command: `--lang`, else KETNAP_LANG.
+
+    Read before the parser is built, so that its help is in that language.
+    """
+    valued = {"--db", "--user", "--today"}
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--lang" and i + 1 < len(argv):
+            return argv[i + 1], "option"
+        if token.startswith("--lang="):
+            return token.split("=", 1)[1], "option"
+        if token in valued:
+            i += 2
+            continue
+        if token == "--" or not token.startswith("-"):
+            break
+        i += 1
+    if environ.get(ENV_LANG):
+        return environ[ENV_LANG], "env"
+    return None, None
+
+
+# --- the session: database, today, account -----------------------------------------------
+
+@dataclass
+class Session:
+    location: str
+    today: datetime.date
+    actor: Actor
+
+
+def _database_error(exc: Exception) -> Refusal:
+    return Refusal("database", t("error.database", message=safe(exc)))
+
+
+def _open(location: str, *, create: bool) -> connection.Opened:
+    if connection.is_server_url(location):
+        raise Refusal("database", t("cli.error.server_url", location=safe(location)))
+    path = connection.sqlite_path(location)
+    if not create and path != ":memory:" and not os.path.exists(path):
+        raise Refusal("no_database", t("cli.error.no_database", path=safe(path)))
+    try:
+        return connection.open_database_report(location, create=create)
+    except (connection.DatabaseError, PeeweeException, sqlite3.Error, OSError) as exc:
+        raise _database_error(exc) from None
+
+
+def _today(option: str | None) -> datetime.date:
+    try:
+        return connection.resolve_today(option).date
+    except ValueError:
+        value = option or os.environ.get(ENV_TODAY) or connection.get_setting("today")
+        raise Refusal("bad_value", t("error.bad_date", value=safe(value))) from None
+
+
+def _actor(requested: str | None) -> Actor:
+    login = os_login()
+    demo = connection.get_setting("demo") == "1"
+    try:
+        return resolve_actor(requested, login=login, demo=demo)
+    except AccessError as exc:
+        if exc.code == "forbidden":
+            raise Refusal("forbidden", t("cli.error.user_forbidden", name=safe(requested),
+                                         login=safe(login))) from None
+        name = exc.params.get("name", login)
+        if demo and name == login:
+            # A demo database copied from elsewhere: anyone may act as any of its accounts,
+            # so a login without one acts as its administrator.
+            admin = (models.Account.select()
+                     .where((models.Account.role == "admin") & (models.Account.disabled == False))  # noqa: E712
+                     .order_by(models.Account.id).first())
+            if admin is not None:
+                _err(t("cli.note.demo_account", name=safe(admin.name), login=safe(login)))
+                return account_actor(admin.name)
+        if not models.Account.select().exists():
+            raise Refusal("no_account", t("cli.error.no_accounts_yet")) from None
+        raise Refusal("no_account", t("error.no_account", name=safe(name))) from None
+
+
+def _session(args) -> Session:
+    location = connection.resolve_location(args.db)
+    _open(location, create=False)
+    try:
+        actor = _actor(args.user or os.environ.get(ENV_USER) or None)
+        today = _today(args.today)
+    except (PeeweeException, sqlite3.Error) as exc:
+        raise _database_error(exc) from None
+    return Session(location, today, actor)
+
+
+def refusal_from(exc: Exception) -> Refusal:
+    """The refusal for an exception raised by db (unit lookups, files not found, access)."""
+    from db.cases import NotFound
+    from db.units import UnitLookupError
+
+    if isinstance(exc, UnitLookupError):
+        if exc.code == "ambiguous_unit":
+            names = ", ".join(f"{safe(code)} ({safe(name)})" for code, name in exc.candidates)
+            return Refusal("ambiguous_unit", t("error.ambiguous_unit", text=safe(exc.text),
+                                               candidates=names),
+                           candidates=[{"code": c, "name": n} for c, n in exc.candidates])
+        return Refusal("unknown_unit", t("error.unknown_unit", text=safe(exc.text)))
+    if isinstance(exc, NotFound):
+        return Refusal("not_found", t("error.not_found", id=safe(exc.args[0] if exc.args else "")))
+    if isinstance(exc, AccessError):
+        return Refusal(exc.code, t(f"error.{exc.code}", name=safe(exc.params.get("name", ""))))
+    raise exc
+
+
+# --- commands -----------------------------------------------------------------------------
+
+def cmd_app(args, session: Session, lang: str) -> int:
+    from tui.app import run_app  # Textual is imported only to open the application
+    from tui.context import AppContext
+
+    result = run_app(AppContext(session.location, session.actor, session.today, lang))
+    return result if isinstance(result, int) else 0
+
+
+def cmd_init(args) -> int:
+    location = connection.resolve_location(args.db)
+    opened = _open(location, create=True)
+    path = safe(connection.sqlite_path(location))
+    if opened.created:
+        print(t("cli.init.created", path=path))
+    elif opened.applied:
+        print(t("cli.init.migrated", path=path, n=len(opened.applied)))
+        if opened.backup:
+            print(t("cli.init.backup", path=safe(opened.backup)))
+    login = os_login()
+    if not models.Account.select().exists():
+        ensure_admin(login)
+        print(t("cli.init.admin_created", name=safe(login)))
+    elif not opened.created and not opened.applied:
+        print(t("cli.init.up_to_date", path=path))
+        account = models.Account.get_or_none(models.Account.name == login)
+        if account is None or account.disabled:
+            print(t("cli.init.no_account", name=safe(login)))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    location = connection.resolve_location(args.db)
+    _open(location, create=True)
+    from db import demo
+
+    login = os_login()
+    try:
+        summary = demo.load_demo(login, force=args.force)
+    except demo.DemoError as exc:
+        code = getattr(exc, "code", "not_empty")
+        if code == "not_empty":
+            raise Refusal(code, t("cli.demo.not_empty", path=safe(connection.sqlite_path(location)))) from None
+        raise Refusal(code, t("cli.demo.failed", message=safe(exc))) from None
+    print(t("cli.demo.loaded", path=safe(connection.sqlite_path(location))))
+    _print_demo_summary(summary)
+    print(t("cli.demo.admin", name=safe(login)))
+    return 0
+
+
+def _print_demo_summary(summary) -> None:
+    import dataclasses
+
+    if not dataclasses.is_dataclass(summary):
+        return
+    for field in dataclasses.fields(summary):
+        value = getattr(summary, field.name)
+        key = f"cli.demo.field.{field.name}"
+        label = t(key) if i18n.has(key) else field.name
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            value = ", ".join(safe(v) for v in value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = i18n.number(value)
+        elif isinstance(value, datetime.date):
+            value = i18n.date(value)
+        print(f"  {label}: {safe(value)}")
+
+
+def _unit_json(node) -> dict:
+    return {"code": node.code, "name": node.name, "level": node.level, "org_type": node.org_type,
+            "category": node.category, "founded": _iso(node.founded), "ended": _iso(node.ended),
+            "children": [_unit_json(child) for child in node.children]}
+
+
+def cmd_units(args, session: Session) -> int:
+    from db.units import unit_tree
+
+    roots = unit_tree(session.actor, session.today, include_ended=args.all)
+    if args.json:
+        print_json([_unit_json(root) for root in roots])
+        return 0
+    console = _console()
+    key = "cli.units.title_all" if args.all else "cli.units.title"
+    console.print(_text(t(key, date=i18n.date(session.today)), "bold"))
+    if not roots:
+        console.print(_text(t("cli.units.empty")))
+        return 0
+    from rich.tree import Tree
+
+    def label(node):
+        text = _text(node.name, "bold")
+        text.append(f"  [{safe(node.code)}]")
+        parts = [i18n.code_name("org_type", node.org_type)]
+        if node.category:
+            parts.append(i18n.code_name("category", node.category))
+        if node.ended and node.ended <= session.today:
+            parts.append(t("cli.units.ended", date=i18n.date(node.ended)))
+        text.append("  " + " · ".join(safe(p) for p in parts), style="dim")
+        return text
+
+    def grow(tree, node):
+        branch = tree.add(label(node))
+        for child in node.children:
+            grow(branch, child)
+
+    for root in roots:
+        tree = Tree(label(root))
+        for child in root.children:
+            grow(tree, child)
+        console.print(tree)
+    return 0
+
+
+def cmd_find(args, session: Session) -> int:
+    from db.cases import find
+
+    results = find(session.actor, args.text, session.today, limit=args.limit)
+    if args.json:
+        print_json({"results": [
+            {"person_id": r.person_id, "full_name": r.full_name, "born": _iso(r.born),
+             "branch": {"code": r.branch.code, "name": r.branch.name} if r.branch else None,
+             "case_id": r.case_id, "stage": r.stage, "public_role": r.public_role}
+            for r in results]})
+        return 0
+    console = _console()
+    if not results:
+        console.print(_text(t("cli.find.none", text=clean(args.text) or "")))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=_text(t("cli.find.title", text=clean(args.text) or "",
+                                n=i18n.number(len(results)))),
+                  title_justify="left")
+    table.add_column(_text(t("cli.col.person_id")), justify="right")
+    table.add_column(_text(t("cli.col.full_name")))
+    table.add_column(_text(t("cli.col.born")))
+    table.add_column(_text(t("cli.col.branch")))
+    table.add_column(_text(t("cli.col.case_id")), justify="right")
+    table.add_column(_text(t("cli.col.stage")))
+    for r in results:
+        name = _text(r.full_name, "bold")
+        if r.public_role:
+            name.append("\n" + safe(r.public_role), style="italic")
+        table.add_row(_text(r.person_id), name, _text(i18n.date(r.born)),
+                      _text(r.branch.name if r.branch else ""),
+                      _text(r.case_id if r.case_id else ""),
+                      _text(i18n.code_name("stage", r.stage)))
+    console.print(table)
+    return 0
+
+
+def _ref_json(ref) -> dict | None:
+    return {"code": ref.code, "name": ref.name} if ref else None
+
+
+def case_json(view) -> dict:
+    """`case show --json` (interfaces.md), dates ISO."""
+    p = view.person
+    return {
+        "id": view.id,
+        "person": {"id": p.id, "full_name": p.full_name, "other_name": p.other_name,
+                   "sex": p.sex, "born": _iso(p.born), "ethnicity": p.ethnicity,
+                   "religion": p.religion, "home_town": p.home_town, "residence": p.residence,
+                   "citizen_id": p.citizen_id, "phone": p.phone, "education": p.education,
+                   "occupation": p.occupation, "workplace": p.workplace,
+                   "youth_union": p.youth_union, "trade_union": p.trade_union,
+                   "public_role": p.public_role, "branch": _ref_json(p.branch)},
+        "branch": _ref_json(view.branch),
+        "stage": view.stage,
+        "status": view.status,
+        "outcome": view.outcome,
+        "hold_reason": view.hold_reason,
+        "steps": [
+            {"seq": s.seq, "stage": s.stage, "date": _iso(s.date), "unit": _ref_json(s.unit),
+             "received": _iso(s.received),
+             "resolutions": [{"kind": r.kind, "number": r.number, "date": _iso(r.date),
+                              "votes": {"for": r.votes_for, "convened": r.votes_convened,
+                                        "excused": r.votes_excused}}
+                             for r in s.resolutions],
+             "details": s.details, "entered_by": s.entered_by, "extension": s.extension,
+             "undone": s.undone, "undo_reason": s.undo_reason}
+            for s in view.steps],
+        "documents": [{"kind": d.kind, "received": _iso(d.received), "note": d.note}
+                      for d in view.documents],
+        "introducers": [{"kind": i.kind, "person_id": i.person_id, "full_name": i.full_name,
+                         "resolution": i.resolution, "date": _iso(i.date),
+                         "together_since": _iso(i.together_since), "replacement": i.replacement}
+                        for i in view.introducers],
+        "helpers": [{"person_id": pid, "full_name": name} for pid, name in view.helpers],
+        "certificates": [{"kind": c.kind, "number": c.number, "issued": _iso(c.issued),
+                          "issuer": c.issuer} for c in view.certificates],
+        "next_action": ({"code": view.next_action.code, "due": _iso(view.next_action.due)}
+                        if view.next_action else {"code": None, "due": None}),
+    }
+
+
+def _votes(r) -> str:
+    if r.votes_for is None:
+        return ""
+    return t("cli.case.votes", votes_for=r.votes_for, convened=r.votes_convened or 0,
+             excused=r.votes_excused or 0)
+
+
+def cmd_case_show(args, session: Session) -> int:
+    from db.cases import case_view
+
+    view = case_view(session.actor, args.id, session.today)
+    if args.json:
+        print_json(case_json(view))
+        return 0
+    from rich.table import Table
+
+    console = _console()
+    p = view.person
+    title = _text(t("cli.case.title", id=view.id) + " · ", "bold")
+    title.append(safe(p.full_name), style="bold")
+    console.print(title)
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim")
+    grid.add_column()
+
+    def row(label_key: str, value) -> None:
+        if value not in (None, ""):
+            grid.add_row(_text(t(label_key)), value if not isinstance(value, str) else _text(value))
+
+    status = i18n.code_name("status", view.status)
+    if view.outcome:
+        status += " · " + i18n.code_name("outcome", view.outcome)
+    row("cli.case.stage", i18n.code_name("stage", view.stage))
+    row("cli.case.status", status)
+    row("cli.case.hold_reason", view.hold_reason)
+    if view.branch:
+        row("cli.case.branch", f"{safe(view.branch.name)} [{safe(view.branch.code)}]")
+    action = view.next_action
+    if action:
+        text = i18n.code_name("next_action", action.code)
+        if action.due:
+            text += " · " + t("cli.case.due", date=i18n.date(action.due))
+            if action.due < session.today and view.status != "closed":
+                text += " · " + t("cli.case.overdue", days=(session.today - action.due).days)
+        row("cli.case.next_action", text)
+    row("cli.case.other_name", p.other_name)
+    row("cli.case.born", i18n.date(p.born))
+    row("cli.case.sex", i18n.code_name("sex", p.sex))
+    row("cli.case.ethnicity", p.ethnicity)
+    row("cli.case.religion", p.religion)
+    row("cli.case.citizen_id", p.citizen_id)
+    row("cli.case.phone", p.phone)
+    row("cli.case.residence", p.residence)
+    row("cli.case.education", p.education)
+    row("cli.case.occupation", p.occupation)
+    row("cli.case.public_role", p.public_role)
+    unions = [t("cli.case.youth_union")] if p.youth_union else []
+    unions += [t("cli.case.trade_union")] if p.trade_union else []
+    row("cli.case.unions", ", ".join(unions))
+    console.print(grid)
+
+    if view.steps:
+        rows = []
+        for s in view.steps:
+            stage = _text(i18n.code_name("stage", s.stage))
+            if s.undone:
+                stage.append("\n" + t("cli.case.undone", reason=safe(s.undo_reason or "")),
+                             style="italic")
+            papers = []
+            for r in s.resolutions:
+                line = i18n.code_name("resolution", r.kind)
+                if r.number:
+                    line += " " + safe(r.number)
+                line += " · " + i18n.date(r.date)
+                if _votes(r):
+                    line += " · " + _votes(r)
+                papers.append(line)
+            if s.received:
+                papers.append(t("cli.case.received", date=i18n.date(s.received)))
+            if s.extension:
+                papers.append(t("cli.case.extension"))
+            rows.append((safe(s.seq), stage, i18n.date(s.date), safe(s.unit.name),
+                         "\n".join(papers), safe(s.entered_by or "")))
+        console.print(_table("cli.case.steps", ("cli.col.seq", "cli.col.stage", "cli.col.date",
+                                                "cli.col.unit", "cli.col.papers",
+                                                "cli.col.entered_by"), rows, keep=(0, 1, 2, 3)))
+
+    if view.documents:
+        rows = [(i18n.code_name("document", d.kind), i18n.date(d.received), safe(d.note or ""))
+                for d in view.documents]
+        console.print(_table("cli.case.documents",
+                             ("cli.col.document", "cli.col.received", "cli.col.note"), rows))
+
+    if view.introducers:
+        rows = []
+        for i in view.introducers:
+            kind = i18n.code_name("introducer", i.kind)
+            if i.replacement:
+                kind += " · " + t("cli.case.replacement")
+            rows.append((kind, safe(i.full_name or i.resolution or ""), i18n.date(i.date),
+                         i18n.date(i.together_since)))
+        console.print(_table("cli.case.introducers", ("cli.col.kind", "cli.col.introducer",
+                                                      "cli.col.date", "cli.col.together_since"),
+                             rows, keep=(0, 1, 2)))
+
+    if view.certificates:
+        rows = [(i18n.code_name("certificate", c.kind), safe(c.number), i18n.date(c.issued),
+                 safe(c.issuer)) for c in view.certificates]
+        console.print(_table("cli.case.certificates", ("cli.col.kind", "cli.col.number",
+                                                       "cli.col.issued", "cli.col.issuer"),
+                             rows, keep=(0, 1, 2, 3)))
+
+    if view.helpers:
+        helpers = _text(t("cli.case.helpers") + ": ", "bold")
+        helpers.append(", ".join(safe(name or "") for _, name in view.helpers))
+        console.print(helpers)
+    return 0
+
+
+# --- main ---------------------------------------------------------------------------------
+
+def _exit_status(exc: SystemExit) -> int:
+    if exc.code is None:
+        return 0
+    return exc.code if isinstance(exc.code, int) else 1
+
+
+def _run(args, lang_explicit: bool) -> int:
+    if args.command == "init":
+        return cmd_init(args)
+    if args.command == "demo":
+        return cmd_demo(args)
+    session = _session(args)
+    if not lang_explicit and session.actor.lang in i18n.LANGUAGES:
+        i18n.set_language(session.actor.lang)
+    from db.cases import NotFound
+    from db.units import UnitLookupError
+
+    try:
+        if args.command is None:
+            return cmd_app(args, session, i18n.language())
+        if args.command == "units":
+            return cmd_units(args, session)
+        if args.command == "find":
+            return cmd_find(args, session)
+        if args.command == "case" and args.case_command == "show":
+            return cmd_case_show(args, session)
+    except (NotFound, UnitLookupError, AccessError) as exc:
+        raise refusal_from(exc) from None
+    raise AssertionError(f"unhandled command {args.command!r}")  # the parser allows no other
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; the exit status: 0 done, 1 refused, 2 wrong usage."""
+    if argv is None:
+        argv = sys.argv[1:]
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.reconfigure(errors="replace")
+            except (AttributeError, ValueError):
+                pass
+    argv = list(argv)
+    previous_language = i18n.language()
+    previous_database = models.database.obj
+    lang, source = _requested_language(argv, os.environ)
+    i18n.set_language(lang if lang in i18n.LANGUAGES else "vi")
+    args = None
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:
+            return _exit_status(exc)
+        if source == "env" and lang not in i18n.LANGUAGES:
+            raise Refusal("bad_value", t("cli.error.bad_lang", value=safe(lang),
+                                         choices=", ".join(i18n.LANGUAGES)))
+        try:
+            return _run(args, lang_explicit=lang in i18n.LANGUAGES)
+        except (PeeweeException, sqlite3.Error) as exc:
+            raise _database_error(exc) from None
+    except Refusal as refusal:
+        if getattr(args, "json", False):
+            print_json({"ok": False, "error": {"code": refusal.code, "message": refusal.message,
+                                               **refusal.extra}})
+        else:
+            _err(refusal.message)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # the reader went away (`ketnap find x | head`): stop quietly, without a second error
+        # when Python flushes stdout on exit
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return 1
+    finally:
+        i18n.set_language(previous_language)
+        if models.database.obj is not previous_database:
+            connection.close_database()
+            if previous_database is not None:
+                models.database.initialize(previous_database)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
