@@ -580,9 +580,17 @@ def test_no_command_without_an_account_does_not_open(world, empty_db, capsys, mo
 
 # --- the real program ------------------------------------------------------------------------
 
-def _program(*args, cwd=None, env=None):
+def _environment(**extra) -> dict:
+    """The test's environment without KETNAP_*, importing this checkout's code from anywhere."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("KETNAP_")}
-    environment.update(env or {})
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT)] + ([environment["PYTHONPATH"]] if environment.get("PYTHONPATH") else []))
+    environment.update(extra)
+    return environment
+
+
+def _program(*args, cwd=None, env=None):
+    environment = _environment(**(env or {}))
     return subprocess.run([sys.executable, "-m", "tui.cli", *map(str, args)], cwd=cwd or ROOT,
                           env=environment, capture_output=True, text=True, timeout=120)
 
@@ -604,8 +612,8 @@ def test_commands_do_not_import_textual(tmp_path):
             f"status = main(['--db', {str(path)!r}, 'find', 'x', '--json']); "
             "bad = [m for m in sys.modules if m.split('.')[0] == 'textual']; "
             "sys.exit(10 if bad else status)")
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_environment(),
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
