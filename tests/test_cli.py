@@ -19,6 +19,7 @@ import pytest
 
 from db import connection, models
 from db.access import ensure_admin
+from db.text import fold
 from tests.test_db_read import build_world, make_person, make_unit
 from tui import cli, i18n
 
@@ -642,3 +643,60 @@ def test_demo_from_another_directory(tmp_path):
     assert forced.returncode == 0, forced.stderr
     found = _program("--db", path, "find", "hoat", "--json", cwd=elsewhere)
     assert "Nông Văn Hoạt" in {r["full_name"] for r in json.loads(found.stdout)["results"]}
+
+
+# --- on the demo database --------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_demo_database_through_the_cli(demo_db, capsys, monkeypatch):
+    status, doc, _ = run_json(capsys, "--db", demo_db, "units")
+    assert status == 0 and len(doc) == 1
+    nodes = list(_walk(doc[0]))
+    assert len(nodes) > 20 and all(set(n) >= UNIT_KEYS for n in nodes)
+    assert any(n["children"] and any(c["children"] for c in n["children"]) for n in nodes)
+
+    status, doc, _ = run_json(capsys, "--db", demo_db, "find", "hoat")
+    assert "Nông Văn Hoạt" in {r["full_name"] for r in doc["results"]}
+    status, doc, _ = run_json(capsys, "--db", demo_db, "find", "dang", "--limit", "5")
+    assert len(doc["results"]) == 5
+    assert all("dang" in fold(r["full_name"]) for r in doc["results"])
+    assert any("Đặng" in r["full_name"] for r in doc["results"])
+
+    # any open file shows, in both forms
+    case_id = models.CaseFile.select(models.CaseFile.id).where(
+        models.CaseFile.status == "open").order_by(models.CaseFile.id).scalar()
+    status, doc, _ = run_json(capsys, "--db", demo_db, "case", "show", case_id)
+    assert status == 0 and set(doc) >= CASE_KEYS and doc["steps"]
+    status, out, err = run(capsys, "--db", demo_db, "--lang", "en", "case", "show", case_id)
+    assert status == 0 and err == "" and f"File {case_id}" in out
+
+
+@pytest.mark.slow
+def test_user_on_the_demo_database(demo_db, capsys, monkeypatch):
+    # a non-admin login may act as any demo account: the demo database says so
+    monkeypatch.setattr(cli, "os_login", lambda: "demo_viewer")
+    status, doc, _ = run_json(capsys, "--db", demo_db, "--user", "demo_secretary", "units")
+    assert status == 0 and len(doc) == 1 and doc[0]["children"] == []
+    monkeypatch.setenv("KETNAP_USER", "demo_admin")
+    status, doc, _ = run_json(capsys, "--db", demo_db, "units")
+    assert status == 0 and len(list(_walk(doc[0]))) > 20
+    # without it, outside a demo database, the same login is refused
+    connection.set_setting("demo", "0")
+    status, doc, _ = run_json(capsys, "--db", demo_db, "units")
+    assert status == 1 and doc["error"]["code"] == "forbidden"
+
+
+def test_a_bug_is_reported_briefly(world, empty_db, capsys, monkeypatch):
+    import db.cases
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom \x1b[2J")
+
+    monkeypatch.setattr(db.cases, "find", broken)
+    status, out, err = run(capsys, "--db", empty_db, "--lang", "en", "find", "an")
+    assert status == 1 and out == ""
+    assert "RuntimeError: boom [2J" in err and "KETNAP_DEBUG=1" in err and "Traceback" not in err
+    status, doc, _ = run_json(capsys, "--db", empty_db, "find", "an")
+    assert status == 1 and doc["error"]["code"] == "internal"
+    monkeypatch.setenv("KETNAP_DEBUG", "1")
+    assert "Traceback" in run(capsys, "--db", empty_db, "find", "an")[2]

@@ -19,7 +19,7 @@ import sqlite3
 import sys
 from dataclasses import dataclass
 
-from peewee import PeeweeException
+from peewee import JOIN, PeeweeException
 
 from db import connection, models
 from db.access import AccessError, Actor, account_actor, ensure_admin, os_login, resolve_actor
@@ -373,29 +373,34 @@ def cmd_demo(args) -> int:
             raise Refusal(code, t("cli.demo.not_empty", path=safe(connection.sqlite_path(location)))) from None
         raise Refusal(code, t("cli.demo.failed", message=safe(exc))) from None
     print(t("cli.demo.loaded", path=safe(connection.sqlite_path(location))))
-    _print_demo_summary(summary)
-    print(t("cli.demo.admin", name=safe(login)))
+    print(t("cli.demo.summary", units=i18n.number(summary.units),
+            people=i18n.number(summary.people), members=i18n.number(summary.members),
+            cases=i18n.number(summary.cases), classes=i18n.number(summary.classes)))
+    stored_today = connection.get_setting("today")
+    if stored_today:
+        print(t("cli.demo.today", date=i18n.date(datetime.date.fromisoformat(stored_today))))
+    _print_accounts(login)
     return 0
 
 
-def _print_demo_summary(summary) -> None:
-    import dataclasses
+def _print_accounts(login: str) -> None:
+    """The accounts the demo made, to pick one with --user."""
+    from rich.table import Table
 
-    if not dataclasses.is_dataclass(summary):
-        return
-    for field in dataclasses.fields(summary):
-        value = getattr(summary, field.name)
-        key = f"cli.demo.field.{field.name}"
-        label = t(key) if i18n.has(key) else field.name
-        if isinstance(value, dict):
-            value = ", ".join(f"{k}: {v}" for k, v in value.items())
-        elif isinstance(value, (list, tuple)):
-            value = ", ".join(safe(v) for v in value)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            value = i18n.number(value)
-        elif isinstance(value, datetime.date):
-            value = i18n.date(value)
-        print(f"  {label}: {safe(value)}")
+    A, U = models.Account, models.Unit
+    accounts = (A.select(A.name, A.full_name, A.role, U.name.alias("unit_name"))
+                .join(U, on=(A.unit == U.id), join_type=JOIN.LEFT_OUTER)
+                .where(A.disabled == False).order_by(A.id).dicts())  # noqa: E712
+    table = Table(title=_text(t("cli.demo.accounts")), title_justify="left")
+    for key in ("cli.col.account", "cli.col.full_name", "cli.col.role", "cli.col.scope"):
+        table.add_column(_text(t(key)))
+    for row in accounts:
+        name = _text(row["name"], "bold")
+        if row["name"] == login:
+            name.append(" " + t("cli.demo.you"))
+        table.add_row(name, _text(row["full_name"] or ""), _text(i18n.code_name("role", row["role"])),
+                      _text(row["unit_name"] or t("cli.demo.everything")))
+    _console().print(table)
 
 
 def _unit_json(node) -> dict:
@@ -715,6 +720,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug: say so briefly; KETNAP_DEBUG=1 shows the traceback
+        if os.environ.get("KETNAP_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        message = t("cli.error.internal", kind=type(exc).__name__, message=safe(exc))
+        if getattr(args, "json", False):
+            print_json({"ok": False, "error": {"code": "internal", "message": message}})
+        else:
+            _err(message)
+        return 1
     except BrokenPipeError:
         # the reader went away (`ketnap find x | head`): stop quietly, without a second error
         # when Python flushes stdout on exit
