@@ -1,0 +1,205 @@
+"""Widgets and helpers shared by several screens.
+
+- `safe`: text from the database as a Rich `Text`, never parsed as markup.
+- `translate_bindings`: key descriptions in the user's language.
+- `PagedTable`: a table that holds one screenful and asks for the next or previous page.
+- `UnitTree`: the unit tree, with left/right to fold and unfold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.dom import DOMNode
+from textual.message import Message
+from textual.widgets import DataTable, Tree
+
+from tui import i18n
+
+# Keys shown as they are printed on the keyboard (the footer and the help screen).
+KEY_LABELS = {
+    "enter": "Enter", "escape": "Esc", "pagedown": "PgDn", "pageup": "PgUp", "tab": "Tab",
+    "shift+tab": "Shift+Tab", "home": "Home", "end": "End", "up": "↑", "down": "↓",
+    "left": "←", "right": "→", "space": "Space", "question_mark": "?", "slash": "/",
+    "backspace": "Backspace", "delete": "Del",
+}
+
+
+def key_label(key: str) -> str:
+    """A key as the user sees it on the keyboard: "ctrl+q" -> "Ctrl+Q", "f1" -> "F1"."""
+    if key in KEY_LABELS:
+        return KEY_LABELS[key]
+    *mods, last = key.split("+")
+    if last in KEY_LABELS:
+        last = KEY_LABELS[last]
+    elif len(last) == 1:
+        last = last.upper() if mods else last
+    elif last[0] == "f" and last[1:].isdigit():
+        last = last.upper()
+    else:
+        last = last.capitalize()
+    return "+".join([m.capitalize() for m in mods] + [last])
+
+
+def safe(value: object | None, style: str = "") -> Text:
+    """A value from the database, shown exactly as stored (brackets included)."""
+    return Text("" if value is None else str(value), style=style)
+
+
+def translate_bindings(node: DOMNode) -> None:
+    """Turn the message keys used as binding descriptions into text in the current language.
+
+    `BINDINGS` are class attributes, built when the module is imported, before the language is
+    chosen; so they name a message (e.g. "keys.next_page") and each node, when created, gets
+    copies of its bindings with the message in the language of the session.
+    """
+    bindings = node._bindings  # the node's own copy (Textual copies the class map per node)
+    for key, key_bindings in list(bindings.key_to_bindings.items()):
+        bindings.key_to_bindings[key] = [
+            replace(b, description=i18n.t(b.description),
+                    tooltip=i18n.t(b.tooltip) if b.tooltip and i18n.has(b.tooltip) else b.tooltip)
+            if b.description and i18n.has(b.description) else b
+            for b in key_bindings]
+
+
+def help_rows(nodes) -> list[tuple[str, str, str | None]]:
+    """(keys, description, longer description) for the bindings of `nodes` that have an id
+    (ours), in order, with the keys of one action joined ("F1, ?")."""
+    rows: dict[tuple[str, str], tuple[list[str], str | None]] = {}
+    for node in nodes:
+        declared = [getattr(b, "id", None) for b in getattr(type(node), "BINDINGS", [])]
+        bindings = [b for _key, b in node._bindings
+                    if b.id is not None and not b.system and b.description]
+        bindings.sort(key=lambda b: declared.index(b.id) if b.id in declared else len(declared))
+        for binding in bindings:
+            label = binding.key_display or key_label(binding.key)
+            keys, _tooltip = rows.setdefault((binding.action.split("(")[0], binding.description),
+                                             ([], binding.tooltip or None))
+            if label not in keys:
+                keys.append(label)
+    return [(", ".join(keys), description, tooltip)
+            for (_action, description), (keys, tooltip) in rows.items()]
+
+
+class PagedTable(DataTable):
+    """A DataTable holding one page; it asks its screen for the page after or before.
+
+    PageDown/PageUp ask for the next/previous page keeping the cursor's row; the down arrow on
+    the last row and the up arrow on the first row turn the page too; Home goes to the first page.
+    """
+
+    HELP_TITLE = "help.list"
+
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "keys.open", id="list.open"),
+        Binding("pagedown", "turn_page(1)", "keys.next_page", id="list.next_page"),
+        Binding("pageup", "turn_page(-1)", "keys.previous_page", show=False,
+                id="list.previous_page"),
+        Binding("down", "row_down", "keys.down", show=False, id="list.down"),
+        Binding("up", "row_up", "keys.up", show=False, id="list.up"),
+        Binding("home", "first_page", "keys.first_page", show=False, id="list.first_page"),
+    ]
+
+    class PageRequested(Message):
+        """`step` is +1 (next page), -1 (previous) or 0 (the first); `row` the cursor row
+        wanted on the new page (-1: the last row)."""
+
+        def __init__(self, table: PagedTable, step: int, row: int) -> None:
+            super().__init__()
+            self.table = table
+            self.step = step
+            self.row = row
+
+        @property
+        def control(self) -> PagedTable:
+            return self.table
+
+    class Resized(Message):
+        """The table's size changed: the page may hold more or fewer rows, or be wider."""
+
+        def __init__(self, table: PagedTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> PagedTable:
+            return self.table
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("cursor_type", "row")
+        kwargs.setdefault("cell_padding", 0)
+        super().__init__(*args, **kwargs)
+        translate_bindings(self)
+        self.has_before = False
+        self.has_after = False
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.post_message(self.Resized(self))
+
+    def action_turn_page(self, step: int) -> None:
+        if (step > 0 and self.has_after) or (step < 0 and self.has_before):
+            self.post_message(self.PageRequested(self, step, max(self.cursor_row, 0)))
+        elif self.row_count:
+            self.move_cursor(row=self.row_count - 1 if step > 0 else 0)
+
+    def action_row_down(self) -> None:
+        if self.row_count and self.cursor_row >= self.row_count - 1 and self.has_after:
+            self.post_message(self.PageRequested(self, 1, 0))
+        else:
+            self.action_cursor_down()
+
+    def action_row_up(self) -> None:
+        if self.cursor_row <= 0 and self.has_before:
+            self.post_message(self.PageRequested(self, -1, -1))
+        else:
+            self.action_cursor_up()
+
+    def action_first_page(self) -> None:
+        if self.has_before:
+            self.post_message(self.PageRequested(self, 0, 0))
+        elif self.row_count:
+            self.move_cursor(row=0)
+
+
+class UnitTree(Tree):
+    """A tree of units: Enter selects, Space or the arrows fold and unfold."""
+
+    HELP_TITLE = "help.tree"
+
+    ICON_NODE = "► "
+    ICON_NODE_EXPANDED = "▼ "
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "keys.show_people", id="tree.select"),
+        Binding("right", "unfold", "keys.unfold", show=False, id="tree.unfold"),
+        Binding("left", "fold", "keys.fold", show=False, id="tree.fold"),
+        Binding("space", "toggle_node", "keys.toggle_node", show=False, id="tree.toggle"),
+    ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        translate_bindings(self)
+        self.auto_expand = False
+        self.guide_depth = 2  # narrow guides leave more room for the names
+
+    def action_unfold(self) -> None:
+        node = self.cursor_node
+        if node is None or not node.children:
+            return
+        if node.is_expanded:
+            self.move_cursor(node.children[0])
+        else:
+            node.expand()
+
+    def action_fold(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.is_expanded and node.children:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent)
