@@ -1,0 +1,288 @@
+"""One candidate's file, read-only: the person, the steps, the documents, the introducers.
+
+A summary (name, branch, stage, next action) stays on top; the details are in four tabs,
+switched with 1-4 or the left and right arrows; Escape goes back to the list.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from db import cases, connection
+from db.cases import CaseView, ResolutionView, StepView
+from tui import i18n
+from tui.context import AppContext
+from tui.i18n import code_name, t
+from tui.widgets import safe, translate_bindings
+
+TABS = ("person", "steps", "documents", "introducers")
+
+
+class CaseLoaded(Message):
+    def __init__(self, view: CaseView | None, error: str | None = None) -> None:
+        super().__init__()
+        self.view = view
+        self.error = error
+
+
+def _grid(*widths: int | None) -> Table:
+    """Two or more columns, no borders; the last one takes the rest and wraps."""
+    table = Table.grid(padding=(0, 1), expand=True)
+    for i, width in enumerate(widths):
+        last = i == len(widths) - 1
+        table.add_column(no_wrap=not last, width=width, ratio=1 if last else None,
+                         overflow="fold")
+    return table
+
+
+def _line(label: str, value: object | None) -> tuple[Text, Text]:
+    return Text(label, style="bold"), safe(value)
+
+
+def votes_text(resolution: ResolutionView) -> str:
+    if resolution.votes_for is None or resolution.votes_convened is None:
+        return ""
+    return t("case.votes", votes_for=resolution.votes_for, convened=resolution.votes_convened,
+             excused=resolution.votes_excused or 0)
+
+
+def resolution_text(resolution: ResolutionView) -> Text:
+    text = Text(code_name("resolution", resolution.kind))
+    if resolution.number:
+        text.append(" " + t("case.number") + " ")
+        text.append_text(safe(resolution.number))
+    text.append(" " + t("case.dated", date=i18n.date(resolution.date)))
+    votes = votes_text(resolution)
+    if votes:
+        text.append("; " + votes)
+    return text
+
+
+def step_body(step: StepView) -> Text:
+    body = Text(code_name("stage", step.stage), style="bold strike" if step.undone else "bold")
+    body.append(" · ")
+    body.append_text(safe(step.unit.name))
+    for resolution in step.resolutions:
+        body.append("\n")
+        body.append_text(resolution_text(resolution))
+    if step.received is not None:
+        body.append("\n" + t("case.received", date=i18n.date(step.received)))
+    if step.extension:
+        body.append("\n" + t("case.extension"))
+    if step.undone:
+        body.append("\n" + t("case.undone") + " ")
+        body.append_text(safe(step.undo_reason))
+    return body
+
+
+class CaseScreen(Screen):
+    """The file of one candidate."""
+
+    CSS_PATH = "case.tcss"
+    HELP_TITLE = "case.help_title"
+    HELP_NOTES = ()
+
+    BINDINGS = [
+        Binding("escape", "back", "keys.back", id="case.back"),
+        Binding("1", "show_tab('person')", "keys.tabs", key_display="1-4", id="case.tab_person"),
+        *(Binding(str(number), f"show_tab('{name}')", "keys.tabs", key_display="1-4",
+                  show=False, id=f"case.tab_{name}")
+          for number, name in enumerate(TABS[1:], start=2)),
+        Binding("right", "step_tab(1)", "keys.next_tab", show=False, priority=True,
+                id="case.next_tab"),
+        Binding("left", "step_tab(-1)", "keys.previous_tab", show=False, priority=True,
+                id="case.previous_tab"),
+    ]
+
+    def __init__(self, context: AppContext, case_id: int) -> None:
+        super().__init__()
+        translate_bindings(self)
+        self.context = context
+        self.case_id = case_id
+        self.view: CaseView | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        yield Static(t("case.loading"), id="case-summary", markup=False)
+        with TabbedContent(id="case-tabs"):
+            for number, name in enumerate(TABS, start=1):
+                with TabPane(f"{number} {t(f'case.tab.{name}')}", id=f"tab-{name}"):
+                    with VerticalScroll(id=f"scroll-{name}", classes="case-scroll"):
+                        yield Static("", id=f"body-{name}", markup=False)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.title = t("case.title", id=self.case_id)
+        self.sub_title = t("header.today", date=i18n.date(self.context.today))
+        self.query_one("#scroll-person").focus()
+        self._load()
+
+    @work(thread=True, exclusive=True, group="case")
+    def _load(self) -> None:
+        try:
+            view = cases.case_view(self.context.actor, self.case_id, self.context.today)
+        except cases.NotFound:
+            self.post_message(CaseLoaded(None, t("error.not_found", id=self.case_id)))
+            return
+        finally:
+            connection.close_database()  # this thread's connection only
+        self.post_message(CaseLoaded(view))
+
+    @on(CaseLoaded)
+    def _show(self, message: CaseLoaded) -> None:
+        if message.view is None:
+            self.query_one("#case-summary", Static).update(Text(message.error or ""))
+            return
+        view = self.view = message.view
+        self.title = view.person.full_name
+        self.query_one("#case-summary", Static).update(self._summary(view))
+        self.query_one("#body-person", Static).update(self._person(view))
+        self.query_one("#body-steps", Static).update(self._steps(view))
+        self.query_one("#body-documents", Static).update(self._documents(view))
+        self.query_one("#body-introducers", Static).update(self._introducers(view))
+
+    # --- what the tabs show ---------------------------------------------------------------
+
+    def _summary(self, view: CaseView) -> Text:
+        text = safe(view.person.full_name, style="bold")
+        if view.branch is not None:
+            text.append(" · ")
+            text.append_text(safe(view.branch.name))
+        text.append("\n" + t("case.stage") + ": ", style="bold")
+        text.append(code_name("stage", view.stage))
+        text.append(" · " + code_name("status", view.status))
+        if view.outcome:
+            text.append(" (" + code_name("outcome", view.outcome) + ")")
+        if view.hold_reason and view.status == "on_hold":
+            text.append(" — ")
+            text.append_text(safe(view.hold_reason))
+        text.append("\n" + t("case.next_action") + ": ", style="bold")
+        action = view.next_action
+        if action is None:
+            text.append(t("case.nothing_next"))
+        else:
+            text.append(code_name("next_action", action.code))
+            if action.due is not None:
+                text.append(" · " + t("case.due", date=i18n.date(action.due)))
+                if action.due < self.context.today:
+                    late = (self.context.today - action.due).days
+                    text.append(" " + t("case.overdue", days=i18n.number(late)),
+                                style="bold reverse")
+        return text
+
+    def _person(self, view: CaseView) -> RenderableType:
+        p = view.person
+        rows = [
+            (t("case.field.full_name"), p.full_name),
+            (t("case.field.other_name"), p.other_name),
+            (t("case.field.sex"), code_name("sex", p.sex)),
+            (t("case.field.born"), i18n.date(p.born)),
+            (t("case.field.ethnicity"), p.ethnicity),
+            (t("case.field.religion"), p.religion),
+            (t("case.field.residence"), p.residence),
+            (t("case.field.education"), p.education),
+            (t("case.field.occupation"), p.occupation),
+            (t("case.field.youth_union"), t("case.yes") if p.youth_union else t("case.no")),
+            (t("case.field.branch"), p.branch.name if p.branch else None),
+        ]
+        if p.public_role:
+            rows.append((t("case.field.public_role"), p.public_role))
+        grid = _grid(max(len(label) for label, _ in rows), None)
+        for label, value in rows:
+            grid.add_row(*_line(label, value))
+        return grid
+
+    def _steps(self, view: CaseView) -> RenderableType:
+        if not view.steps:
+            return Text(t("case.none"))
+        grid = _grid(10, None)
+        for step in view.steps:
+            grid.add_row(Text(i18n.date(step.date), style="strike" if step.undone else ""),
+                         step_body(step))
+        return grid
+
+    def _documents(self, view: CaseView) -> RenderableType:
+        parts: list[RenderableType] = [Text(t("case.documents"), style="bold underline")]
+        if view.documents:
+            grid = _grid(10, None)
+            for document in view.documents:
+                kind = Text(code_name("document", document.kind))
+                if document.note:
+                    kind.append(" — ")
+                    kind.append_text(safe(document.note))
+                grid.add_row(Text(i18n.date(document.received)), kind)
+            parts.append(grid)
+        else:
+            parts.append(Text(t("case.none")))
+        parts.append(Text(""))
+        parts.append(Text(t("case.certificates"), style="bold underline"))
+        if view.certificates:
+            grid = _grid(10, None)
+            for cert in view.certificates:
+                line = Text(code_name("certificate", cert.kind) + " " + t("case.number") + " ")
+                line.append_text(safe(cert.number))
+                line.append(", ")
+                line.append_text(safe(cert.issuer))
+                grid.add_row(Text(i18n.date(cert.issued)), line)
+            parts.append(grid)
+        else:
+            parts.append(Text(t("case.none")))
+        return Group(*parts)
+
+    def _introducers(self, view: CaseView) -> RenderableType:
+        parts: list[RenderableType] = [Text(t("case.introducers"), style="bold underline")]
+        if view.introducers:
+            grid = _grid(10, None)
+            for intro in view.introducers:
+                line = Text(code_name("introducer", intro.kind) + ": ")
+                if intro.full_name:
+                    line.append_text(safe(intro.full_name))
+                if intro.resolution:
+                    line.append((", " if intro.full_name else "") + t("case.resolution") + " ")
+                    line.append_text(safe(intro.resolution))
+                if intro.together_since is not None:
+                    line.append("; " + t("case.together_since",
+                                         date=i18n.date(intro.together_since)))
+                if intro.replacement:
+                    line.append("; " + t("case.replacement"))
+                grid.add_row(Text(i18n.date(intro.date)), line)
+            parts.append(grid)
+        else:
+            parts.append(Text(t("case.none")))
+        parts.append(Text(""))
+        parts.append(Text(t("case.helpers"), style="bold underline"))
+        if view.helpers:
+            for _person_id, name in view.helpers:
+                parts.append(safe(name or "?"))
+        else:
+            parts.append(Text(t("case.none")))
+        return Group(*parts)
+
+    # --- keys -----------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_show_tab(self, name: str) -> None:
+        self.query_one(TabbedContent).active = f"tab-{name}"
+        self.query_one(f"#scroll-{name}").focus()
+
+    def action_step_tab(self, step: int) -> None:
+        active = self.query_one(TabbedContent).active.removeprefix("tab-")
+        index = TABS.index(active) if active in TABS else 0
+        self.action_show_tab(TABS[(index + step) % len(TABS)])
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        name = (event.pane.id or "").removeprefix("tab-")
+        if name in TABS:
+            self.query_one(f"#scroll-{name}").focus()

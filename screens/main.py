@@ -1,0 +1,437 @@
+"""The main screen: the unit tree on the left, the chosen unit's people on the right.
+
+The people list holds one screenful, fetched from `db.people.people_page` with keyset cursors
+in Vietnamese name order; PageDown/PageUp (and the arrows past the last or first row) fetch the
+next or previous page. Database work runs in thread workers that post their results back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, Tree
+
+from db import connection, people, units
+from db.people import KINDS, Page, PersonRow
+from db.units import UnitNode
+from screens.case import CaseScreen
+from tui import i18n
+from tui.context import AppContext
+from tui.i18n import code_name, t
+from tui.widgets import PagedTable, UnitTree, safe, translate_bindings
+
+BORN_WIDTH = 10
+NAME_MAX = 32
+DEFAULT_ROWS = 20  # until the table has been laid out
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What the list asks the database for. `offset` is the number of rows before the page
+    the list shows now (for `before`) or before the page wanted (otherwise)."""
+
+    seq: int
+    unit: UnitNode
+    kind: str
+    limit: int
+    after: tuple[str, int] | None = None
+    before: tuple[str, int] | None = None
+    offset: int = 0
+    row: int = 0  # the cursor row on the new page; -1: the last
+    count: int | None = None  # the count when already known
+
+
+class PeopleLoaded(Message):
+    def __init__(self, request: PageRequest, page: Page, offset: int, count: int) -> None:
+        super().__init__()
+        self.request = request
+        self.page = page
+        self.offset = offset
+        self.count = count
+
+
+class TreeLoaded(Message):
+    def __init__(self, roots: list[UnitNode], seq: int) -> None:
+        super().__init__()
+        self.roots = roots
+        self.seq = seq
+
+
+def status_label(row: PersonRow) -> str:
+    """The open file's stage (short name), else the party status, else nothing."""
+    if row.case_id is not None and row.stage:
+        key = f"main.stage_short.{row.stage}"
+        return t(key) if i18n.has(key) else code_name("stage", row.stage)
+    return code_name("party_status", row.party_status)
+
+
+def status_width() -> int:
+    labels = [t(f"main.stage_short.{s}") for s in
+              ("identified", "in_class", "certified", "dossier", "branch_approved",
+               "committee_approved", "admitted", "probationary")]
+    labels += [code_name("party_status", s) for s in ("probationary", "official")]
+    return max(len(label) for label in labels + [t("main.col.status")])
+
+
+def short_branch(name: str | None) -> str:
+    """The branch column drops the "Chi bộ " every branch name starts with."""
+    if not name:
+        return ""
+    prefix = "chi bộ "
+    if name.lower().startswith(prefix) and len(name) > len(prefix):
+        return name[len(prefix):]
+    return name
+
+
+def _fit(text: Text, width: int) -> Text:
+    text.no_wrap = True
+    text.truncate(max(width, 1), overflow="ellipsis")
+    return text
+
+
+class MainScreen(Screen):
+    """Units on the left, people on the right."""
+
+    CSS_PATH = "main.tcss"
+    HELP_TITLE = "main.help_title"
+    HELP_NOTES = ("main.help_mark",)
+
+    BINDINGS = [
+        Binding("l", "cycle_kind", "keys.kind", tooltip="keys.kind_long", id="main.kind"),
+        Binding("h", "toggle_ended", "keys.ended", tooltip="keys.ended_long", id="main.ended"),
+        Binding("tab", "app.focus_next", "keys.focus_next", show=False, id="main.focus_next"),
+        Binding("shift+tab", "app.focus_previous", "keys.focus_previous", show=False,
+                id="main.focus_previous"),
+    ]
+
+    def __init__(self, context: AppContext) -> None:
+        super().__init__()
+        translate_bindings(self)
+        self.context = context
+        self.kind = KINDS[0]
+        self.show_ended = False
+        self.unit: UnitNode | None = None
+        self.page: Page | None = None
+        self.first_index = 0
+        self.count = 0
+        self._request: PageRequest | None = None  # the one whose result is shown
+        self._seq = 0
+        self._tree_seq = 0
+        self._expanded: set[int] | None = None  # unit ids unfolded in the tree
+        self._queued: list[PagedTable.PageRequested] = []  # page turns asked for while loading
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        with Horizontal(id="main-body"):
+            with Vertical(id="units-pane"):
+                tree = UnitTree(Text(""), id="units")
+                tree.show_root = False
+                yield tree
+                yield Static("", id="unit-name", markup=False)
+            with Vertical(id="people-pane"):
+                yield Static("", id="people-info", markup=False)
+                yield PagedTable(id="people")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.sub_title = t("header.today", date=i18n.date(self.context.today))
+        self.title = t("app.title")
+        self.query_one(UnitTree).focus()
+        self.load_tree()
+
+    # --- the tree -------------------------------------------------------------------------
+
+    def load_tree(self) -> None:
+        self._tree_seq += 1
+        self._fetch_tree(self._tree_seq, self.show_ended)
+
+    @work(thread=True, exclusive=True, group="tree")
+    def _fetch_tree(self, seq: int, include_ended: bool) -> None:
+        try:
+            roots = units.unit_tree(self.context.actor, self.context.today,
+                                    include_ended=include_ended)
+        finally:
+            connection.close_database()  # this thread's connection only
+        self.post_message(TreeLoaded(roots, seq))
+
+    def _tree_label(self, unit: UnitNode) -> Text:
+        label = safe(unit.name)
+        if unit.ended is not None and unit.ended <= self.context.today:
+            label.append(" (" + t("main.tree.ended", date=i18n.date(unit.ended)) + ")", style="dim")
+        return label
+
+    @on(TreeLoaded)
+    def _show_tree(self, message: TreeLoaded) -> None:
+        if message.seq != self._tree_seq:
+            return
+        tree = self.query_one(UnitTree)
+        first_time = self._expanded is None
+        expanded = self._expanded or set()
+        # keep the cursor where it was (else on the unit listed, else on the first root)
+        cursor = tree.cursor_node.data if tree.cursor_node is not None else None
+        cursor = cursor or self.unit
+        wanted = cursor.id if cursor is not None else None
+        found = None
+        tree.clear()
+
+        def add(parent, unit: UnitNode, depth: int) -> None:
+            nonlocal found
+            if unit.children:
+                node = parent.add(self._tree_label(unit), data=unit)
+                if (first_time and depth <= 1) or unit.id in expanded:
+                    node.expand()
+                for child in unit.children:
+                    add(node, child, depth + 1)
+            else:
+                node = parent.add_leaf(self._tree_label(unit), data=unit)
+            if unit.id == wanted:
+                found = node
+
+        for root in message.roots:
+            add(tree.root, root, 0)
+        if first_time:
+            self._expanded = {n.data.id for n in self._walk(tree.root) if n.is_expanded and n.data}
+        if found is None and tree.root.children:
+            found = tree.root.children[0]
+        if found is not None:
+            # the node's line is known only once the tree has laid out its lines
+            node = found
+            self.call_after_refresh(tree.move_cursor, node)
+            if self.unit is None:
+                self.show_unit(node.data)
+        elif self.unit is None:
+            self._show_info()
+
+    @staticmethod
+    def _walk(node):
+        for child in node.children:
+            yield child
+            yield from MainScreen._walk(child)
+
+    @on(Tree.NodeHighlighted)
+    def _unit_highlighted(self, event: Tree.NodeHighlighted) -> None:
+        """The tree cuts long names: the highlighted unit's full name shows below it."""
+        unit = event.node.data
+        self.query_one("#unit-name", Static).update(
+            self._tree_label(unit) if unit is not None else Text(""))
+
+    @on(Tree.NodeExpanded)
+    def _remember_expanded(self, event: Tree.NodeExpanded) -> None:
+        if self._expanded is not None and event.node.data is not None:
+            self._expanded.add(event.node.data.id)
+
+    @on(Tree.NodeCollapsed)
+    def _remember_collapsed(self, event: Tree.NodeCollapsed) -> None:
+        if self._expanded is not None and event.node.data is not None:
+            self._expanded.discard(event.node.data.id)
+
+    @on(Tree.NodeSelected)
+    def _unit_chosen(self, event: Tree.NodeSelected) -> None:
+        event.stop()
+        if event.node.data is None:
+            return
+        self.show_unit(event.node.data)
+        self.query_one(PagedTable).focus()
+
+    def action_toggle_ended(self) -> None:
+        self.show_ended = not self.show_ended
+        self.notify(t("main.ended_shown" if self.show_ended else "main.ended_hidden"),
+                    markup=False, timeout=3)
+        self.load_tree()
+
+    # --- the people list ------------------------------------------------------------------
+
+    def show_unit(self, unit: UnitNode) -> None:
+        self._queued.clear()
+        self.unit = unit
+        self.title = unit.name
+        self._request_page(offset=0, row=0)
+
+    def action_cycle_kind(self) -> None:
+        self.kind = KINDS[(KINDS.index(self.kind) + 1) % len(KINDS)]
+        self._queued.clear()
+        if self.unit is not None:
+            self._request_page(offset=0, row=0)
+        else:
+            self._show_info()
+
+    def _visible_rows(self) -> int:
+        table = self.query_one(PagedTable)
+        height = table.size.height - (1 if table.show_header else 0)
+        return height if table.size.height > 0 and height > 0 else DEFAULT_ROWS
+
+    def _request_page(self, *, offset: int, row: int, after=None, before=None,
+                      keep_count: bool = False) -> None:
+        if self.unit is None:
+            return
+        self._seq += 1
+        request = PageRequest(self._seq, self.unit, self.kind, self._visible_rows(), after=after,
+                              before=before, offset=offset, row=row,
+                              count=self.count if keep_count else None)
+        self._fetch_page(request)
+
+    @work(thread=True, exclusive=True, group="people")
+    def _fetch_page(self, request: PageRequest) -> None:
+        actor, today = self.context.actor, self.context.today
+
+        def fetch(**cursor) -> Page:
+            return people.people_page(actor, request.unit.id, today, kind=request.kind,
+                                      limit=request.limit, **cursor)
+
+        try:
+            if request.before is not None:
+                page = fetch(before=request.before)
+                offset = request.offset - len(page.rows)
+                if not page.has_before:
+                    offset = 0
+                    if len(page.rows) < request.limit:
+                        page = fetch()
+            else:
+                page = fetch(after=request.after)
+                offset = request.offset
+            count = request.count
+            if count is None:
+                count = people.people_count(actor, request.unit.id, today, kind=request.kind)
+        finally:
+            connection.close_database()  # this thread's connection only
+        self.post_message(PeopleLoaded(request, page, offset, count))
+
+    @on(PeopleLoaded)
+    def _show_page(self, message: PeopleLoaded) -> None:
+        if message.request.seq != self._seq:
+            return  # a newer request is on its way
+        self._request = message.request
+        self.page = message.page
+        self.first_index = message.offset
+        self.count = message.count
+        self._fill_table(message.request.row)
+        self._show_info()
+        if self._queued:
+            self._turn_page(self._queued.pop(0))
+
+    def _widths(self, width: int, with_branch: bool) -> dict[str, int]:
+        status = status_width()
+        fixed = 2 + (BORN_WIDTH + 1) + (status + 1)
+        rest = max(width - fixed, 12)
+        if not with_branch:
+            return {"mark": 1, "name": min(rest, NAME_MAX), "born": BORN_WIDTH, "status": status}
+        name = min(max(rest * 3 // 5, 12), NAME_MAX)
+        return {"mark": 1, "name": name, "born": BORN_WIDTH, "status": status,
+                "branch": max(rest - name - 1, 6)}
+
+    def _fill_table(self, row: int) -> None:
+        table = self.query_one(PagedTable)
+        page = self.page
+        if page is None or self._request is None:
+            return
+        with_branch = not self._request.unit.is_branch
+        widths = self._widths(table.size.width or 55, with_branch)
+        table.has_before = self.first_index > 0
+        table.has_after = page.has_after
+        with self.app.batch_update():
+            table.clear(columns=True)
+            headers = [("mark", ""), ("name", t("main.col.name")), ("born", t("main.col.born")),
+                       ("status", t("main.col.status"))]
+            if with_branch:
+                headers.append(("branch", t("main.col.branch")))
+            for i, (key, label) in enumerate(headers):
+                gap = 0 if i == len(headers) - 1 else 1
+                table.add_column(_fit(Text(label), widths[key]), key=key, width=widths[key] + gap)
+            for person in page.rows:
+                cells = [
+                    Text("●" if person.case_id is not None else ""),
+                    _fit(safe(person.full_name), widths["name"]),
+                    Text(i18n.date(person.born)),
+                    _fit(Text(status_label(person)), widths["status"]),
+                ]
+                if with_branch:
+                    cells.append(_fit(safe(short_branch(person.branch_name)), widths["branch"]))
+                table.add_row(*cells, key=str(person.id))
+            if page.rows:
+                wanted = len(page.rows) - 1 if row < 0 else min(row, len(page.rows) - 1)
+                table.move_cursor(row=wanted, animate=False)
+
+    def _show_info(self) -> None:
+        """The line above the list: which list, which rows of how many, which unit."""
+        info = self.query_one("#people-info", Static)
+        line = Text(t(f"main.kind.{self.kind}"), style="bold")
+        line.append(" · ")
+        rows = len(self.page.rows) if self.page is not None else 0
+        if self.unit is None:
+            line.append(t("main.no_unit"))
+        elif rows == 0:
+            line.append(t("main.empty"))
+        else:
+            line.append(t("main.rows", first=i18n.number(self.first_index + 1),
+                          last=i18n.number(self.first_index + rows),
+                          total=i18n.number(self.count)))
+        if self.unit is not None:
+            line.append(" · ")
+            line.append_text(safe(self.unit.name))
+            if self.unit.ended is not None and self.unit.ended <= self.context.today:
+                line.append(" (" + t("main.tree.ended", date=i18n.date(self.unit.ended)) + ")")
+        info.update(line)
+
+    @on(PagedTable.PageRequested)
+    def _turn_page(self, message: PagedTable.PageRequested) -> None:
+        message.stop()
+        if self._request is not None and self._request.seq != self._seq:
+            # a page is on its way: turn from it once it is shown (keys held down over a slow
+            # link must not lose pages, nor pile up without end)
+            if len(self._queued) < 10:
+                self._queued.append(message)
+            return
+        page = self.page
+        if page is None or not page.rows:
+            return
+        if message.step > 0 and not page.has_after:
+            return
+        if message.step < 0 and self.first_index == 0:
+            return
+        if message.step > 0:
+            self._request_page(after=page.rows[-1].cursor, offset=self.first_index + len(page.rows),
+                               row=message.row, keep_count=True)
+        elif message.step < 0:
+            self._request_page(before=page.rows[0].cursor, offset=self.first_index, row=message.row,
+                               keep_count=True)
+        else:
+            self._request_page(offset=0, row=message.row, keep_count=True)
+
+    @on(PagedTable.Resized)
+    def _table_resized(self, message: PagedTable.Resized) -> None:
+        message.stop()
+        page, request = self.page, self._request
+        if page is None or request is None or not page.rows:
+            return
+        table = self.query_one(PagedTable)
+        row = max(table.cursor_row, 0)
+        if self._visible_rows() != request.limit:
+            # the same first row, as many rows as now fit (ids are integers: id - 1 is just before)
+            first = page.rows[0]
+            self._request_page(after=(first.sort_key, first.id - 1), offset=self.first_index,
+                               row=row, keep_count=True)
+        else:
+            self._fill_table(row)
+
+    @on(DataTable.RowSelected)
+    def _person_chosen(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if self.page is None or event.row_key.value is None:
+            return
+        person_id = int(event.row_key.value)
+        row = next((r for r in self.page.rows if r.id == person_id), None)
+        if row is None:
+            return
+        if row.case_id is None:
+            self.notify(t("main.no_file", name=row.full_name), markup=False, timeout=4)
+            return
+        self.app.push_screen(CaseScreen(self.context, row.case_id))

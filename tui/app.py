@@ -1,0 +1,97 @@
+"""The Textual application: a thin shell around the screens, built from an AppContext.
+
+Everything the session needs (database, account, "today", language) is settled before the App
+is created, by the CLI or by a test, so that tests build the app exactly as `ketnap` does.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from textual.app import App
+from textual.binding import Binding
+from textual.widgets import Input
+
+from screens.help import HelpScreen
+from screens.main import MainScreen
+from tui import i18n
+from tui.context import AppContext
+from tui.i18n import t
+from tui.theme import choose_theme, is_ansi, terminal_color_system
+from tui.widgets import key_label, translate_bindings
+
+log = logging.getLogger("ketnap")
+
+
+class KetnapApp(App):
+    """ketnap's terminal interface."""
+
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = False  # its built-in commands are English-only
+    HELP_TITLE = "help.general"
+
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "keys.quit", priority=True, id="app.quit"),
+        Binding("f1", "help", "keys.help", id="app.help"),
+        Binding("question_mark", "help(True)", "keys.help", show=False, id="app.help_typed"),
+    ]
+
+    def __init__(self, context: AppContext, *, theme: str | None = None) -> None:
+        self._started = time.monotonic()
+        i18n.set_language(context.lang)
+        theme = theme or choose_theme(terminal_color_system())
+        super().__init__(ansi_color=True if is_ansi(theme) else None)
+        translate_bindings(self)
+        self.context = context
+        self.animation_level = "none"
+        self.title = t("app.title")
+        self.sub_title = t("header.today", date=i18n.date(context.today))
+        self.theme = theme
+
+    def on_mount(self) -> None:
+        self.push_screen(MainScreen(self.context))
+
+    def on_ready(self) -> None:
+        log.info("ready in %.0f ms", (time.monotonic() - self._started) * 1000)
+
+    def get_key_display(self, binding: Binding) -> str:
+        return binding.key_display or key_label(binding.key)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "help":
+            if isinstance(self.screen, HelpScreen):
+                return False
+            # `?` types a question mark into a text field; F1 always works
+            if parameters and parameters[0] and isinstance(self.focused, Input):
+                return False
+        return True
+
+    def action_help(self, typed: bool = False) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+
+def _log_to_file() -> None:
+    """Send Python's logging to a file: the terminal (stderr included) belongs to Textual."""
+    root = logging.getLogger()
+    logging.captureWarnings(True)
+    if root.handlers:
+        return
+    try:
+        from platformdirs import user_log_path
+
+        path = user_log_path("ketnap")
+        path.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.FileHandler(path / "ketnap.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    except OSError:
+        handler = logging.NullHandler()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def run_app(context: AppContext) -> None:
+    """Run the interface until the user quits (called by `ketnap` with no subcommand)."""
+    _log_to_file()
+    KetnapApp(context).run(mouse=context.mouse)
