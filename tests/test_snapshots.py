@@ -1,0 +1,107 @@
+"""Snapshots of the screens (pytest-textual-snapshot) on the small sample database.
+
+Nothing depends on the clock or the terminal: "today" is fixed by the sample, the theme is named
+and NO_COLOR is cleared. After a deliberate change to a screen, look at the new pictures and
+accept them with `pytest tests/test_snapshots.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.snapshot_app import build_sample, sample_context
+from tui import i18n
+from tui.app import KetnapApp
+from tui.widgets import PagedTable, UnitTree
+
+
+@pytest.fixture
+def sample_app(empty_db, monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    sample = build_sample()
+
+    def make(lang: str = "vi") -> KetnapApp:
+        return KetnapApp(sample_context(empty_db, lang=lang), theme="textual-dark")
+
+    yield sample, make
+    i18n.set_language("vi")
+
+
+async def _settle(pilot) -> None:
+    for _ in range(4):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+
+def _open(unit_id: int, *keys: str):
+    """A run_before that opens a unit from the tree, then presses `keys`."""
+
+    async def run_before(pilot) -> None:
+        await _settle(pilot)
+        tree = pilot.app.screen.query_one(UnitTree)
+        stack = list(tree.root.children)
+        while stack:
+            node = stack.pop()
+            if node.data.id == unit_id:
+                break
+            stack.extend(node.children)
+        parent = node.parent
+        while parent is not None:
+            parent.expand()
+            parent = parent.parent
+        await pilot.pause()
+        tree.move_cursor(node)
+        await pilot.press("enter")
+        await _settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await _settle(pilot)
+
+    return run_before
+
+
+def _open_mai(sample, *keys: str):
+    async def run_before(pilot) -> None:
+        await _open(sample.big_branch, "l")(pilot)
+        table = pilot.app.screen.query_one(PagedTable)
+        names = [table.get_row_at(i)[1].plain for i in range(table.row_count)]
+        table.move_cursor(row=names.index("Hoàng Thị Mai"))
+        await pilot.press("enter")
+        await _settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+
+    return run_before
+
+
+def test_main_screen_80x24(snap_compare, sample_app):
+    sample, make = sample_app
+    assert snap_compare(make(), terminal_size=(80, 24), run_before=_open(sample.town))
+
+
+def test_main_screen_120x40(snap_compare, sample_app):
+    sample, make = sample_app
+    assert snap_compare(make(), terminal_size=(120, 40),
+                        run_before=_open(sample.town))
+
+
+def test_case_view_80x24(snap_compare, sample_app):
+    sample, make = sample_app
+    assert snap_compare(make(), terminal_size=(80, 24), run_before=_open_mai(sample))
+
+
+def test_case_view_steps_80x24(snap_compare, sample_app):
+    sample, make = sample_app
+    assert snap_compare(make(), terminal_size=(80, 24), run_before=_open_mai(sample, "2"))
+
+
+def test_main_screen_branch_100x30_page_two(snap_compare, sample_app):
+    sample, make = sample_app
+    assert snap_compare(make(), terminal_size=(100, 30),
+                        run_before=_open(sample.big_branch, "pagedown"))
+
+
+def test_help_80x24_english(snap_compare, sample_app):
+    sample, make = sample_app
+    assert snap_compare(make("en"), terminal_size=(80, 24), run_before=_open(sample.town, "f1"))
