@@ -254,7 +254,7 @@ def find(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 20) -> l
     people = {p.id: p for p in P.select(P, U).join(U, on=(P.branch == U.id), join_type=JOIN.LEFT_OUTER)
               .where(P.id.in_(ids))}
     cases = {pid: (cid, stage) for pid, cid, stage in
-             C.select(C.person, C.id, C.stage).where(C.person.in_(ids) & (C.status == "open"))
+             C.select(C.person, C.id, C.stage).where(C.person.in_(ids) & C.is_open())
              .order_by(C.id).tuples()}
     results = []
     for pid in ids:

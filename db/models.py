@@ -203,6 +203,11 @@ class CaseFile(BaseModel):
     class Meta:
         indexes = ((("branch", "status", "stage"), False),)
 
+    @classmethod
+    def is_open(cls):
+        """The condition of an open file: not closed, and not finished (recognised official)."""
+        return (cls.status == "open") & (cls.stage != "official")
+
 
 class Membership(BaseModel):
     """One admission to the Party and what followed. A re-admission is a new row."""

@@ -57,7 +57,7 @@ def _statuses(ids: list[int], as_of: datetime.date) -> dict[int, str]:
 def _open_cases(ids: list[int]) -> dict[int, tuple[int, str]]:
     C = models.CaseFile
     rows = (C.select(C.person, C.id, C.stage)
-            .where(C.person.in_(ids) & (C.status == "open"))
+            .where(C.person.in_(ids) & C.is_open())
             .order_by(C.id).tuples())
     return {pid: (cid, stage) for pid, cid, stage in rows}
 
@@ -69,7 +69,7 @@ def _base_query(unit_ids: list[int], kind: str, as_of: datetime.date):
              .where(P.branch.in_(unit_ids)))
     if kind == "candidates":
         C = models.CaseFile
-        query = query.where(fn.EXISTS(C.select(C.id).where((C.person == P.id) & (C.status == "open"))))
+        query = query.where(fn.EXISTS(C.select(C.id).where((C.person == P.id) & C.is_open())))
     elif kind == "members":
         M = models.Membership
         query = query.where(fn.EXISTS(M.select(M.id).where(
