@@ -163,8 +163,10 @@ class MainScreen(Screen):
             connection.close_database()  # this thread's connection only
         self.post_message(TreeLoaded(roots, seq))
 
-    def _tree_label(self, unit: UnitNode) -> Text:
-        label = safe(unit.name)
+    def _tree_label(self, unit: UnitNode, *, full: bool = False) -> Text:
+        """A unit in the tree: branches without the "Chi bộ" every one of them starts with (the
+        tree is narrow at 80 columns); `full` for the line below the tree."""
+        label = safe(unit.name if full or not unit.is_branch else short_branch(unit.name))
         if unit.ended is not None and unit.ended <= self.context.today:
             label.append(" (" + t("main.tree.ended", date=i18n.date(unit.ended)) + ")", style="dim")
         return label
@@ -222,7 +224,7 @@ class MainScreen(Screen):
         """The tree cuts long names: the highlighted unit's full name shows below it."""
         unit = event.node.data
         self.query_one("#unit-name", Static).update(
-            self._tree_label(unit) if unit is not None else Text(""))
+            self._tree_label(unit, full=True) if unit is not None else Text(""))
 
     @on(Tree.NodeExpanded)
     def _remember_expanded(self, event: Tree.NodeExpanded) -> None:

@@ -133,8 +133,14 @@ async def test_a_committee_shows_its_branches_and_people_with_their_branch(make_
         await pilot.pause()
         town = tree_node(app, sample.town)
         assert app.screen.query_one(UnitTree).cursor_node is town
+        # branches without the "Chi bộ" they all start with; the ended one hidden
         assert [n.label.plain for n in town.children] == [
-            "Chi bộ thôn Nà Phặc", "Chi bộ thôn Khuổi Mạn", MARKUP_UNIT_NAME]  # ended one hidden
+            "thôn Nà Phặc", "thôn Khuổi Mạn", "thôn [bold]Lò[/bold]"]
+        # the full name of the unit under the cursor shows below the tree
+        await pilot.press("down")
+        assert content_text(app.screen.query_one("#unit-name", Static)).strip() == (
+            "Chi bộ thôn Nà Phặc")
+        await pilot.press("up")
         await pilot.press("enter")
         await settle(pilot)
         assert app.focused is app.screen.query_one(PagedTable)
@@ -266,7 +272,7 @@ async def test_ended_units_show_on_request_with_their_end_date(make_app, sample)
         await pilot.press("h")
         await settle(pilot)
         node = tree_node(app, sample.ended_branch)
-        assert node.label.plain == "Chi bộ cơ quan thị trấn (kết thúc 30/06/2020)"
+        assert node.label.plain == "cơ quan thị trấn (kết thúc 30/06/2020)"
         # the tree keeps its cursor where it was
         assert app.screen.query_one(UnitTree).cursor_node.data.id == sample.province
         await open_unit(pilot, sample.ended_branch)
@@ -468,7 +474,10 @@ async def test_markup_in_names_shows_literally(make_app, sample):
         await pilot.press("down", "down", "right")
         await pilot.pause()
         node = tree_node(app, sample.markup_branch)
-        assert node.label.plain == MARKUP_UNIT_NAME
+        assert node.label.plain == "thôn [bold]Lò[/bold]"
+        app.screen.query_one(UnitTree).move_cursor(node)
+        await pilot.pause()
+        assert MARKUP_UNIT_NAME in screen_text(app)  # the full name below the tree
         await open_unit(pilot, sample.markup_branch)
         assert names(app) == [stored]
         text = screen_text(app)
