@@ -6,6 +6,7 @@ import io
 
 import pytest
 from rich.console import Console
+from textual.filter import Monochrome, NoColor
 from textual.widgets import Input, Static, TabbedContent
 
 from db import models, people
@@ -518,3 +519,42 @@ async def test_demo_na_phac_branches_and_people(demo_app):
         await open_unit(pilot, branches[0].id)
         rows = page_rows(app)
         assert rows and [r.sort_key for r in rows] == sorted(r.sort_key for r in rows)
+
+
+# --- the terminal ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("env", "theme"), [
+    ({"TERM": "linux"}, "ansi-dark"),
+    ({"TERM": "xterm"}, "ansi-dark"),  # PuTTY's default: Rich counts 16 colours
+    ({"TERM": "xterm-256color"}, "textual-dark"),
+    ({"TERM": "xterm-256color", "COLORTERM": "truecolor"}, "textual-dark"),
+])
+def test_theme_follows_the_terminal(make_app, monkeypatch, env, theme):
+    for name in ("TERM", "COLORTERM", "TEXTUAL_COLOR_SYSTEM", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    app = make_app()
+    assert app.theme == theme
+    assert app.native_ansi_color is (theme == "ansi-dark")
+
+
+async def test_no_color_on_a_16_colour_console_keeps_a_visible_cursor(make_app, monkeypatch,
+                                                                       sample):
+    monkeypatch.setenv("TERM", "linux")
+    monkeypatch.delenv("COLORTERM", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.no_color and app.native_ansi_color
+        # colours stripped, not turned to grey (grey of the terminal's palette is black)
+        assert any(isinstance(f, NoColor) for f in app._filters)
+        assert not any(isinstance(f, Monochrome) for f in app._filters)
+        await pilot.press("tab")
+        table = app.screen.query_one(PagedTable)
+        line = table.render_line(1)  # the first row, under the column headers: the cursor
+        assert any(segment.style is not None and segment.style.reverse for segment in line)
+        tree = app.screen.query_one(UnitTree)
+        assert any(segment.style is not None and segment.style.underline
+                   for segment in tree.render_line(0))
