@@ -1,0 +1,102 @@
+"""The real program in a real terminal: `ketnap` started in tmux at 80x24, driven with keys.
+
+Skips with a reason where tmux is missing; under CI (KETNAP_CI=1, set by .ci/run) a missing
+tmux is a failure instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+if shutil.which("tmux") is None:
+    if os.environ.get("KETNAP_CI"):
+        pytest.fail("tmux is required in CI (.ci/run installs it)", pytrace=False)
+    pytest.skip("tmux is not installed", allow_module_level=True)
+
+
+class Terminal:
+    """One tmux session on a private socket, running a command."""
+
+    def __init__(self, command: list[str], width: int = 80, height: int = 24, env: dict | None = None):
+        self.socket = f"ketnap-test-{uuid.uuid4().hex[:8]}"
+        environment = " ".join(f"{k}={v}" for k, v in (env or {}).items())
+        shell = f"env {environment} {' '.join(command)}; echo EXITED $?; sleep 30"
+        subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", "t",
+                        "-x", str(width), "-y", str(height), shell], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, "capture-pane", "-p", "-t", "t"],
+                              capture_output=True, text=True).stdout
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "send-keys", "-t", "t", *keys], check=True)
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        """Poll the screen until `text` shows (a condition with a deadline, not a fixed sleep)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+@pytest.fixture
+def demo_file(demo_template, tmp_path):
+    path = tmp_path / "demo.sqlite3"
+    shutil.copy(demo_template, path)
+    return str(path)
+
+
+def _ketnap(db_path: str, *options: str) -> list[str]:
+    return [sys.executable, "-m", "tui.cli", "--db", db_path, "--user", "tester", *options]
+
+
+@pytest.mark.parametrize("lang,rows,today,quit_word", [
+    ("vi", "dòng 1–", "Hôm nay 30/09/2021", "Thoát"),
+    ("en", "rows 1–", "Today 30/09/2021", "Quit"),
+])
+def test_opens_on_the_demo_and_quits_with_ctrl_q(demo_file, lang, rows, today, quit_word):
+    term = Terminal(_ketnap(demo_file, "--lang", lang), env={"TERM": "xterm-256color",
+                                                             "PYTHONPATH": str(ROOT)})
+    try:
+        screen = term.wait_for(rows)  # the first page of people is on the screen
+        assert today in screen and "Bắc Kạn" in screen and quit_word in screen
+        assert all(len(line) <= 80 for line in screen.splitlines())
+        term.keys("C-q")
+        term.wait_for("EXITED 0")
+    finally:
+        term.close()
+
+
+def test_open_a_branch_and_a_candidate_file_by_keyboard(demo_file):
+    term = Terminal(_ketnap(demo_file, "--lang", "en"), env={"TERM": "xterm", "PYTHONPATH": str(ROOT)})
+    try:
+        term.wait_for("Today 30/09/2021")
+        term.keys("l")  # candidates with open files
+        term.wait_for("Candidates")
+        term.keys("Tab")
+        term.keys("Enter")  # the first candidate's file
+        screen = term.wait_for("Stage")
+        term.keys("Escape")
+        term.wait_for("Candidates")
+        term.keys("C-q")
+        term.wait_for("EXITED 0")
+        assert "Traceback" not in screen
+    finally:
+        term.close()
