@@ -16,6 +16,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SPACES = re.compile(r"\s+")
 
 
+def printable(value: str) -> str:
+    """The text without control characters (for showing stored text on a terminal)."""
+    return _CONTROL.sub("", value)
+
+
 def clean(value: str | None, *, multiline: bool = False) -> str | None:
     """NFC-normalise, drop control characters, and (unless multiline) fold runs of spaces."""
     if value is None:

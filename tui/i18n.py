@@ -17,6 +17,8 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
+from db.text import printable
+
 LANGUAGES = ("vi", "en")
 LOCALE_DIR = Path(__file__).with_name("locale")
 
@@ -58,12 +60,16 @@ def language() -> str:
 
 
 def t(key: str, **params) -> str:
-    """The message `key` in the current language, formatted with `params`."""
+    """The message `key` in the current language, formatted with `params` (control
+    characters removed from string parameters)."""
     entry = catalogue().get(key)
     if entry is None:
         raise KeyError(f"untranslated message {key!r}")
     text = entry[_current]
-    return text.format(**params) if params else text
+    if not params:
+        return text
+    # parameters are often text from the database: no control character reaches the terminal
+    return text.format(**{k: printable(v) if isinstance(v, str) else v for k, v in params.items()})
 
 
 def has(key: str) -> bool:

@@ -17,6 +17,7 @@ from textual.dom import DOMNode
 from textual.message import Message
 from textual.widgets import DataTable, Tree
 
+from db.text import printable
 from tui import i18n
 
 # Keys shown as they are printed on the keyboard (the footer and the help screen).
@@ -45,8 +46,9 @@ def key_label(key: str) -> str:
 
 
 def safe(value: object | None, style: str = "") -> Text:
-    """A value from the database, shown exactly as stored (brackets included)."""
-    return Text("" if value is None else str(value), style=style)
+    """A value from the database, shown exactly as stored (brackets included), minus any
+    control character (an escape sequence typed into a field must not reach the terminal)."""
+    return Text("" if value is None else printable(str(value)), style=style)
 
 
 def translate_bindings(node: DOMNode) -> None:
