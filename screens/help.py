@@ -33,6 +33,7 @@ class HelpScreen(Screen):
 
     CSS_PATH = "help.tcss"
     HELP_TITLE = "help.title"
+    IS_HELP = True  # the app checks this without importing the module
 
     BINDINGS = [
         Binding("escape", "close", "keys.close", id="help.close"),

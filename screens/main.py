@@ -21,7 +21,6 @@ from textual.widgets import DataTable, Footer, Header, Static, Tree
 from db import connection, people, units
 from db.people import KINDS, Page, PersonRow
 from db.units import UnitNode
-from screens.case import CaseScreen
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
@@ -123,6 +122,8 @@ class MainScreen(Screen):
         self.count = 0
         self._request: PageRequest | None = None  # the one whose result is shown
         self._seq = 0
+        self.ready_for_input = False  # the first page of people is on the screen
+        self._asked_limit = 0  # the page size of the latest request
         self._tree_seq = 0
         self._expanded: set[int] | None = None  # unit ids unfolded in the tree
         self._queued: list[PagedTable.PageRequested] = []  # page turns asked for while loading
@@ -146,7 +147,11 @@ class MainScreen(Screen):
         self.sub_title = t("header.today", date=i18n.date(self.context.today))
         self.title = t("app.title")
         self.query_one(UnitTree).focus()
-        self.load_tree()
+        # The first tree and page are read here, before the first paint: a few milliseconds of
+        # queries, and the screen is drawn once, complete, instead of three times over a slow link.
+        self._tree_seq += 1
+        roots = units.unit_tree(self.context.actor, self.context.today, include_ended=self.show_ended)
+        self._show_tree(TreeLoaded(roots, self._tree_seq))
 
     # --- the tree -------------------------------------------------------------------------
 
@@ -269,7 +274,11 @@ class MainScreen(Screen):
     def _visible_rows(self) -> int:
         table = self.query_one(PagedTable)
         height = table.size.height - (1 if table.show_header else 0)
-        return height if table.size.height > 0 and height > 0 else DEFAULT_ROWS
+        if table.size.height > 0 and height > 0:
+            return height
+        # before the first layout: the terminal less the header, the list's info line, its
+        # column headings and the footer (a resize reloads the page if this was wrong)
+        return self.app.size.height - 4 if self.app.size.height > 8 else DEFAULT_ROWS
 
     def _request_page(self, *, offset: int, row: int, after=None, before=None,
                       keep_count: bool = False) -> None:
@@ -279,33 +288,41 @@ class MainScreen(Screen):
         request = PageRequest(self._seq, self.unit, self.kind, self._visible_rows(), after=after,
                               before=before, offset=offset, row=row,
                               count=self.count if keep_count else None)
-        self._fetch_page(request)
+        self._asked_limit = request.limit  # a second resize to the same size asks nothing more
+        if self.page is None:
+            self._show_page(self._load_page(request))  # the first page, before the first paint
+        else:
+            self._fetch_page(request)
 
     @work(thread=True, exclusive=True, group="people")
     def _fetch_page(self, request: PageRequest) -> None:
+        try:
+            loaded = self._load_page(request)
+        finally:
+            connection.close_database()  # this thread's connection only
+        self.post_message(loaded)
+
+    def _load_page(self, request: PageRequest) -> PeopleLoaded:
         actor, today = self.context.actor, self.context.today
 
         def fetch(**cursor) -> Page:
             return people.people_page(actor, request.unit.id, today, kind=request.kind,
                                       limit=request.limit, **cursor)
 
-        try:
-            if request.before is not None:
-                page = fetch(before=request.before)
-                offset = request.offset - len(page.rows)
-                if not page.has_before:
-                    offset = 0
-                    if len(page.rows) < request.limit:
-                        page = fetch()
-            else:
-                page = fetch(after=request.after)
-                offset = request.offset
-            count = request.count
-            if count is None:
-                count = people.people_count(actor, request.unit.id, today, kind=request.kind)
-        finally:
-            connection.close_database()  # this thread's connection only
-        self.post_message(PeopleLoaded(request, page, offset, count))
+        if request.before is not None:
+            page = fetch(before=request.before)
+            offset = request.offset - len(page.rows)
+            if not page.has_before:
+                offset = 0
+                if len(page.rows) < request.limit:
+                    page = fetch()
+        else:
+            page = fetch(after=request.after)
+            offset = request.offset
+        count = request.count
+        if count is None:
+            count = people.people_count(actor, request.unit.id, today, kind=request.kind)
+        return PeopleLoaded(request, page, offset, count)
 
     @on(PeopleLoaded)
     def _show_page(self, message: PeopleLoaded) -> None:
@@ -317,6 +334,7 @@ class MainScreen(Screen):
         self.count = message.count
         self._fill_table(message.request.row)
         self._show_info()
+        self.ready_for_input = True
         if self._queued:
             self._turn_page(self._queued.pop(0))
 
@@ -416,13 +434,15 @@ class MainScreen(Screen):
             return
         table = self.query_one(PagedTable)
         row = max(table.cursor_row, 0)
-        if self._visible_rows() != request.limit:
+        wanted = self._visible_rows()
+        if wanted != self._asked_limit:
             # the same first row, as many rows as now fit (ids are integers: id - 1 is just before)
             first = page.rows[0]
             self._request_page(after=(first.sort_key, first.id - 1), offset=self.first_index,
                                row=row, keep_count=True)
-        else:
+        elif wanted == request.limit:
             self._fill_table(row)
+        # else: a page of this size is on its way
 
     @on(DataTable.RowSelected)
     def _person_chosen(self, event: DataTable.RowSelected) -> None:
@@ -436,4 +456,6 @@ class MainScreen(Screen):
         if row.case_id is None:
             self.notify(t("main.no_file", name=row.full_name), markup=False, timeout=4)
             return
+        from screens.case import CaseScreen  # imported on first use: not on the first screen
+
         self.app.push_screen(CaseScreen(self.context, row.case_id))

@@ -31,8 +31,13 @@ def _patch_run_to_report_ready() -> None:
     original = textual.app.App.run
 
     async def report_when_ready(pilot) -> None:
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        # ready: no worker running, and the screen says its data is shown (an app whose screen
+        # has no such flag is ready once it has drawn)
+        while True:
+            await pilot.app.workers.wait_for_complete()
+            await pilot.pause()
+            if getattr(pilot.app.screen, "ready_for_input", True):
+                break
         rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(f"READY {rss_kib}", flush=True)
         pilot.app.exit()

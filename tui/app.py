@@ -13,7 +13,6 @@ from textual.app import App
 from textual.binding import Binding
 from textual.widgets import Input
 
-from screens.help import HelpScreen
 from screens.main import MainScreen
 from tui import i18n
 from tui.context import AppContext
@@ -47,7 +46,8 @@ class KetnapApp(App):
         self.animation_level = "none"
         self.title = t("app.title")
         self.sub_title = t("header.today", date=i18n.date(context.today))
-        self.theme = theme
+        if theme != self.theme:
+            self.theme = theme
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.context))
@@ -60,7 +60,7 @@ class KetnapApp(App):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "help":
-            if isinstance(self.screen, HelpScreen):
+            if getattr(self.screen, "IS_HELP", False):
                 return False
             # `?` types a question mark into a text field; F1 always works
             if parameters and parameters[0] and isinstance(self.focused, Input):
@@ -68,6 +68,8 @@ class KetnapApp(App):
         return True
 
     def action_help(self, typed: bool = False) -> None:
+        from screens.help import HelpScreen  # imported on first use: not on the first screen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
