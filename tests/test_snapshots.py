@@ -10,9 +10,10 @@ from __future__ import annotations
 import pytest
 
 from tests.snapshot_app import build_sample, sample_context
+from tests.ui_helpers import open_unit, settle
 from tui import i18n
 from tui.app import KetnapApp
-from tui.widgets import PagedTable, UnitTree
+from tui.widgets import PagedTable
 
 
 @pytest.fixture
@@ -27,35 +28,15 @@ def sample_app(empty_db, monkeypatch):
     i18n.set_language("vi")
 
 
-async def _settle(pilot) -> None:
-    for _ in range(4):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-
-
 def _open(unit_id: int, *keys: str):
     """A run_before that opens a unit from the tree, then presses `keys`."""
 
     async def run_before(pilot) -> None:
-        await _settle(pilot)
-        tree = pilot.app.screen.query_one(UnitTree)
-        stack = list(tree.root.children)
-        while stack:
-            node = stack.pop()
-            if node.data.id == unit_id:
-                break
-            stack.extend(node.children)
-        parent = node.parent
-        while parent is not None:
-            parent.expand()
-            parent = parent.parent
-        await pilot.pause()
-        tree.move_cursor(node)
-        await pilot.press("enter")
-        await _settle(pilot)
+        await settle(pilot)
+        await open_unit(pilot, unit_id)
         for key in keys:
             await pilot.press(key)
-            await _settle(pilot)
+            await settle(pilot)
 
     return run_before
 
@@ -67,7 +48,7 @@ def _open_mai(sample, *keys: str):
         names = [table.get_row_at(i)[1].plain for i in range(table.row_count)]
         table.move_cursor(row=names.index("Hoàng Thị Mai"))
         await pilot.press("enter")
-        await _settle(pilot)
+        await settle(pilot)
         for key in keys:
             await pilot.press(key)
             await pilot.pause()
