@@ -223,7 +223,9 @@ def case_view(actor: Actor, case_id: int, as_of: datetime.date) -> CaseView:
                     for h in case.helpers.order_by(models.Helper.since))
     certificates = tuple(CertificateView(c.kind, c.number, c.issued, c.issuer)
                          for c in person.certificates.order_by(models.Certificate.issued))
-    status = "closed" if case.status == "closed" else ("on_hold" if case.on_hold else "open")
+    # a file that reached official membership is finished: closed, with no outcome
+    finished = case.status == "closed" or case.stage == "official"
+    status = "closed" if finished else ("on_hold" if case.on_hold else "open")
     steps_t = tuple(steps)
     action = next_action(case.stage, case.status, steps_t, documents, certificates,
                          needs_committee_vote(case.branch))

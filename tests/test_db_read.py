@@ -297,6 +297,15 @@ def test_case_view_status_hold_undone_and_snapshot(world, admin):
     assert closed.status == "closed" and closed.next_action is None
 
 
+def test_a_file_recognised_official_is_finished(world, admin):
+    models.CaseFile.update(stage="official", on_hold=False).where(
+        models.CaseFile.id == world.case_anh.id).execute()
+    view = case_view(admin, world.case_anh.id, TODAY)
+    assert view.status == "closed" and view.outcome is None and view.next_action is None
+    page = people_page(admin, world.district.id, TODAY, kind="candidates", limit=50)
+    assert world.case_anh.id not in {row.case_id for row in page.rows}
+
+
 def test_case_view_not_found_and_out_of_scope(world, admin):
     with pytest.raises(NotFound):
         case_view(admin, 9999, TODAY)
