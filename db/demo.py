@@ -1240,11 +1240,9 @@ class Builder:
                     continue
                 if kind in ("self_review", "helper_comments") and not ("drec" in d and d["drec"] <= horizon):
                     continue
-                note = None
-                if kind == "new_member_certificate":
-                    note = f"certificate_id={f.flags['nm_cert_id']}"
+                # (the new-member certificate itself is the person's Certificate row)
                 out[models.Document].append(dict(id=next_id("document"), case=f.id, kind=kind, received=day,
-                                                 note=note))
+                                                 note=None))
             # introducers and helper
             for intro_person, since in f.flags.get("introducers", ()):
                 out[models.Introducer].append(dict(
