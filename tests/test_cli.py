@@ -368,10 +368,17 @@ def test_units_empty(admin, empty_db, capsys):
 RESULT_KEYS = {"person_id", "full_name", "born", "branch", "case_id", "stage", "public_role"}
 
 
+def test_find_says_when_there_are_more_matches_than_shown(world, empty_db, capsys):
+    status, doc, _ = run_json(capsys, "--db", empty_db, "find", "hoat", "--limit", "1")
+    assert status == 0 and len(doc["results"]) == 1 and doc["truncated"] is True
+    status, out, _ = run(capsys, "--db", empty_db, "--lang", "en", "find", "hoat", "--limit", "1")
+    assert status == 0 and "There are more matches" in out
+
+
 def test_find_json(world, empty_db, capsys):
     status, doc, err = run_json(capsys, "--db", empty_db, "find", "hoat")
     assert status == 0 and err == ""
-    assert set(doc) == {"results"}
+    assert set(doc) == {"results", "truncated"} and doc["truncated"] is False
     by_name = {r["full_name"]: r for r in doc["results"]}
     assert set(by_name) == {"Nông Văn Hoạt", "Đặng Thị Hoạt"}
     assert all(set(r) == RESULT_KEYS for r in doc["results"])

@@ -451,13 +451,15 @@ def cmd_units(args, session: Session) -> int:
 def cmd_find(args, session: Session) -> int:
     from db.cases import find
 
-    results = find(session.actor, args.text, session.today, limit=args.limit)
+    results = find(session.actor, args.text, session.today, limit=args.limit + 1)
+    truncated = len(results) > args.limit  # more matches than shown
+    results = results[:args.limit]
     if args.json:
         print_json({"results": [
             {"person_id": r.person_id, "full_name": r.full_name, "born": _iso(r.born),
              "branch": {"code": r.branch.code, "name": r.branch.name} if r.branch else None,
              "case_id": r.case_id, "stage": r.stage, "public_role": r.public_role}
-            for r in results]})
+            for r in results], "truncated": truncated})
         return 0
     console = _console()
     if not results:
@@ -483,6 +485,8 @@ def cmd_find(args, session: Session) -> int:
                       _text(r.case_id if r.case_id else ""),
                       _text(i18n.code_name("stage", r.stage)))
     console.print(table)
+    if truncated:
+        console.print(_text(t("cli.find.more", n=i18n.number(args.limit))))
     return 0
 
 
