@@ -79,13 +79,24 @@ def status_width() -> int:
     return max(len(label) for label in labels + [t("main.col.status")])
 
 
-def short_branch(name: str | None) -> str:
-    """The branch column drops the "Chi bộ " every branch name starts with."""
+_PREFIXES = ("chi bộ ", "đảng bộ ")  # every unit's name starts with one: the tree shows the rest
+_ABBREVIATIONS = (("Tổ dân phố ", "TDP "), ("Trường Tiểu học ", "Trường TH "),
+                  ("Trường Mầm non ", "Trường MN "))
+
+
+def short_unit_name(name: str | None) -> str:
+    """A unit's name for the narrow tree and the branch column: without the "Chi bộ" or
+    "Đảng bộ" that starts it, with the usual abbreviations, so that what tells two units apart
+    (the place) still shows at 80 columns. The full name shows below the tree."""
     if not name:
         return ""
-    prefix = "chi bộ "
-    if name.lower().startswith(prefix) and len(name) > len(prefix):
-        return name[len(prefix):]
+    for prefix in _PREFIXES:
+        if name.lower().startswith(prefix) and len(name) > len(prefix):
+            name = name[len(prefix):]
+            break
+    for long, short in _ABBREVIATIONS:
+        if name.startswith(long):
+            name = short + name[len(long):]
     return name
 
 
@@ -169,9 +180,9 @@ class MainScreen(Screen):
         self.post_message(TreeLoaded(roots, seq))
 
     def _tree_label(self, unit: UnitNode, *, full: bool = False) -> Text:
-        """A unit in the tree: branches without the "Chi bộ" every one of them starts with (the
-        tree is narrow at 80 columns); `full` for the line below the tree."""
-        label = safe(unit.name if full or not unit.is_branch else short_branch(unit.name))
+        """A unit in the tree, its name shortened (the tree is narrow at 80 columns); `full` for
+        the line below the tree."""
+        label = safe(unit.name if full else short_unit_name(unit.name))
         if unit.ended is not None and unit.ended <= self.context.today:
             label.append(" (" + t("main.tree.ended", date=i18n.date(unit.ended)) + ")", style="dim")
         return label
@@ -374,7 +385,7 @@ class MainScreen(Screen):
                     _fit(Text(status_label(person)), widths["status"]),
                 ]
                 if with_branch:
-                    cells.append(_fit(safe(short_branch(person.branch_name)), widths["branch"]))
+                    cells.append(_fit(safe(short_unit_name(person.branch_name)), widths["branch"]))
                 table.add_row(*cells, key=str(person.id))
             if page.rows:
                 wanted = len(page.rows) - 1 if row < 0 else min(row, len(page.rows) - 1)

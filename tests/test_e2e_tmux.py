@@ -88,13 +88,13 @@ def test_open_a_branch_and_a_candidate_file_by_keyboard(demo_file):
     term = Terminal(_ketnap(demo_file, "--lang", "en"), env={"TERM": "xterm", "PYTHONPATH": str(ROOT)})
     try:
         term.wait_for("Today 30/09/2021")
-        term.keys("l")  # candidates with open files
-        term.wait_for("Candidates")
+        term.keys("l")  # people with an open file
+        term.wait_for("Open files")
         term.keys("Tab")
         term.keys("Enter")  # the first candidate's file
         screen = term.wait_for("Stage")
         term.keys("Escape")
-        term.wait_for("Candidates")
+        term.wait_for("Open files")
         term.keys("C-q")
         term.wait_for("EXITED 0")
         assert "Traceback" not in screen

@@ -80,7 +80,7 @@ async def test_starts_on_the_scope_root_with_its_children_unfolded(make_app, sam
         district = province.children[0]
         assert district.is_expanded
         assert [n.label.plain for n in district.children] == [
-            "Đảng bộ thị trấn Nà Phặc", "Đảng bộ xã Vân Tùng"]
+            "thị trấn Nà Phặc", "xã Vân Tùng"]
         # the root's people are listed, the header names the unit and today
         assert app.screen.unit.id == sample.province
         text = screen_text(app)
@@ -218,7 +218,7 @@ async def test_kind_switches_between_everyone_candidates_and_members(make_app, s
         await open_unit(pilot, sample.town)
         await pilot.press("l")
         await settle(pilot)
-        assert info(app).startswith("Quần chúng có hồ sơ · dòng 1–")
+        assert info(app).startswith("Hồ sơ đang xét · dòng 1–")
         assert page_rows(app) and all(r.case_id is not None for r in page_rows(app))
         await pilot.press("l")
         await settle(pilot)

@@ -55,6 +55,10 @@ class KetnapApp(App):
     def on_ready(self) -> None:
         log.info("ready in %.0f ms", (time.monotonic() - self._started) * 1000)
 
+    def action_help_quit(self) -> None:
+        """Ctrl+C (pressed out of habit): say how to quit, in the user's language."""
+        self.notify(t("quit.hint"), title=t("quit.title"), markup=False)
+
     def get_key_display(self, binding: Binding) -> str:
         return binding.key_display or key_label(binding.key)
 
