@@ -25,6 +25,12 @@ class AccessError(Exception):
         self.params = params
 
 
+class NotFound(Exception):
+    """No such record, or not one the actor may see (`not_found`): the two are not told apart."""
+
+    code = "not_found"
+
+
 @dataclass(frozen=True)
 class Actor:
     account_id: int | None

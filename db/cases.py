@@ -9,18 +9,12 @@ from dataclasses import dataclass
 from peewee import JOIN
 
 from db import models, search
-from db.access import Actor, scope_root
+from db.access import Actor, NotFound, scope_root  # noqa: F401 (NotFound: part of this API)
 from db.calendar import WorkingDays, add_months
 from db.units import subtree_ids
 
 STAGES = ("identified", "in_class", "certified", "dossier", "branch_approved",
           "committee_approved", "admitted", "probationary", "official")
-
-
-class NotFound(Exception):
-    """No such record, or not one the actor may see (`not_found`)."""
-
-    code = "not_found"
 
 
 @dataclass(frozen=True)

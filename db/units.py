@@ -65,6 +65,20 @@ def _parent_map(as_of: datetime.date, current: dict[int, int | None]) -> dict[in
     return parents
 
 
+def _layout(as_of: datetime.date, include_ended: bool, columns: tuple):
+    """The unit rows (`columns`, id first, then founded, ended, parent), each unit's parent and
+    the set of units shown: those alive on `as_of` under their parents of that day, or with
+    `include_ended` every unit ever, under its last parent."""
+    U = models.Unit
+    units = list(U.select(*columns, U.founded, U.ended, U.parent).tuples())
+    current = {row[0]: row[-1] for row in units}
+    if include_ended:
+        return units, current, set(current)
+    parents = _parent_map(as_of, current)
+    visible = {row[0] for row in units if _alive(row[-3], row[-2], as_of)}
+    return units, parents, visible
+
+
 def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False) -> list[UnitNode]:
     """The tree as it stood on `as_of` (with `include_ended`: every unit ever, under its last parent).
 
@@ -72,22 +86,16 @@ def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False
     Children are in `sort_order`, then name.
     """
     U = models.Unit
-    units = list(U.select(U.id, U.code, U.name, U.level, U.org_type, U.category, U.founded,
-                          U.ended, U.parent, U.sort_order).tuples())
-    if include_ended:
-        parents = {row[0]: row[8] for row in units}
-        visible = {row[0] for row in units}
-    else:
-        parents = _parent_map(as_of, {row[0]: row[8] for row in units})
-        visible = {row[0] for row in units if _alive(row[6], row[7], as_of)}
+    units, parents, visible = _layout(as_of, include_ended, (
+        U.id, U.code, U.name, U.level, U.org_type, U.category, U.sort_order, U.name_folded))
     kids: dict[int | None, list[tuple]] = {}
-    for row in sorted(units, key=lambda r: (r[9], fold(r[2]))):
+    for row in sorted(units, key=lambda r: (r[6], r[7])):
         if row[0] in visible:
             parent = parents.get(row[0])
             kids.setdefault(parent if parent in visible else None, []).append(row)
 
     def build(row) -> UnitNode:
-        return UnitNode(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+        return UnitNode(row[0], row[1], row[2], row[3], row[4], row[5], row[8], row[9],
                         parents.get(row[0]), tuple(build(k) for k in kids.get(row[0], ())))
 
     root = scope_root(actor)
@@ -98,12 +106,31 @@ def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False
 
 
 def subtree_ids(actor: Actor, unit_id: int, as_of: datetime.date) -> list[int]:
-    """The unit and every unit below it on `as_of` (empty when the actor may not see it)."""
-    for root in unit_tree(actor, as_of):
-        for node in root.walk():
-            if node.id == unit_id:
-                return [n.id for n in node.walk()]
-    return []
+    """The unit and every unit below it on `as_of` (empty when the actor may not see it).
+
+    Called for every page of a list: it reads the unit rows and links, not the whole tree.
+    """
+    U = models.Unit
+    _units, parents, visible = _layout(as_of, False, (U.id,))
+    if unit_id not in visible:
+        return []
+    root = scope_root(actor)
+    if root is not None:  # the unit must be the scope root or below it
+        ancestor: int | None = unit_id
+        while ancestor is not None and ancestor != root:
+            ancestor = parents.get(ancestor)
+        if ancestor is None:
+            return []
+    children: dict[int, list[int]] = {}
+    for unit, parent in parents.items():
+        if unit in visible and parent in visible:
+            children.setdefault(parent, []).append(unit)
+    found, stack = [], [unit_id]
+    while stack:
+        unit = stack.pop()
+        found.append(unit)
+        stack.extend(children.get(unit, ()))
+    return found
 
 
 def get_unit(actor: Actor, unit_id: int, as_of: datetime.date) -> UnitNode | None:

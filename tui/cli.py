@@ -14,7 +14,6 @@ import argparse
 import datetime
 import json
 import os
-import re
 import sqlite3
 import sys
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from peewee import JOIN, PeeweeException
 
 from db import connection, models
 from db.access import AccessError, Actor, account_actor, ensure_admin, os_login, resolve_actor
-from db.text import clean
+from db.text import clean, printable
 from tui import i18n
 from tui.i18n import t
 
@@ -34,9 +33,6 @@ ENV_TODAY = "KETNAP_TODAY"
 
 # Commands that run before any account exists: they create the administrator.
 _NO_ACCOUNT_COMMANDS = ("init", "demo")
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
 
 class Refusal(Exception):
     """A refusal with one of interfaces.md's codes and the message in the user's language."""
@@ -54,7 +50,7 @@ def safe(value) -> str:
     """`value` as text fit for a terminal: no control characters (newline and tab kept)."""
     if value is None:
         return ""
-    return _CONTROL.sub("", str(value))
+    return printable(str(value))
 
 
 def _scrub(value):
@@ -310,7 +306,7 @@ def _session(args) -> Session:
 
 def refusal_from(exc: Exception) -> Refusal:
     """The refusal for an exception raised by db (unit lookups, files not found, access)."""
-    from db.cases import NotFound
+    from db.access import NotFound
     from db.units import UnitLookupError
 
     if isinstance(exc, UnitLookupError):
@@ -671,7 +667,7 @@ def _run(args, lang_explicit: bool) -> int:
     session = _session(args)
     if not lang_explicit and session.actor.lang in i18n.LANGUAGES:
         i18n.set_language(session.actor.lang)
-    from db.cases import NotFound
+    from db.access import NotFound
     from db.units import UnitLookupError
 
     try:
