@@ -382,7 +382,9 @@ class MainScreen(Screen):
                     Text("●" if person.case_id is not None else ""),
                     _fit(safe(person.full_name), widths["name"]),
                     Text(i18n.date(person.born)),
-                    _fit(Text(status_label(person)), widths["status"]),
+                    _fit(Text(status_label(person)) if person.case_id or person.party_status
+                         # a person recorded by public role only: the role says who they are
+                         else safe(person.public_role, style="italic"), widths["status"]),
                 ]
                 if with_branch:
                     cells.append(_fit(safe(short_unit_name(person.branch_name)), widths["branch"]))
@@ -398,7 +400,8 @@ class MainScreen(Screen):
         line.append(" · ")
         rows = len(self.page.rows) if self.page is not None else 0
         if self.unit is None:
-            line.append(t("main.no_unit"))
+            tree = self.query_one(UnitTree)
+            line.append(t("main.no_unit") if tree.root.children else t("main.no_units"))
         elif rows == 0:
             line.append(t("main.empty"))
         else:
