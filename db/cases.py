@@ -137,9 +137,33 @@ def person_view(person: models.Person) -> PersonView:
         person.trade_union, person.public_role, _ref(person.branch))
 
 
+def _resolution_date(step: StepView, kind: str) -> datetime.date | None:
+    """The date of the step's resolution of `kind`, if one is recorded."""
+    dates = [r.date for r in step.resolutions if r.kind == kind]
+    return max(dates) if dates else None
+
+
 def next_action(stage: str, status: str, steps: tuple[StepView, ...], documents, certificates,
                 needs_committee: bool, calendar: WorkingDays | None = None) -> NextAction | None:
-    """What the file waits for, and by when (domain.md section 5)."""
+    """What the file waits for, and by when (domain.md section 5).
+
+    Deadlines in working days (`calendar`), counted from:
+    - the admission decision: 60 after the branch resolution (its resolution's date, else the
+      step's), 90 when an extension is recorded on a live step;
+    - the ceremony: 30 after the branch received the decision (`Step.received`, else the
+      decision's date);
+    - the member records: 30 after the ceremony, while no `member_records` document is recorded;
+    - the branch's probation review: 30 after the probation ends (ceremony + 12 months);
+    - the recognition decision: 30 after the branch's recognition resolution. The pipeline
+      records that resolution on the `official` step together with the decision, so a file
+      normally goes straight from the review to official. A `branch_resolution` attached to
+      the live `probationary` step is read as the recognition vote already passed, and the
+      file then waits for the decision (`recognition_decision`).
+    - before the branch vote: the awareness certificate's expiry, 60 months after issue.
+
+    The caller passes only what existed on the day it asks about (steps, documents and
+    certificates dated later left out), so the same function answers "as of" any date.
+    """
     if status == "closed" or stage == "official":
         return None
     calendar = calendar or WorkingDays()
@@ -159,8 +183,9 @@ def next_action(stage: str, status: str, steps: tuple[StepView, ...], documents,
     # details) still has its next action; only the due date is unknown.
     if stage in ("branch_approved", "committee_approved"):
         branch = last.get("branch_approved")
-        due = (calendar.add(branch.date, 90 if any(s.extension for s in live) else 60)
-               if branch else None)
+        voted = (_resolution_date(branch, "branch_resolution") or branch.date) if branch else None
+        due = (calendar.add(voted, 90 if any(s.extension for s in live) else 60)
+               if voted else None)
         code = "committee_vote" if stage == "branch_approved" and needs_committee else "admission_decision"
         return NextAction(code, due)
     if stage == "admitted":
@@ -171,6 +196,9 @@ def next_action(stage: str, status: str, steps: tuple[StepView, ...], documents,
         ceremony = step.date if step else None
         if not any(d.kind == "member_records" for d in documents):
             return NextAction("member_records", calendar.add(ceremony, 30) if ceremony else None)
+        recognised_by_branch = _resolution_date(step, "branch_resolution") if step else None
+        if recognised_by_branch:
+            return NextAction("recognition_decision", calendar.add(recognised_by_branch, 30))
         return NextAction("probation_review",
                           calendar.add(add_months(ceremony, 12), 30) if ceremony else None)
     return None
