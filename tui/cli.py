@@ -173,6 +173,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _days(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(t("cli.usage.bad_days", value=safe(text))) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(t("cli.usage.bad_days", value=safe(text)))
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser, its help in the current language (set it first)."""
     argparse._ = _argparse_gettext  # argparse's own words (usage:, error:) follow the language
@@ -202,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--json", action="store_true", help=t("cli.help.json"))
     find.add_argument("--limit", type=_positive, default=20, metavar="N",
                       help=t("cli.help.find_limit"))
+
+    worklist = command("worklist", "worklist")
+    worklist.add_argument("--unit", metavar="U", help=t("cli.help.worklist_unit"))
+    worklist.add_argument("--json", action="store_true", help=t("cli.help.json"))
+    worklist.add_argument("--within", type=_days, metavar="N", help=t("cli.help.worklist_within"))
 
     case = command("case", "case")
     case_commands = case.add_subparsers(dest="case_command", metavar="COMMAND", required=True,
@@ -486,6 +501,69 @@ def cmd_find(args, session: Session) -> int:
     return 0
 
 
+def _action_name(code: str) -> str:
+    """A next action's name; codes newer than the shared names are named in cli.toml."""
+    if i18n.has(f"next_action.{code}"):
+        return i18n.code_name("next_action", code)
+    return i18n.code_name("cli.next_action", code)
+
+
+def cmd_worklist(args, session: Session) -> int:
+    """`ketnap worklist`: open files with their next action and due date, overdue first."""
+    from db.units import find_unit
+    from db.worklist import worklist
+
+    unit = find_unit(session.actor, args.unit, session.today) if args.unit else None
+    items = worklist(session.actor, unit.id if unit else None, session.today,
+                     within_days=args.within)
+    if args.json:
+        print_json({"as_of": _iso(session.today),
+                    "unit": {"code": unit.code, "name": unit.name} if unit else None,
+                    "within_days": args.within,
+                    "items": [{"case_id": i.case_id, "full_name": i.full_name,
+                               "branch": _ref_json(i.branch), "stage": i.stage,
+                               "next_action": i.next_action, "due": _iso(i.due),
+                               "overdue_days": i.overdue_days, "on_hold": i.on_hold}
+                              for i in items]})
+        return 0
+    console = _console()
+    overdue = sum(1 for i in items if i.overdue)
+    title = t("cli.worklist.title", date=i18n.date(session.today), n=i18n.number(len(items)),
+              overdue=i18n.number(overdue))
+    if unit:
+        title = safe(unit.name) + " · " + title
+    if not items:
+        console.print(_text(title, "bold"))
+        console.print(_text(t("cli.worklist.empty_within" if args.within is not None
+                              else "cli.worklist.empty", n=args.within)))
+        return 0
+    from rich.table import Table
+
+    table = Table(title=_text(title), title_justify="left")
+    table.add_column(_text(t("cli.col.case_id")), justify="right")
+    table.add_column(_text(t("cli.col.full_name")))
+    table.add_column(_text(t("cli.col.branch")))
+    table.add_column(_text(t("cli.col.stage")))
+    table.add_column(_text(t("cli.col.next_action")))
+    table.add_column(_text(t("cli.col.due")))
+    table.add_column(_text(t("cli.col.state")))
+    for i in items:
+        state = []
+        if i.overdue:
+            state.append(t("cli.worklist.overdue", days=i18n.number(i.overdue_days)))
+        elif i.due is not None:
+            state.append(t("cli.worklist.days_left", days=i18n.number((i.due - session.today).days)))
+        if i.on_hold:
+            state.append(t("cli.worklist.on_hold"))
+        style = "bold" if i.overdue else ""
+        table.add_row(_text(i.case_id, style), _text(i.full_name, style),
+                      _text(i.branch.name), _text(i18n.code_name("stage", i.stage)),
+                      _text(_action_name(i.next_action)), _text(i18n.date(i.due), style),
+                      _text(" · ".join(state), "bold reverse" if i.overdue else ""))
+    console.print(table)
+    return 0
+
+
 def _ref_json(ref) -> dict | None:
     return {"code": ref.code, "name": ref.name} if ref else None
 
@@ -677,6 +755,8 @@ def _run(args, lang_explicit: bool) -> int:
             return cmd_units(args, session)
         if args.command == "find":
             return cmd_find(args, session)
+        if args.command == "worklist":
+            return cmd_worklist(args, session)
         if args.command == "case" and args.case_command == "show":
             return cmd_case_show(args, session)
     except (NotFound, UnitLookupError, AccessError) as exc:
