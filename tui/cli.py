@@ -501,13 +501,6 @@ def cmd_find(args, session: Session) -> int:
     return 0
 
 
-def _action_name(code: str) -> str:
-    """A next action's name; codes newer than the shared names are named in cli.toml."""
-    if i18n.has(f"next_action.{code}"):
-        return i18n.code_name("next_action", code)
-    return i18n.code_name("cli.next_action", code)
-
-
 def cmd_worklist(args, session: Session) -> int:
     """`ketnap worklist`: open files with their next action and due date, overdue first."""
     from db.units import find_unit
@@ -545,7 +538,7 @@ def cmd_worklist(args, session: Session) -> int:
     table.add_column(_text(t("cli.col.branch")))
     table.add_column(_text(t("cli.col.stage")))
     table.add_column(_text(t("cli.col.next_action")))
-    table.add_column(_text(t("cli.col.due")))
+    table.add_column(_text(t("cli.col.due")), no_wrap=True, min_width=10)  # a date is never cut
     table.add_column(_text(t("cli.col.state")))
     for i in items:
         state = []
@@ -558,7 +551,7 @@ def cmd_worklist(args, session: Session) -> int:
         style = "bold" if i.overdue else ""
         table.add_row(_text(i.case_id, style), _text(i.full_name, style),
                       _text(i.branch.name), _text(i18n.code_name("stage", i.stage)),
-                      _text(_action_name(i.next_action)), _text(i18n.date(i.due), style),
+                      _text(i18n.code_name("next_action", i.next_action)), _text(i18n.date(i.due), style),
                       _text(" · ".join(state), "bold reverse" if i.overdue else ""))
     console.print(table)
     return 0
