@@ -287,9 +287,12 @@ def rule_stage_order(state: CaseState, step: StepInput) -> list[Violation]:
     if step.stage not in STAGES:
         return [_v("stage_order", **{"from": state.stage, "to": step.stage})]
     if not state.steps:
-        if step.stage != "identified":
-            return [_v("stage_order", **{"from": None, "to": step.stage})]
-        return []
+        # the first step is `identified`; a file imported at a later stage without its step
+        # rows (legacy) moves on from the stage it has
+        legacy = state.stage not in (None, "identified")
+        if step.stage == "identified" or (legacy and step.stage in ALLOWED.get(state.stage, ())):
+            return []
+        return [_v("stage_order", **{"from": state.stage if legacy else None, "to": step.stage})]
     current = state.stage
     if step.stage not in ALLOWED.get(current, frozenset()):
         return [_v("stage_order", **{"from": current, "to": step.stage})]
@@ -592,6 +595,90 @@ def _official_rules(state: CaseState, step: StepInput, documents, wd: WorkingDay
 
 def blocking(violations: list[Violation]) -> list[Violation]:
     return [v for v in violations if not v.warning]
+
+
+# --- the case-file JSON step object -------------------------------------------------------------
+
+def _date(value, field_name: str) -> Date | None:
+    if value is None or isinstance(value, Date):
+        return value
+    try:
+        return Date.fromisoformat(str(value))
+    except ValueError:
+        raise PipelineError("bad_value", field=field_name, value=value) from None
+
+
+def _votes(value, field_name: str) -> Votes | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not all(
+            isinstance(value.get(k, 0), int) and not isinstance(value.get(k, 0), bool)
+            for k in ("for", "convened", "excused")):
+        raise PipelineError("bad_value", field=field_name, value=value)
+    return Votes.of(value)
+
+
+def _resolution(value, field_name: str) -> ResolutionInput | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or "date" not in value:
+        raise PipelineError("bad_value", field=field_name, value=value)
+    return ResolutionInput(value.get("number"), _date(value["date"], field_name + ".date"),
+                           _votes(value.get("votes"), field_name + ".votes"))
+
+
+def step_from_dict(data: Mapping, person_id=None) -> StepInput:
+    """A StepInput from a step object of the case-file JSON (interfaces.md).
+
+    `person_id(obj)` maps an introducer's or helper's object (with its `citizen_id`) to a
+    person id of this database, or None; without a match a member introducer keeps its
+    snapshot fields (`full_name`, `admitted_on`, `official_on`, `unit`). Bad values raise
+    PipelineError("bad_value", field=...).
+    """
+    if not isinstance(data, Mapping) or data.get("stage") not in STAGES:
+        raise PipelineError("bad_value", field="stage", value=(data or {}).get("stage")
+                            if isinstance(data, Mapping) else data)
+    lookup = person_id or (lambda obj: obj.get("person_id"))
+    day = _date(data.get("date"), "date")
+    if day is None:
+        raise PipelineError("bad_value", field="date", value=None)
+    cert = data.get("certificate")
+    if cert is not None:
+        if not isinstance(cert, Mapping) or not cert.get("number") or not cert.get("issuer"):
+            raise PipelineError("bad_value", field="certificate", value=cert)
+        cert = CertificateInput(str(cert["number"]), _date(cert.get("issued"), "certificate.issued") or day,
+                                str(cert["issuer"]))
+    documents = []
+    for doc in data.get("documents") or ():
+        if not isinstance(doc, Mapping) or not doc.get("kind"):
+            raise PipelineError("bad_value", field="documents", value=doc)
+        documents.append((str(doc["kind"]), _date(doc.get("received"), "documents.received") or day))
+    introducers = []
+    for obj in data.get("introducers") or ():
+        if not isinstance(obj, Mapping) or obj.get("kind") not in ("member", "youth_union", "trade_union"):
+            raise PipelineError("bad_value", field="introducers", value=obj)
+        pid = lookup(obj) if obj["kind"] == "member" else None
+        snapshot = None
+        if obj["kind"] == "member" and pid is None:
+            snapshot = {k: obj[k] for k in ("full_name", "admitted_on", "official_on", "unit", "citizen_id")
+                        if obj.get(k) is not None}
+        elif obj["kind"] != "member" and obj.get("body"):
+            snapshot = {"body": obj["body"]}
+        introducers.append(IntroducerInput(
+            obj["kind"], pid, snapshot, obj.get("resolution"), _date(obj.get("date"), "introducers.date"),
+            _date(obj.get("together_since"), "introducers.together_since"), bool(obj.get("replacement"))))
+    helper = data.get("helper")
+    if isinstance(helper, Mapping):
+        helper = lookup(helper) or {k: v for k, v in helper.items() if v is not None}
+    return StepInput(
+        stage=data["stage"], date=day, certificate=cert, documents=tuple(documents),
+        introducers=tuple(introducers), resolution=data.get("resolution"),
+        votes=_votes(data.get("votes"), "votes"), decision=data.get("decision"),
+        received=_date(data.get("received"), "received") or (day if data["stage"] == "admitted" else None),
+        extension=bool(data.get("extension")), helper=helper,
+        branch_resolution=_resolution(data.get("branch_resolution"), "branch_resolution"),
+        committee_resolution=_resolution(data.get("committee_resolution"), "committee_resolution"),
+        class_id=data.get("class_id"), recommended_by=data.get("recommended_by"))
 
 
 # --- reading the state ----------------------------------------------------------------------

@@ -635,3 +635,73 @@ def test_every_demo_file_replays_through_the_rules(demo_db):
                 problems.setdefault(case_id, []).append((step.stage, [(v.code, v.params) for v in bad]))
     assert checked > 9000
     assert not problems, dict(list(problems.items())[:5])
+
+
+def test_demo_replay_is_not_vacuous(demo_db):
+    """The same replay finds the faults put into a demo file's branch vote."""
+    S = models.Step
+    vote_row = S.select().where((S.stage == "branch_approved") & S.undone_at.is_null()).order_by(S.id).first()
+    full = pipeline.read_state(vote_row.case_id)
+    steps = dict(pipeline.stored_steps(vote_row.case_id))
+    state = dataclasses.replace(full, steps=tuple(s for s in full.steps if s.seq < vote_row.seq),
+                                stage="dossier", status="open")
+    step = steps[vote_row.seq]
+    assert pipeline.blocking(check_step(state, step, TODAY)) == []
+    worse = dataclasses.replace(state, documents=(), introducers=state.introducers[:1], certificates=())
+    found = codes(check_step(worse, dataclasses.replace(step, votes=Votes(1, 20, 0)), TODAY))
+    assert {"document_missing", "introducers_missing", "certificate_missing",
+            "vote_below_two_thirds"} <= set(found)
+
+
+# --- the case-file JSON step object ------------------------------------------------------------
+
+def test_step_from_dict_reads_the_interfaces_example():
+    by_citizen = {"001": 5}
+    lookup = lambda obj: by_citizen.get(obj.get("citizen_id"))  # noqa: E731
+    dossier = pipeline.step_from_dict({
+        "stage": "dossier", "date": "2020-06-01",
+        "documents": [{"kind": "application_letter", "received": "2020-06-01"}],
+        "introducers": [{"citizen_id": "001", "kind": "member", "date": "2020-08-15",
+                         "together_since": "2018-01-01"},
+                        {"citizen_id": "999", "kind": "member", "full_name": "Nông Văn A",
+                         "official_on": "2010-01-01"},
+                        {"kind": "youth_union", "resolution": "05-NQ/ĐTN", "date": "2020-08-15"}]},
+        lookup)
+    assert dossier.documents == (("application_letter", D(2020, 6, 1)),)
+    member, snap, youth = dossier.introducers
+    assert (member.person_id, member.together_since) == (5, D(2018, 1, 1))
+    assert snap.person_id is None and snap.snapshot["official_on"] == "2010-01-01" and snap.date is None
+    assert (youth.kind, youth.resolution) == ("youth_union", "05-NQ/ĐTN")
+    vote_step = pipeline.step_from_dict({"stage": "branch_approved", "date": "2020-09-01",
+                                         "resolution": "12-NQ/CB",
+                                         "votes": {"for": 20, "convened": 27, "excused": 2}})
+    assert vote_step.votes == Votes(20, 27, 2)
+    admitted = pipeline.step_from_dict({"stage": "admitted", "date": "2020-10-20", "decision": "215-QĐ/HU"})
+    assert admitted.received == D(2020, 10, 20)  # defaults to the decision date
+    official = pipeline.step_from_dict({
+        "stage": "official", "date": "2021-11-20", "decision": "301-QĐ/HU",
+        "branch_resolution": {"number": "20-NQ/CB", "date": "2021-11-08",
+                              "votes": {"for": 22, "convened": 27, "excused": 1}}})
+    assert official.branch_resolution == ResolutionInput("20-NQ/CB", D(2021, 11, 8), Votes(22, 27, 1))
+    helper = pipeline.step_from_dict({"stage": "probationary", "date": "2020-11-05",
+                                      "helper": {"citizen_id": "001"}}, lookup)
+    assert helper.helper == 5
+
+
+@pytest.mark.parametrize("bad", [
+    {"stage": "approved", "date": "2020-01-01"},
+    {"stage": "dossier"},
+    {"stage": "dossier", "date": "01/13/2020"},
+    {"stage": "branch_approved", "date": "2020-01-01", "votes": {"for": "many", "convened": 3}},
+    {"stage": "dossier", "date": "2020-01-01", "introducers": [{"kind": "friend"}]},
+])
+def test_step_from_dict_refuses_bad_values(bad):
+    with pytest.raises(PipelineError) as refused:
+        pipeline.step_from_dict(bad)
+    assert refused.value.code == "bad_value"
+
+
+def test_a_legacy_file_without_step_rows_moves_on_from_its_stage():
+    legacy = CaseState(case_id=1, branch_id=BRANCH, stage="admitted")
+    assert run(legacy, StepInput("probationary", D(2020, 6, 1))) == []
+    assert "stage_order" in codes(run(legacy, StepInput("official", D(2020, 6, 1))))
