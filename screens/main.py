@@ -24,7 +24,7 @@ from db.units import UnitNode
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
-from tui.widgets import PagedTable, UnitTree, safe, translate_bindings
+from tui.widgets import PagedTable, UnitTree, fit, safe, translate_bindings
 
 BORN_WIDTH = 10
 NAME_MAX = 32
@@ -100,12 +100,6 @@ def short_unit_name(name: str | None) -> str:
     return name
 
 
-def _fit(text: Text, width: int) -> Text:
-    text.no_wrap = True
-    text.truncate(max(width, 1), overflow="ellipsis")
-    return text
-
-
 class MainScreen(Screen):
     """Units on the left, people on the right."""
 
@@ -115,7 +109,9 @@ class MainScreen(Screen):
 
     BINDINGS = [
         Binding("l", "cycle_kind", "keys.kind", tooltip="keys.kind_long", id="main.kind"),
-        Binding("h", "toggle_ended", "keys.ended", tooltip="keys.ended_long", id="main.ended"),
+        Binding("h", "toggle_ended", "keys.ended", tooltip="keys.ended_long", show=False,
+                id="main.ended"),  # in the help (F1): the footer has no room at 80 columns
+        Binding("w", "worklist", "keys.worklist", tooltip="keys.worklist_long", id="main.worklist"),
         Binding("tab", "app.focus_next", "keys.focus_next", show=False, id="main.focus_next"),
         Binding("shift+tab", "app.focus_previous", "keys.focus_previous", show=False,
                 id="main.focus_previous"),
@@ -260,6 +256,14 @@ class MainScreen(Screen):
         self.show_unit(event.node.data)
         self.query_one(PagedTable).focus()
 
+    def action_worklist(self) -> None:
+        """The work list of the unit whose people are listed (and everything below it)."""
+        if self.unit is None:
+            return
+        from screens.worklist import WorklistScreen  # imported on first use
+
+        self.app.push_screen(WorklistScreen(self.context, self.unit))
+
     def action_toggle_ended(self) -> None:
         self.show_ended = not self.show_ended
         self.notify(t("main.ended_shown" if self.show_ended else "main.ended_hidden"),
@@ -376,18 +380,18 @@ class MainScreen(Screen):
                 headers.append(("branch", t("main.col.branch")))
             for i, (key, label) in enumerate(headers):
                 gap = 0 if i == len(headers) - 1 else 1
-                table.add_column(_fit(Text(label), widths[key]), key=key, width=widths[key] + gap)
+                table.add_column(fit(Text(label), widths[key]), key=key, width=widths[key] + gap)
             for person in page.rows:
                 cells = [
                     Text("●" if person.case_id is not None else ""),
-                    _fit(safe(person.full_name), widths["name"]),
+                    fit(safe(person.full_name), widths["name"]),
                     Text(i18n.date(person.born)),
-                    _fit(Text(status_label(person)) if person.case_id or person.party_status
+                    fit(Text(status_label(person)) if person.case_id or person.party_status
                          # a person recorded by public role only: the role says who they are
                          else safe(person.public_role, style="italic"), widths["status"]),
                 ]
                 if with_branch:
-                    cells.append(_fit(safe(short_unit_name(person.branch_name)), widths["branch"]))
+                    cells.append(fit(safe(short_unit_name(person.branch_name)), widths["branch"]))
                 table.add_row(*cells, key=str(person.id))
             if page.rows:
                 wanted = len(page.rows) - 1 if row < 0 else min(row, len(page.rows) - 1)

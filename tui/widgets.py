@@ -51,6 +51,13 @@ def safe(value: object | None, style: str = "") -> Text:
     return Text("" if value is None else printable(str(value)), style=style)
 
 
+def fit(text: Text, width: int) -> Text:
+    """`text` on one line, cut with an ellipsis to `width` cells."""
+    text.no_wrap = True
+    text.truncate(max(width, 1), overflow="ellipsis")
+    return text
+
+
 def translate_bindings(node: DOMNode) -> None:
     """Turn the message keys used as binding descriptions into text in the current language.
 

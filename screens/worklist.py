@@ -1,0 +1,159 @@
+"""The work list of a unit and everything below it: open files with their next action and due
+date, overdue first. The list is computed once (db.worklist) and shown a screenful at a time.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from db import connection, worklist
+from db.units import UnitNode
+from db.worklist import WorkItem
+from tui import i18n
+from tui.context import AppContext
+from tui.i18n import code_name, t
+from tui.widgets import PagedTable, fit, safe, translate_bindings
+
+DATE_WIDTH = 10
+STATE_WIDTH = 18  # "QUÁ HẠN 1.234 ngày"
+NAME_WIDTH = 26
+
+
+class WorklistLoaded(Message):
+    def __init__(self, items: list[WorkItem]) -> None:
+        super().__init__()
+        self.items = items
+
+
+def state_text(item: WorkItem, today) -> Text:
+    """Overdue, days left, on hold: in words (and bold when late), never by colour alone."""
+    parts = []
+    if item.overdue:
+        parts.append(t("worklist.overdue", days=i18n.number(item.overdue_days)))
+    elif item.due is not None:
+        parts.append(t("worklist.days_left", days=i18n.number((item.due - today).days)))
+    if item.on_hold:
+        parts.append(t("worklist.on_hold"))
+    return Text(" · ".join(parts), style="bold" if item.overdue else "")
+
+
+class WorklistScreen(Screen):
+    """What is due and what is late, for one unit and the units below it."""
+
+    CSS_PATH = "worklist.tcss"
+    HELP_TITLE = "worklist.help_title"
+    HELP_NOTES = ("worklist.help_note",)
+
+    BINDINGS = [
+        Binding("escape", "back", "keys.back", id="worklist.back"),
+    ]
+
+    def __init__(self, context: AppContext, unit: UnitNode) -> None:
+        super().__init__()
+        translate_bindings(self)
+        self.context = context
+        self.unit = unit
+        self.items: list[WorkItem] | None = None
+        self.first = 0  # index of the first item on the page shown
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="")
+        yield Static(t("worklist.loading"), id="worklist-info", markup=False)
+        yield PagedTable(id="worklist")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.title = t("worklist.title", unit=self.unit.name)
+        self.sub_title = t("header.today", date=i18n.date(self.context.today))
+        self.query_one(PagedTable).focus()
+        self._load()
+
+    @work(thread=True, exclusive=True, group="worklist")
+    def _load(self) -> None:
+        try:
+            items = worklist.worklist(self.context.actor, self.unit.id, self.context.today)
+        finally:
+            connection.close_database()  # this thread's connection only
+        self.post_message(WorklistLoaded(items))
+
+    @on(WorklistLoaded)
+    def _loaded(self, message: WorklistLoaded) -> None:
+        self.items = message.items
+        self._show(0, 0)
+
+    def _page_size(self) -> int:
+        table = self.query_one(PagedTable)
+        return max(table.size.height - 1, 1) if table.size.height > 1 else 20
+
+    def _show(self, first: int, row: int) -> None:
+        items = self.items or []
+        size = self._page_size()
+        self.first = max(0, min(first, max(len(items) - 1, 0)))
+        page = items[self.first:self.first + size]
+        table = self.query_one(PagedTable)
+        widths = self._widths(table.size.width or self.app.size.width)
+        table.clear(columns=True)
+        for key in ("name", "action", "due", "state"):
+            gap = 0 if key == "state" else 1
+            table.add_column(fit(Text(t(f"worklist.col.{key}")), widths[key]), key=key,
+                             width=widths[key] + gap)
+        for item in page:
+            table.add_row(fit(safe(item.full_name), widths["name"]),
+                          fit(Text(code_name("next_action", item.next_action)), widths["action"]),
+                          Text(i18n.date(item.due)),
+                          fit(state_text(item, self.context.today), widths["state"]),
+                          key=str(item.case_id))
+        table.has_before = self.first > 0
+        table.has_after = self.first + size < len(items)
+        if page:
+            table.move_cursor(row=len(page) - 1 if row < 0 else min(row, len(page) - 1))
+        self._show_info(len(page))
+
+    @staticmethod
+    def _widths(width: int) -> dict[str, int]:
+        state = STATE_WIDTH
+        rest = max(width - (DATE_WIDTH + 1) - state - 2, 20)
+        name = min(NAME_WIDTH, rest * 2 // 5)
+        return {"name": name, "action": rest - name, "due": DATE_WIDTH, "state": state}
+
+    def _show_info(self, rows: int) -> None:
+        items = self.items or []
+        late = sum(1 for item in items if item.overdue)
+        line = Text(t("worklist.summary", n=i18n.number(len(items)), late=i18n.number(late)),
+                    style="bold")
+        if rows:
+            line.append(" · " + t("main.rows", first=i18n.number(self.first + 1),
+                                  last=i18n.number(self.first + rows),
+                                  total=i18n.number(len(items))))
+        self.query_one("#worklist-info", Static).update(line)
+
+    @on(PagedTable.PageRequested)
+    def _turn_page(self, message: PagedTable.PageRequested) -> None:
+        message.stop()
+        size = self._page_size()
+        first = 0 if message.step == 0 else self.first + message.step * size
+        self._show(first, message.row)
+
+    @on(PagedTable.Resized)
+    def _resized(self, message: PagedTable.Resized) -> None:
+        message.stop()
+        if self.items is not None:
+            self._show(self.first, max(self.query_one(PagedTable).cursor_row, 0))
+
+    @on(DataTable.RowSelected)
+    def _open(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is None:
+            return
+        from screens.case import CaseScreen  # imported on first use
+
+        self.app.push_screen(CaseScreen(self.context, int(event.row_key.value)))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
