@@ -941,7 +941,8 @@ def apply(actor: Actor, case_id: int, step: StepInput, today: Date, *,
     """Record `step` on the file, in one transaction; returns the file's `db.cases.CaseView`.
 
     Raises StepRefused with every violation when a rule fails, or when warnings remain and no
-    override reason was given by a role allowed to override (admin, organiser).
+    override reason is given (`needs_override`); AccessError("forbidden") when a reason is given
+    by a role that may not override (only admin and organiser may).
     """
     from db.cases import case_view
 
@@ -953,8 +954,11 @@ def apply(actor: Actor, case_id: int, step: StepInput, today: Date, *,
             raise StepRefused(violations)
         warnings = [v for v in violations if v.warning]
         reason = override_reason.strip() if override_reason else None
-        if warnings and (not reason or actor.role not in OVERRIDE_ROLES):
-            raise StepRefused(violations)
+        if warnings and not reason:
+            raise StepRefused(violations)  # needs_override: the caller asks for a reason
+        if warnings and actor.role not in OVERRIDE_ROLES:
+            raise AccessError("forbidden", action="override", role=actor.role,
+                              codes=[v.code for v in warnings])
         before = _snapshot(case)
         S = models.Step
         seq = (S.select(S.seq).where(S.case == case_id).order_by(S.seq.desc()).scalar() or 0) + 1
@@ -1039,6 +1043,8 @@ def _membership(case: models.CaseFile, state: CaseState, step: StepInput) -> Non
     M = models.Membership
     if step.stage == "probationary":
         decision = state.last("admitted")
+        if decision is None:  # a legacy file at `admitted` without its decision's step row
+            raise PipelineError("missing_step", stage="admitted")
         M.create(person=case.person_id, case=case.id, admitted_on=decision.date, ceremony_on=step.date)
     elif step.stage == "official":
         ceremony = state.last("probationary").date

@@ -488,8 +488,11 @@ def test_warnings_need_a_reason_and_a_role_that_may_override(world):
     with pytest.raises(StepRefused) as refused:
         pipeline.apply(w.admin, w.case.id, late, TODAY)
     assert refused.value.needs_override and [v.code for v in refused.value.violations] == ["decision_late"]
-    with pytest.raises(StepRefused):
+    with pytest.raises(AccessError) as forbidden:
         pipeline.apply(w.secretary, w.case.id, late, TODAY, override_reason="Chậm do bão lũ")
+    assert forbidden.value.code == "forbidden"
+    with pytest.raises(StepRefused):  # the secretary without a reason: the warnings themselves
+        pipeline.apply(w.secretary, w.case.id, late, TODAY)
     with pytest.raises(StepRefused):
         pipeline.apply(w.organiser, w.case.id, late, TODAY, override_reason="  ")
     view = pipeline.apply(w.organiser, w.case.id, late, TODAY, override_reason="Chậm do bão lũ")
@@ -705,3 +708,16 @@ def test_a_legacy_file_without_step_rows_moves_on_from_its_stage():
     legacy = CaseState(case_id=1, branch_id=BRANCH, stage="admitted")
     assert run(legacy, StepInput("probationary", D(2020, 6, 1))) == []
     assert "stage_order" in codes(run(legacy, StepInput("official", D(2020, 6, 1))))
+
+
+def test_vote_base_is_the_branch_official_members_on_the_day(world):
+    w = world
+    walk(w, "dossier")
+    step = StepInput("branch_approved", D(2020, 5, 4), resolution="12-NQ/CB", votes=(3, 4, 0))
+    with pytest.raises(StepRefused) as refused:
+        pipeline.apply(w.admin, w.case.id, step, TODAY)
+    [v] = refused.value.violations
+    assert (v.code, v.warning, v.params["official_members"], v.params["convened"]) == \
+        ("vote_base_differs", True, 3, 4)
+    assert pipeline.official_members(w.branch.id, D(2020, 5, 4)) == 3
+    assert pipeline.official_members(w.branch.id, D(2000, 5, 4)) == 0  # before any affiliation
