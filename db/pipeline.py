@@ -33,7 +33,13 @@ Where domain.md is silent, the choices made here (each marked "Choice:" below):
 - a file on hold may still take steps: the hold is a flag and stops no clock;
 - re-admission: the person has an earlier membership that ended (or the file is flagged
   `readmission`): at the branch vote, at least 36 full months since it ended, and no earlier
-  re-admission.
+  re-admission;
+- `decision_cancelled` closes only a file that has a decision (`admitted`, `probationary`);
+  closing as `struck_off`, `deceased` or `decision_cancelled` ends the file's membership, and
+  reopening restores it;
+- undoing the ceremony removes the membership it created; documents, introducers and
+  certificates recorded with an undone step stay (they were received);
+- a failed branch vote needs a reason, like every other event that changes a file's course.
 """
 
 from __future__ import annotations
