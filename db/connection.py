@@ -152,6 +152,15 @@ def open_database(location: str, *, create: bool = True) -> Database:
     return open_database_report(location, create=create).database
 
 
+def write_transaction():
+    """One write transaction. On SQLite it is IMMEDIATE: a transaction that reads then writes
+    waits for the lock (busy_timeout) instead of failing with "database is locked"."""
+    database = models.database
+    if isinstance(database.obj, SqliteDatabase) and not database.in_transaction():
+        return database.atomic("IMMEDIATE")
+    return database.atomic()
+
+
 def close_database() -> None:
     db = models.database.obj
     if db is not None and not db.is_closed():

@@ -50,11 +50,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from peewee import SqliteDatabase
-
 from db import audit, models
 from db.access import AccessError, Actor, NotFound, scope_root
 from db.calendar import WorkingDays, add_months, full_months_between
+from db.connection import write_transaction
 from db.units import subtree_ids
 
 Date = datetime.date
@@ -870,13 +869,6 @@ def stored_steps(case_id: int) -> list[tuple[int, StepInput]]:
 
 # --- writing ---------------------------------------------------------------------------------
 
-def _transaction():
-    """One transaction; IMMEDIATE on SQLite so a read-then-write waits instead of failing."""
-    if isinstance(models.database.obj, SqliteDatabase) and not models.database.in_transaction():
-        return models.database.atomic("IMMEDIATE")
-    return models.database.atomic()
-
-
 def writable_case(actor: Actor, case_id: int, today: Date) -> models.CaseFile:
     """The file, if `actor` may change it. The one place write permission is decided.
 
@@ -952,7 +944,7 @@ def apply(actor: Actor, case_id: int, step: StepInput, today: Date, *,
     """
     from db.cases import case_view
 
-    with _transaction():
+    with write_transaction():
         case = writable_case(actor, case_id, today)
         state = read_state(case_id, step)
         violations = check_step(state, step, today)
@@ -1067,7 +1059,7 @@ def record_failed_vote(actor: Actor, case_id: int, date: Date, votes, today: Dat
 
     votes = Votes.of(votes)
     reason = _require_reason(reason)
-    with _transaction():
+    with write_transaction():
         case = writable_case(actor, case_id, today)
         state = read_state(case_id)
         refused = []
@@ -1102,7 +1094,7 @@ def undo_last(actor: Actor, case_id: int, reason: str, today: Date):
     from db.cases import case_view
 
     reason = _require_reason(reason)
-    with _transaction():
+    with write_transaction():
         case = writable_case(actor, case_id, today)
         if case.status == "closed":
             raise PipelineError("closed")
@@ -1148,7 +1140,7 @@ def close(actor: Actor, case_id: int, outcome: str, date: Date, reason: str, *,
     today = _today(today)
     if outcome not in OUTCOMES:
         raise PipelineError("bad_value", field="outcome", value=outcome)
-    with _transaction():
+    with write_transaction():
         case = writable_case(actor, case_id, today)
         state = read_state(case_id)
         refused = []
@@ -1185,7 +1177,7 @@ def reopen(actor: Actor, case_id: int, reason: str, *, today: Date | None = None
 
     reason = _require_reason(reason)
     today = _today(today)
-    with _transaction():
+    with write_transaction():
         case = writable_case(actor, case_id, today)
         if case.status != "closed":
             raise PipelineError("not_closed")
@@ -1219,7 +1211,7 @@ def release(actor: Actor, case_id: int, *, today: Date | None = None):
 def _set_hold(actor: Actor, case_id: int, on: bool, reason: str | None, today: Date):
     from db.cases import case_view
 
-    with _transaction():
+    with write_transaction():
         case = writable_case(actor, case_id, today)
         if case.status == "closed" or case.stage == "official":
             raise PipelineError("closed")
