@@ -224,7 +224,48 @@ def build_parser() -> argparse.ArgumentParser:
     show = command("show", "case_show", case_commands)
     show.add_argument("id", type=_case_id, metavar="ID", help=t("cli.help.case_id"))
     show.add_argument("--json", action="store_true", help=t("cli.help.json"))
+    _case_write_parsers(case_commands, command)
     return parser
+
+
+def _case_write_parsers(case_commands, command) -> None:
+    """advance, override, undo, close, reopen, hold, release: the writes of the pipeline."""
+    from db.pipeline import OUTCOMES, STAGES
+
+    def step_options(p) -> None:
+        p.add_argument("id", type=_case_id, metavar="ID", help=t("cli.help.case_id"))
+        p.add_argument("stage", choices=STAGES, metavar="STAGE", help=t("cli.help.case_stage"))
+        p.add_argument("--step", metavar="FILE|-", help=t("cli.help.case_step"))
+        p.add_argument("--date", metavar="D", help=t("cli.help.case_date"))
+        p.add_argument("--resolution", metavar="NO", help=t("cli.help.case_resolution"))
+        p.add_argument("--votes", metavar="FOR/CONVENED[/EXCUSED]", help=t("cli.help.case_votes"))
+        p.add_argument("--decision", metavar="NO", help=t("cli.help.case_decision"))
+        p.add_argument("--received", metavar="D", help=t("cli.help.case_received"))
+        p.add_argument("--certificate", metavar="NO", help=t("cli.help.case_certificate"))
+        p.add_argument("--issued", metavar="D", help=t("cli.help.case_issued"))
+        p.add_argument("--issuer", metavar="TEXT", help=t("cli.help.case_issuer"))
+        p.add_argument("--json", action="store_true", help=t("cli.help.json"))
+
+    def with_id(name: str, key: str, reason: bool = True):
+        p = command(name, key, case_commands)
+        p.add_argument("id", type=_case_id, metavar="ID", help=t("cli.help.case_id"))
+        if reason:
+            p.add_argument("--reason", metavar="TEXT", help=t("cli.help.case_reason"))
+        return p
+
+    step_options(command("advance", "case_advance", case_commands))
+    override = command("override", "case_override", case_commands)
+    step_options(override)
+    override.add_argument("--reason", metavar="TEXT", help=t("cli.help.case_override_reason"))
+    with_id("undo", "case_undo").add_argument("--json", action="store_true", help=t("cli.help.json"))
+    close = with_id("close", "case_close")
+    close.add_argument("outcome", choices=OUTCOMES, metavar="OUTCOME", help=t("cli.help.case_outcome"))
+    close.add_argument("--date", metavar="D", help=t("cli.help.case_close_date"))
+    close.add_argument("--json", action="store_true", help=t("cli.help.json"))
+    for name in ("reopen", "hold"):
+        with_id(name, f"case_{name}").add_argument("--json", action="store_true", help=t("cli.help.json"))
+    with_id("release", "case_release", reason=False).add_argument(
+        "--json", action="store_true", help=t("cli.help.json"))
 
 
 def _requested_language(argv: list[str], environ) -> tuple[str | None, str | None]:
@@ -722,6 +763,231 @@ def cmd_case_show(args, session: Session) -> int:
     return 0
 
 
+# --- writing to a file: advance, override, undo, close, reopen, hold, release ----------------
+
+_RULE_DATES = frozenset({"date", "previous", "today", "received", "issued", "valid_through",
+                         "ceremony", "official_on", "ended", "due", "resolution_date"})
+
+
+def _rule_variant(code: str, params: dict) -> str | None:
+    """The message for a code whose params tell a different story (see rules.toml)."""
+    if code == "age_under_18" and params.get("missing"):
+        return "age_under_18_missing"
+    if code == "vote_below_two_thirds" and "needed" not in params:
+        return "vote_below_two_thirds_missing"
+    if code == "stage_order":
+        if params.get("status") == "closed":
+            return "stage_order_closed"
+        if params.get("required"):
+            return "stage_order_committee_required"
+        if params.get("committee") is False:
+            return "stage_order_no_committee"
+    if code == "date_order":
+        if "today" in params:
+            return "date_order_today"
+        field_name = params.get("field")
+        if field_name == "received":
+            return "date_order_received"
+        if field_name == "document":
+            return "date_order_document"
+        if field_name in ("branch_resolution", "committee_resolution"):
+            return "date_order_resolution"
+    if code == "probation_not_complete" and params.get("ceremony") is None:
+        return "probation_not_complete_missing"
+    if code == "readmission_too_soon" and params.get("once_only"):
+        return "readmission_too_soon_once_only"
+    return None
+
+
+def _rule_value(name: str, value) -> str:
+    """A violation's param as the sentence shows it: dates dd/mm/yyyy, codes by their names."""
+    if value is None:
+        return "–"
+    if name in _RULE_DATES and isinstance(value, str):
+        try:
+            return i18n.date(datetime.date.fromisoformat(value))
+        except ValueError:
+            return safe(value)
+    if name in ("from", "to", "stage"):
+        return i18n.code_name("outcome" if i18n.has(f"outcome.{value}") else "stage", str(value))
+    if name == "kind":
+        group = "document" if i18n.has(f"document.{value}") else "resolution"
+        return i18n.code_name(group, str(value))
+    if name == "vote":
+        return i18n.code_name("rule_vote", str(value))
+    if name == "by":
+        return i18n.code_name("rule_by", str(value))
+    if name == "introducer" and isinstance(value, int) and not isinstance(value, bool):
+        person = models.Person.get_or_none(models.Person.id == value)
+        return safe(person.full_name) if person else str(value)
+    return safe(value)
+
+
+def rule_message(code: str, params: dict | None = None, day: datetime.date | None = None) -> str:
+    """The sentence, in the current language, for a rule code (or a pipeline refusal code) and
+    its params; `day` stands for {date} when the params have none."""
+    import string
+
+    params = dict(params or {})
+    if day is not None:
+        params.setdefault("date", day.isoformat())
+    variant = _rule_variant(code, params)
+    key = f"rule_variant.{variant}" if variant else f"rule.{code}"
+    if not i18n.has(key):
+        return safe(code)
+    template = i18n.catalogue()[key][i18n.language()]
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    return t(key, **{name: _rule_value(name, params.get(name)) for name in names})
+
+
+def _option_date(text: str) -> datetime.date:
+    try:
+        return connection.parse_date(text)
+    except ValueError:
+        raise Refusal("bad_value", t("error.bad_date", value=safe(text))) from None
+
+
+def _option_votes(text: str) -> dict:
+    parts = text.split("/")
+    try:
+        numbers = [int(p) for p in parts]
+    except ValueError:
+        numbers = []
+    if len(numbers) not in (2, 3) or any(n < 0 for n in numbers):
+        raise Refusal("bad_value", t("cli.write.bad_votes", value=safe(text)))
+    return {"for": numbers[0], "convened": numbers[1], "excused": numbers[2] if len(numbers) == 3 else 0}
+
+
+def _read_step_file(name: str) -> dict:
+    try:
+        text = sys.stdin.read() if name == "-" else open(name, encoding="utf-8").read()
+        data = json.loads(text)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise Refusal("bad_value", t("cli.write.bad_step_file", name=safe(name), message=safe(exc))) from None
+    if not isinstance(data, dict):
+        raise Refusal("bad_value", t("cli.write.bad_step_file", name=safe(name),
+                                     message=t("cli.write.not_an_object")))
+    return data
+
+
+def step_data(args, today: datetime.date) -> dict:
+    """The step object (case-file JSON) from --step, with the named options laid over it."""
+    data = _read_step_file(args.step) if args.step else {}
+    data["stage"] = args.stage
+    if args.date:
+        data["date"] = _option_date(args.date).isoformat()
+    elif not data.get("date"):
+        data["date"] = today.isoformat()
+    if args.resolution:
+        data["resolution"] = args.resolution
+    if args.votes:
+        data["votes"] = _option_votes(args.votes)
+    if args.decision:
+        data["decision"] = args.decision
+    if args.received:
+        data["received"] = _option_date(args.received).isoformat()
+    if args.certificate or args.issued or args.issuer:
+        cert = dict(data.get("certificate") or {})
+        if args.certificate:
+            cert["number"] = args.certificate
+        if args.issued:
+            cert["issued"] = _option_date(args.issued).isoformat()
+        if args.issuer:
+            cert["issuer"] = args.issuer
+        data["certificate"] = cert
+    return data
+
+
+def _person_by_citizen_id(obj) -> int | None:
+    """An introducer's or helper's person id: given, or found by citizen ID."""
+    if obj.get("person_id") is not None:
+        return obj["person_id"]
+    if obj.get("citizen_id"):
+        P = models.Person
+        return P.select(P.id).where(P.citizen_id == str(obj["citizen_id"])).scalar()
+    return None
+
+
+def _violations_json(violations, day: datetime.date | None) -> list[dict]:
+    return [{"code": v.code, "message": rule_message(v.code, v.params, day), "params": v.params,
+             "warning": v.warning} for v in violations]
+
+
+def _print_refused(args, exc, day: datetime.date | None) -> int:
+    items = _violations_json(exc.violations, day)
+    if args.json:
+        print_json({"ok": False, "violations": items, "needs_override": exc.needs_override})
+        return 1
+    _err(t("cli.write.refused", id=args.id))
+    for item in items:
+        mark = t("cli.write.warning") + ": " if item["warning"] else ""
+        _err(f"- {mark}{item['message']}")
+    if exc.needs_override:
+        _err(t("cli.write.needs_override", id=args.id, stage=getattr(args, "stage", "")))
+    return 1
+
+
+def _print_done(args, session: Session, view, key: str, **params) -> int:
+    if args.json:
+        print_json({"ok": True, **case_json(view)})
+        return 0
+    console = _console()
+    console.print(_text(t(key, id=view.id, stage=i18n.code_name("stage", view.stage), **params)))
+    action = view.next_action
+    if action and view.status != "closed":
+        text = t("cli.case.next_action") + ": " + i18n.code_name("next_action", action.code)
+        if action.due:
+            text += " · " + t("cli.case.due", date=i18n.date(action.due))
+        console.print(_text(text))
+    return 0
+
+
+def cmd_case_write(args, session: Session) -> int:
+    """The pipeline's writes; a rule refusal lists every violation, exit status 1."""
+    from db import pipeline
+
+    actor, today, what = session.actor, session.today, args.case_command
+    day = None
+    try:
+        if what in ("advance", "override"):
+            reason = getattr(args, "reason", None)
+            if what == "override" and not (reason and reason.strip()):
+                raise pipeline.PipelineError("reason_required")
+            step = pipeline.step_from_dict(step_data(args, today), person_id=_person_by_citizen_id)
+            day = step.date
+            view = pipeline.apply(actor, args.id, step, today, override_reason=reason)
+            return _print_done(args, session, view, "cli.write.overridden" if what == "override"
+                               else "cli.write.advanced")
+        if what == "undo":
+            view = pipeline.undo_last(actor, args.id, args.reason, today)
+            return _print_done(args, session, view, "cli.write.undone")
+        if what == "close":
+            if args.date is None:
+                raise Refusal("bad_value", t("cli.write.date_required"))
+            day = _option_date(args.date)
+            view = pipeline.close(actor, args.id, args.outcome, day, args.reason, today=today)
+            return _print_done(args, session, view, "cli.write.closed",
+                               outcome=i18n.code_name("outcome", args.outcome))
+        if what == "reopen":
+            view = pipeline.reopen(actor, args.id, args.reason, today=today)
+            return _print_done(args, session, view, "cli.write.reopened")
+        if what == "hold":
+            view = pipeline.hold(actor, args.id, args.reason, today=today)
+            return _print_done(args, session, view, "cli.write.held")
+        if what == "release":
+            view = pipeline.release(actor, args.id, today=today)
+            return _print_done(args, session, view, "cli.write.released")
+    except pipeline.StepRefused as exc:
+        return _print_refused(args, exc, day)
+    except pipeline.PipelineError as exc:
+        raise Refusal(exc.code, rule_message(exc.code, exc.params), params=exc.params) from None
+    except AccessError as exc:
+        if exc.code == "forbidden":
+            raise Refusal("forbidden", t("error.forbidden", name=safe(actor.name))) from None
+        raise
+    raise AssertionError(f"unhandled case command {what!r}")
+
+
 # --- main ---------------------------------------------------------------------------------
 
 def _exit_status(exc: SystemExit) -> int:
@@ -752,6 +1018,8 @@ def _run(args, lang_explicit: bool) -> int:
             return cmd_worklist(args, session)
         if args.command == "case" and args.case_command == "show":
             return cmd_case_show(args, session)
+        if args.command == "case":
+            return cmd_case_write(args, session)
     except (NotFound, UnitLookupError, AccessError) as exc:
         raise refusal_from(exc) from None
     raise AssertionError(f"unhandled command {args.command!r}")  # the parser allows no other
