@@ -16,6 +16,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -92,6 +93,93 @@ def _ensure_demo() -> str:
     return str(DEMO_DB)
 
 
+def _median_ms(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def pipeline_figures(db_path: str, runs: int) -> list[tuple[str, float, float]]:
+    """Checking and applying one step, and the district's work list, each against a bare SQL
+    query of the same rows, on a private copy of the demo database (in this process)."""
+    import datetime
+    import shutil
+
+    from db import connection, models, pipeline, worklist
+    from db.access import account_actor, os_login
+    from db.units import find_unit, subtree_ids
+
+    copy = Path(tempfile.mkdtemp()) / "bench-pipeline.sqlite3"
+    shutil.copy(db_path, copy)
+    connection.open_database(str(copy))
+    try:
+        today = datetime.date(2021, 9, 30)
+        actor = account_actor(os_login())
+        district = find_unit(actor, "NS", today)
+        sql = models.database.execute_sql
+        C = models.CaseFile
+        ready = []  # dossier files whose branch vote passes with a full vote
+        for case in C.select().where((C.stage == "dossier") & C.is_open() & (C.on_hold == False)):  # noqa: E712
+            members = pipeline.official_members(case.branch_id, today)
+            step = pipeline.StepInput("branch_approved", today, resolution="1-NQ/CB",
+                                      votes=(members, members, 0))
+            if members and not pipeline.check(actor, case.id, step, today):
+                ready.append((case.id, step))
+        case_id, step = ready[0]
+
+        def bare_read_file() -> None:  # the rows a check reads, fetched without the engine
+            for table in ("step", "document", "introducer", "resolution"):
+                column = "step_id" if table == "resolution" else "case_id"
+                source = ("resolution JOIN step ON step.id = resolution.step_id"
+                          if table == "resolution" else table)
+                where = "step.case_id" if table == "resolution" else column
+                sql(f"SELECT * FROM {source} WHERE {where} = ?", (case_id,)).fetchall()
+            sql("SELECT * FROM case_file JOIN person ON person.id = case_file.person_id "
+                "WHERE case_file.id = ?", (case_id,)).fetchall()
+
+        figures = [("check one step (ms)", _median_ms(lambda: pipeline.check(actor, case_id, step, today), runs),
+                    _median_ms(bare_read_file, runs))]
+
+        pending = list(ready)
+
+        def apply_next() -> None:
+            cid, st = pending.pop()
+            pipeline.apply(actor, cid, st, today)
+
+        def bare_write() -> None:
+            with connection.write_transaction():
+                sql("INSERT INTO step (case_id, seq, stage, date, unit_id, extension, entered_at) "
+                    "SELECT id, 1000 + version, 'bench', '2021-09-30', branch_id, 0, '2021-09-30' "
+                    "FROM case_file WHERE id = ?", (case_id,))
+                sql("UPDATE case_file SET version = version + 1 WHERE id = ?", (case_id,))
+
+        apply_runs = max(1, min(runs, len(pending)))
+        figures.append(("apply one step (ms)", _median_ms(apply_next, apply_runs),
+                        _median_ms(bare_write, apply_runs)))
+
+        ids = subtree_ids(actor, district.id, today)
+
+        def bare_worklist_rows() -> None:
+            marks = ",".join("?" * len(ids))
+            sql(f"SELECT c.id, s.* FROM case_file c JOIN step s ON s.case_id = c.id "
+                f"WHERE c.status = 'open' AND c.stage != 'official' AND c.branch_id IN ({marks})",
+                ids).fetchall()
+            sql(f"SELECT d.* FROM document d JOIN case_file c ON c.id = d.case_id "
+                f"WHERE c.status = 'open' AND c.stage != 'official' AND c.branch_id IN ({marks})",
+                ids).fetchall()
+
+        figures.append(("work list of the district (ms)",
+                        _median_ms(lambda: worklist.worklist(actor, district.id, today), runs),
+                        _median_ms(bare_worklist_rows, runs)))
+        return figures
+    finally:
+        connection.close_database()
+        shutil.rmtree(copy.parent, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--probe", nargs=2, metavar=("KIND", "DB"), help=argparse.SUPPRESS)
@@ -122,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         ratio = ours / base
         print(f"{name:<38}{ours:>10.3f}{base:>12.3f}{ratio:>8.2f}{'<=' + str(aim):>8}"
               f"{'' if ratio <= aim else '  (over)'}")
+
+    print()
+    print(f"candidate files on the demo vs bare SQL reading (or writing) the same rows, median of {args.runs * 3}")
+    print(f"{'figure':<38}{'ketnap':>10}{'bare SQL':>12}{'ratio':>8}")
+    for name, ours, base in pipeline_figures(db_path, args.runs * 3):
+        print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
     return 0
 
 
