@@ -1226,3 +1226,130 @@ def _set_hold(actor: Actor, case_id: int, on: bool, reason: str | None, today: D
         audit.record(actor, "hold" if on else "release", "case_file", case_id, before,
                      {**_snapshot(case), "reason": reason}, case.branch_id)
     return case_view(actor, case_id, today)
+
+
+# --- opening a file -------------------------------------------------------------------------
+
+SEXES = ("F", "M")
+CITIZEN_ID_DIGITS = 12
+_PERSON_TEXT = ("full_name", "other_name", "ethnicity", "religion", "home_town", "residence",
+                "education", "occupation", "workplace")
+
+
+def _person_fields(person: Mapping, today: Date) -> dict:
+    """The person's data, cleaned and checked; PipelineError(code, field=...) on the first fault."""
+    from db.text import clean
+
+    out: dict = {}
+    for name in _PERSON_TEXT:
+        value = clean(person.get(name)) if person.get(name) is not None else None
+        out[name] = value or None
+    if not out["full_name"]:
+        raise PipelineError("missing_value", field="full_name")
+    sex = (clean(person.get("sex")) or "").upper() or None
+    if sex not in SEXES:
+        raise PipelineError("bad_value", field="sex", value=person.get("sex"))
+    out["sex"] = sex
+    born = person.get("born")
+    if born is None:
+        raise PipelineError("missing_value", field="born")
+    if isinstance(born, str):
+        from db.connection import parse_date
+
+        try:
+            born = parse_date(born)
+        except ValueError:
+            raise PipelineError("bad_value", field="born", value=person.get("born")) from None
+    if not isinstance(born, Date):
+        raise PipelineError("bad_value", field="born", value=born)
+    if born > today:
+        raise PipelineError("date_in_future", field="born", date=born.isoformat(), today=today.isoformat())
+    out["born"] = born
+    citizen_id = clean(person.get("citizen_id")) or None
+    if citizen_id is not None:
+        citizen_id = citizen_id.replace(" ", "")
+        if len(citizen_id) != CITIZEN_ID_DIGITS or not citizen_id.isdigit():
+            raise PipelineError("bad_value", field="citizen_id", value=citizen_id)
+    out["citizen_id"] = citizen_id
+    phone = clean(person.get("phone")) or None
+    if phone is not None:
+        phone = phone.replace(" ", "").replace(".", "")
+        if not (phone.isdigit() and 10 <= len(phone) <= 11 and phone.startswith("0")):
+            raise PipelineError("bad_value", field="phone", value=phone)
+    out["phone"] = phone
+    out["youth_union"] = bool(person.get("youth_union"))
+    out["trade_union"] = bool(person.get("trade_union"))
+    return out
+
+
+def open_case(actor: Actor, branch_id: int, person: Mapping, today: Date, *,
+              identified_on: Date | None = None, recommended_by: str | None = None) -> int:
+    """A new person's file at `identified`, in one transaction; returns the new file's id.
+
+    `person` holds full_name, sex (F/M), born (a date or dd/mm/yyyy) and optionally other_name,
+    citizen_id (12 digits, unique), phone (10-11 digits from 0), ethnicity, education,
+    youth_union, trade_union... Refused with PipelineError: missing_value, bad_value,
+    date_in_future, duplicate_citizen_id, open_file_exists; NotFound when the branch is not a
+    live branch in the actor's scope; AccessError("forbidden") for a viewer.
+    """
+    from db.text import clean, fold, name_sort_key
+
+    if actor.role == "viewer":
+        raise AccessError("forbidden", role=actor.role)
+    fields = _person_fields(person, today)
+    day = identified_on or today
+    if day > today:
+        raise PipelineError("date_in_future", field="date", date=day.isoformat(), today=today.isoformat())
+    if day < fields["born"]:
+        raise PipelineError("bad_value", field="date", value=day.isoformat())
+    recommended_by = clean(recommended_by) or None
+    with write_transaction():
+        unit = models.Unit.get_or_none(models.Unit.id == branch_id)
+        root = scope_root(actor)
+        if (unit is None or unit.org_type not in ("branch", "grassroots_branch")
+                or not subtree_ids(actor, branch_id, today)
+                or (root is not None and branch_id not in subtree_ids(actor, root, today))):
+            raise NotFound(branch_id)
+        P = models.Person
+        if fields["citizen_id"] is not None:
+            other = P.get_or_none(P.citizen_id == fields["citizen_id"])
+            if other is not None:
+                C = models.CaseFile
+                if C.select().where((C.person == other.id) & (C.status == "open")).exists():
+                    raise PipelineError("open_file_exists", citizen_id=fields["citizen_id"])
+                raise PipelineError("duplicate_citizen_id", citizen_id=fields["citizen_id"])
+        row = P.create(**fields, name_folded=fold(fields["full_name"]),
+                       sort_key=name_sort_key(fields["full_name"]),
+                       other_folded=fold(fields["other_name"]) if fields["other_name"] else None,
+                       branch=branch_id)
+        models.Affiliation.create(person=row.id, unit=branch_id, start=day)
+        case = models.CaseFile.create(person=row.id, branch=branch_id, stage="identified",
+                                      recommended_by=recommended_by)
+        details = {"recommended_by": recommended_by} if recommended_by else None
+        models.Step.create(case=case.id, seq=1, stage="identified", date=day, unit=branch_id,
+                           details=json.dumps(details, ensure_ascii=False) if details else None,
+                           entered_by=actor.account_id)
+        audit.record(actor, "open", "case_file", case.id, None,
+                     {**_snapshot(case), "person": {**fields, "id": row.id}, "date": day},
+                     branch_id)
+    return case.id
+
+
+def similar_people(actor: Actor, full_name: str, born: Date | None) -> list[tuple[int, str, Date | None, str | None]]:
+    """People the actor may see with the same name (diacritics and case aside) and the same date
+    of birth: (person id, full name, born, branch name), for the "already on record?" warning."""
+    from peewee import JOIN
+
+    from db.text import fold
+
+    folded = fold(full_name)
+    if not folded or born is None:
+        return []
+    P, U = models.Person, models.Unit
+    query = (P.select(P.id, P.full_name, P.born, P.branch, U.name.alias("branch_name"))
+             .join(U, JOIN.LEFT_OUTER, on=(P.branch == U.id))
+             .where((P.name_folded == folded) & (P.born == born)).order_by(P.id))
+    root = scope_root(actor)
+    allowed = set(subtree_ids(actor, root, _today(None))) if root is not None else None
+    return [(row["id"], row["full_name"], row["born"], row["branch_name"]) for row in query.dicts()
+            if allowed is None or row["branch"] in allowed]

@@ -225,7 +225,27 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id", type=_case_id, metavar="ID", help=t("cli.help.case_id"))
     show.add_argument("--json", action="store_true", help=t("cli.help.json"))
     _case_write_parsers(case_commands, command)
+    _case_new_parser(case_commands)
     return parser
+
+
+def _case_new_parser(case_commands) -> None:
+    """case new: a new person's file at `identified`."""
+    p = case_commands.add_parser("new", help=t("cli.case_new.help"), description=t("cli.case_new.help"),
+                                 allow_abbrev=False)
+    p.add_argument("--branch", required=True, metavar="U", help=t("cli.case_new.help_branch"))
+    p.add_argument("--name", required=True, metavar="TEXT", help=t("cli.case_new.help_name"))
+    p.add_argument("--born", required=True, metavar="D", help=t("cli.case_new.help_born"))
+    p.add_argument("--sex", required=True, choices=("F", "M"), help=t("cli.case_new.help_sex"))
+    p.add_argument("--other-name", metavar="TEXT", help=t("cli.case_new.help_other_name"))
+    p.add_argument("--citizen-id", metavar="N", help=t("cli.case_new.help_citizen_id"))
+    p.add_argument("--phone", metavar="P", help=t("cli.case_new.help_phone"))
+    p.add_argument("--ethnicity", metavar="E", help=t("cli.case_new.help_ethnicity"))
+    p.add_argument("--education", metavar="E", help=t("cli.case_new.help_education"))
+    p.add_argument("--youth-union", action="store_true", help=t("cli.case_new.help_youth_union"))
+    p.add_argument("--recommended-by", metavar="TEXT", help=t("cli.case_new.help_recommended_by"))
+    p.add_argument("--date", metavar="D", help=t("cli.case_new.help_date"))
+    p.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
 
 def _case_write_parsers(case_commands, command) -> None:
@@ -765,79 +785,7 @@ def cmd_case_show(args, session: Session) -> int:
 
 # --- writing to a file: advance, override, undo, close, reopen, hold, release ----------------
 
-_RULE_DATES = frozenset({"date", "previous", "today", "received", "issued", "valid_through",
-                         "ceremony", "official_on", "ended", "due", "resolution_date"})
-
-
-def _rule_variant(code: str, params: dict) -> str | None:
-    """The message for a code whose params tell a different story (see rules.toml)."""
-    if code == "age_under_18" and params.get("missing"):
-        return "age_under_18_missing"
-    if code == "vote_below_two_thirds" and "needed" not in params:
-        return "vote_below_two_thirds_missing"
-    if code == "stage_order":
-        if params.get("status") == "closed":
-            return "stage_order_closed"
-        if params.get("required"):
-            return "stage_order_committee_required"
-        if params.get("committee") is False:
-            return "stage_order_no_committee"
-    if code == "date_order":
-        if "today" in params:
-            return "date_order_today"
-        field_name = params.get("field")
-        if field_name == "received":
-            return "date_order_received"
-        if field_name == "document":
-            return "date_order_document"
-        if field_name in ("branch_resolution", "committee_resolution"):
-            return "date_order_resolution"
-    if code == "probation_not_complete" and params.get("ceremony") is None:
-        return "probation_not_complete_missing"
-    if code == "readmission_too_soon" and params.get("once_only"):
-        return "readmission_too_soon_once_only"
-    return None
-
-
-def _rule_value(name: str, value) -> str:
-    """A violation's param as the sentence shows it: dates dd/mm/yyyy, codes by their names."""
-    if value is None:
-        return "–"
-    if name in _RULE_DATES and isinstance(value, str):
-        try:
-            return i18n.date(datetime.date.fromisoformat(value))
-        except ValueError:
-            return safe(value)
-    if name in ("from", "to", "stage"):
-        return i18n.code_name("outcome" if i18n.has(f"outcome.{value}") else "stage", str(value))
-    if name == "kind":
-        group = "document" if i18n.has(f"document.{value}") else "resolution"
-        return i18n.code_name(group, str(value))
-    if name == "vote":
-        return i18n.code_name("rule_vote", str(value))
-    if name == "by":
-        return i18n.code_name("rule_by", str(value))
-    if name == "introducer" and isinstance(value, int) and not isinstance(value, bool):
-        person = models.Person.get_or_none(models.Person.id == value)
-        return safe(person.full_name) if person else str(value)
-    return safe(value)
-
-
-def rule_message(code: str, params: dict | None = None, day: datetime.date | None = None) -> str:
-    """The sentence, in the current language, for a rule code (or a pipeline refusal code) and
-    its params; `day` stands for {date} when the params have none."""
-    import string
-
-    params = dict(params or {})
-    if day is not None:
-        params.setdefault("date", day.isoformat())
-    variant = _rule_variant(code, params)
-    key = f"rule_variant.{variant}" if variant else f"rule.{code}"
-    if not i18n.has(key):
-        return safe(code)
-    template = i18n.catalogue()[key][i18n.language()]
-    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
-    return t(key, **{name: _rule_value(name, params.get(name)) for name in names})
+from tui.messages import _rule_value, _rule_variant, rule_message  # noqa: E402,F401  (shared with the screens)
 
 
 def _option_date(text: str) -> datetime.date:
@@ -988,6 +936,46 @@ def cmd_case_write(args, session: Session) -> int:
     raise AssertionError(f"unhandled case command {what!r}")
 
 
+def cmd_case_new(args, session: Session) -> int:
+    """A new person's file; a person with the same name and birth date is a printed warning."""
+    from db import pipeline
+    from db.access import NotFound
+    from db.units import find_unit
+
+    actor, today = session.actor, session.today
+    branch = find_unit(actor, args.branch, today)
+    born = _option_date(args.born)
+    person = {"full_name": args.name, "other_name": args.other_name, "sex": args.sex, "born": born,
+              "citizen_id": args.citizen_id, "phone": args.phone, "ethnicity": args.ethnicity,
+              "education": args.education, "youth_union": args.youth_union}
+    day = _option_date(args.date) if args.date else None
+    similar = pipeline.similar_people(actor, clean(args.name) or "", born)
+    try:
+        case_id = pipeline.open_case(actor, branch.id, person, today, identified_on=day,
+                                     recommended_by=args.recommended_by)
+    except pipeline.PipelineError as exc:
+        raise Refusal(exc.code, rule_message(exc.code, exc.params), params=exc.params) from None
+    except NotFound:
+        raise Refusal("not_found", t("cli.case_new.not_branch", name=safe(branch.name))) from None
+    except AccessError as exc:
+        if exc.code == "forbidden":
+            raise Refusal("forbidden", t("error.forbidden", name=safe(actor.name))) from None
+        raise
+    warnings = [t("cli.case_new.similar", name=safe(name), born=i18n.date(when), branch=safe(unit or "–"),
+                  id=pid) for pid, name, when, unit in similar]
+    if args.json:
+        print_json({"ok": True, "id": case_id, "stage": "identified",
+                    "similar": [{"person_id": pid, "full_name": name, "born": when, "branch": unit}
+                                for pid, name, when, unit in similar],
+                    "warnings": warnings})
+        return 0
+    for line in warnings:
+        _err(line)
+    _console().print(_text(t("cli.case_new.opened", id=case_id, name=safe(clean(args.name)),
+                             stage=i18n.code_name("stage", "identified"))))
+    return 0
+
+
 # --- main ---------------------------------------------------------------------------------
 
 def _exit_status(exc: SystemExit) -> int:
@@ -1018,6 +1006,8 @@ def _run(args, lang_explicit: bool) -> int:
             return cmd_worklist(args, session)
         if args.command == "case" and args.case_command == "show":
             return cmd_case_show(args, session)
+        if args.command == "case" and args.case_command == "new":
+            return cmd_case_new(args, session)
         if args.command == "case":
             return cmd_case_write(args, session)
     except (NotFound, UnitLookupError, AccessError) as exc:

@@ -1,0 +1,124 @@
+"""Pipeline refusals as sentences in the user's language, shared by the CLI and the screens.
+
+A `Violation` (or a `PipelineError`) carries a code and params; `rule_message` picks the
+sentence for the code in tui/locale/rules.toml (a variant when the params tell a different
+story) and fills it in: dates dd/mm/yyyy, stage, document and field codes by their names.
+The result is plain text: show it with markup off.
+"""
+
+from __future__ import annotations
+
+import datetime
+import string
+
+from db import models
+from db.text import printable
+from tui import i18n
+from tui.i18n import t
+
+_RULE_DATES = frozenset({"date", "previous", "today", "received", "issued", "valid_through",
+                         "ceremony", "official_on", "ended", "due", "resolution_date"})
+
+
+def safe(value) -> str:
+    """`value` as text fit for a terminal: no control characters (newline and tab kept)."""
+    if value is None:
+        return ""
+    return printable(str(value))
+
+
+def _rule_variant(code: str, params: dict) -> str | None:
+    """The message for a code whose params tell a different story (see rules.toml)."""
+    if code == "age_under_18" and params.get("missing"):
+        return "age_under_18_missing"
+    if code == "vote_below_two_thirds" and "needed" not in params:
+        return "vote_below_two_thirds_missing"
+    if code == "stage_order":
+        if params.get("status") == "closed":
+            return "stage_order_closed"
+        if params.get("required"):
+            return "stage_order_committee_required"
+        if params.get("committee") is False:
+            return "stage_order_no_committee"
+    if code == "date_order":
+        if "today" in params:
+            return "date_order_today"
+        field_name = params.get("field")
+        if field_name == "received":
+            return "date_order_received"
+        if field_name == "document":
+            return "date_order_document"
+        if field_name in ("branch_resolution", "committee_resolution"):
+            return "date_order_resolution"
+    if code == "probation_not_complete" and params.get("ceremony") is None:
+        return "probation_not_complete_missing"
+    if code == "readmission_too_soon" and params.get("once_only"):
+        return "readmission_too_soon_once_only"
+    return None
+
+
+def _rule_value(name: str, value) -> str:
+    """A violation's param as the sentence shows it: dates dd/mm/yyyy, codes by their names."""
+    if value is None:
+        return "–"
+    if name in _RULE_DATES and isinstance(value, str):
+        try:
+            return i18n.date(datetime.date.fromisoformat(value))
+        except ValueError:
+            return safe(value)
+    if name in ("from", "to", "stage"):
+        return i18n.code_name("outcome" if i18n.has(f"outcome.{value}") else "stage", str(value))
+    if name == "kind":
+        group = "document" if i18n.has(f"document.{value}") else "resolution"
+        return i18n.code_name(group, str(value))
+    if name == "vote":
+        return i18n.code_name("rule_vote", str(value))
+    if name == "by":
+        return i18n.code_name("rule_by", str(value))
+    if name == "field" and i18n.has(f"rule_field.{value}"):
+        return i18n.code_name("rule_field", str(value))
+    if name == "introducer" and isinstance(value, int) and not isinstance(value, bool):
+        person = models.Person.get_or_none(models.Person.id == value)
+        return safe(person.full_name) if person else str(value)
+    return safe(value)
+
+
+def rule_message(code: str, params: dict | None = None, day: datetime.date | None = None) -> str:
+    """The sentence, in the current language, for a rule code (or a pipeline refusal code) and
+    its params; `day` stands for {date} when the params have none."""
+    params = dict(params or {})
+    if day is not None:
+        params.setdefault("date", day.isoformat())
+    variant = _rule_variant(code, params)
+    key = f"rule_variant.{variant}" if variant else f"rule.{code}"
+    if not i18n.has(key):
+        return safe(code)
+    template = i18n.catalogue()[key][i18n.language()]
+    names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    return t(key, **{name: _rule_value(name, params.get(name)) for name in names})
+
+
+def violation_lines(violations, day: datetime.date | None = None) -> list[str]:
+    """One sentence per violation, warnings marked."""
+    lines = []
+    for v in violations:
+        mark = t("cli.write.warning") + ": " if v.warning else ""
+        lines.append(mark + rule_message(v.code, v.params, day))
+    return lines
+
+
+def error_message(exc: Exception, day: datetime.date | None = None) -> str:
+    """The sentence for a refusal raised by db.pipeline (StepRefused, PipelineError, NotFound,
+    AccessError)."""
+    from db.access import AccessError, NotFound
+    from db.pipeline import PipelineError, StepRefused
+
+    if isinstance(exc, StepRefused):
+        return "\n".join(violation_lines(exc.violations, day))
+    if isinstance(exc, PipelineError):
+        return rule_message(exc.code, exc.params, day)
+    if isinstance(exc, NotFound):
+        return t("error.not_found", id=safe(exc.args[0] if exc.args else ""))
+    if isinstance(exc, AccessError):
+        return t(f"error.{exc.code}", name=safe(exc.params.get("name", "")))
+    raise exc
