@@ -640,7 +640,8 @@ def _cumulative(weights) -> list[float]:
     return out
 
 
-def _is_empty() -> bool:
+def is_empty() -> bool:
+    """No units and no people: the only database synthesize fills."""
     return not (models.Unit.select().exists() or models.Person.select().exists())
 
 
@@ -655,7 +656,7 @@ def synthesize(login: str, people: int, seed: int = 1,
     if people < MIN_PEOPLE:
         raise SynthError("bad_value", minimum=MIN_PEOPLE, people=people)
     with write_transaction():
-        if not _is_empty():
+        if not is_empty():
             raise SynthError("not_empty")
         actor, _created = ensure_admin(login)
     builder = _Builder(people, seed, actor.account_id)
@@ -672,7 +673,7 @@ def synthesize(login: str, people: int, seed: int = 1,
         pending += share
         if number == 1:
             with write_transaction():  # nobody filled it in the meantime
-                if not _is_empty():
+                if not is_empty():
                     raise SynthError("not_empty")
                 builder.flush()
         elif pending >= FLUSH_PEOPLE or number == communes:
