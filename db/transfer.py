@@ -8,9 +8,10 @@
 - `import_cases` reads such documents into this database. Each file is replayed step by step
   through the pipeline's pure rules (`pipeline.check_step`) as if the earlier steps were saved,
   so that every violation of every step is listed, not just the first. Only a file with no
-  blocking violation is written, in one transaction: the person (when new), the file, then each
-  step through `pipeline.apply` (the same writes as the application), with the reason "import"
-  for the warnings; the outcome through `pipeline.close`. `apply` and `close` open their own
+  blocking violation is written, in one transaction: a new candidate's person and file through
+  `pipeline.open_case` (as `ketnap case new`), then each step through `pipeline.apply` (the same
+  writes as the application), with the reason "import" for the warnings; the outcome through
+  `pipeline.close`. `apply` and `close` open their own
   transaction, which inside the outer one is a savepoint, so a failure anywhere rolls the whole
   file back.
 
@@ -410,9 +411,17 @@ def _missing_detail(v: pipeline.Violation, step: pipeline.StepInput, parsed: _Pa
         return "education"
     if v.code in ("age_under_18", "age_over_60") and p.get("missing"):
         return "born"
-    if v.code == "certificate_missing" and not p.get("issued") and any(
-            s.stage == "certified" and s.certificate is None for s in parsed.steps):
+    stages = {s.stage for s in parsed.steps}
+    if v.code == "certificate_missing" and not p.get("issued") and (
+            "certified" not in stages
+            or any(s.stage == "certified" and s.certificate is None for s in parsed.steps)):
         return "certificate"
+    # a file that starts after the dossier: what the dossier holds is not in it
+    if "dossier" not in stages:
+        if v.code == "document_missing" and p.get("kind") in pipeline.BRANCH_DOCUMENTS:
+            return p["kind"]
+        if v.code == "introducers_missing":
+            return "introducers"
     return None
 
 
