@@ -1,7 +1,12 @@
-"""One candidate's file, read-only: the person, the steps, the documents, the introducers.
+"""One candidate's file: the person, the steps, the documents, the introducers.
 
 A summary (name, branch, stage, next action) stays on top; the details are in four tabs,
 switched with 1-4 or the left and right arrows; Escape goes back to the list.
+
+The writes of the pipeline, each asking what it needs first: `a` records the next step (the step
+form), `u` undoes the last step, `c` closes the file, `r` reopens it, `o` puts it on hold or
+releases it. Each runs `db.pipeline` in a thread, then the file is read again; a refusal shows
+its sentences under the summary and nothing is saved.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from db import cases, connection
+from db import cases, connection, pipeline
+from db.access import AccessError, NotFound
 from db.cases import CaseView, ResolutionView, StepView
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
+from tui.messages import error_message
 from tui.widgets import safe, translate_bindings
 
 TABS = ("person", "steps", "documents", "introducers")
@@ -101,6 +108,11 @@ class CaseScreen(Screen):
                 id="case.next_tab"),
         Binding("left", "step_tab(-1)", "keys.previous_tab", show=False, priority=True,
                 id="case.previous_tab"),
+        Binding("a", "add_step", "case.keys.step", id="case.step"),
+        Binding("u", "undo", "case.keys.undo", show=False, id="case.undo"),
+        Binding("c", "close_file", "case.keys.close", id="case.close"),
+        Binding("r", "reopen", "case.keys.reopen", show=False, id="case.reopen"),
+        Binding("o", "hold", "case.keys.hold", show=False, id="case.hold"),
     ]
 
     def __init__(self, context: AppContext, case_id: int) -> None:
@@ -113,6 +125,7 @@ class CaseScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield Static(t("case.loading"), id="case-summary", markup=False)
+        yield Static("", id="case-message", markup=False)
         with TabbedContent(id="case-tabs"):
             for number, name in enumerate(TABS, start=1):
                 with TabPane(f"{number} {t(f'case.tab.{name}')}", id=f"tab-{name}"):
@@ -121,6 +134,7 @@ class CaseScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.query_one("#case-message").display = False
         self.title = t("case.title", id=self.case_id)
         self.sub_title = t("header.today", date=i18n.date(self.context.today))
         self.query_one("#scroll-person").focus()
@@ -286,3 +300,94 @@ class CaseScreen(Screen):
         name = (event.pane.id or "").removeprefix("tab-")
         if name in TABS:
             self.query_one(f"#scroll-{name}").focus()
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def say(self, message: str | None) -> None:
+        line = self.query_one("#case-message", Static)
+        line.update(message or "")
+        line.display = bool(message)
+
+    def action_add_step(self) -> None:
+        from screens.step_form import StepForm
+
+        view = self.view
+        if view is None:
+            return
+        if view.status == "closed":
+            self.say(error_message(pipeline.PipelineError("closed")))
+            return
+
+        def saved(done: bool | None) -> None:
+            if done:
+                self.say(t("case.saved_step"))
+                self._load()
+
+        self.app.push_screen(StepForm(self.context, self.case_id, view.stage, view.person.full_name), saved)
+
+    def action_undo(self) -> None:
+        if self.view is None:
+            return
+        self._ask_reason(t("case.ask.undo"), "undo", t("case.done.undo"))
+
+    def action_reopen(self) -> None:
+        if self.view is None:
+            return
+        self._ask_reason(t("case.ask.reopen"), "reopen", t("case.done.reopen"))
+
+    def action_hold(self) -> None:
+        view = self.view
+        if view is None:
+            return
+        if view.status == "on_hold":
+            self._write("release", None, t("case.done.release"))
+        else:
+            self._ask_reason(t("case.ask.hold"), "hold", t("case.done.hold"))
+
+    def action_close_file(self) -> None:
+        from screens.dialogs import CloseDialog
+
+        if self.view is None:
+            return
+
+        def answered(result) -> None:
+            if result:
+                self._write("close", result, t("case.done.close"))
+
+        self.app.push_screen(CloseDialog(pipeline.OUTCOMES, self.context.today), answered)
+
+    def _ask_reason(self, title: str, what: str, done: str) -> None:
+        from screens.dialogs import ReasonDialog
+
+        def answered(reason: str | None) -> None:
+            if reason:
+                self._write(what, reason, done)
+
+        self.app.push_screen(ReasonDialog(title), answered)
+
+    @work(thread=True, exclusive=True, group="case-write")
+    def _write(self, what: str, argument, done: str) -> None:
+        actor, today, case_id = self.context.actor, self.context.today, self.case_id
+        day = None
+        try:
+            if what == "undo":
+                pipeline.undo_last(actor, case_id, argument, today)
+            elif what == "reopen":
+                pipeline.reopen(actor, case_id, argument, today=today)
+            elif what == "hold":
+                pipeline.hold(actor, case_id, argument, today=today)
+            elif what == "release":
+                pipeline.release(actor, case_id, today=today)
+            elif what == "close":
+                outcome, day, reason = argument
+                pipeline.close(actor, case_id, outcome, day, reason, today=today)
+            message = done
+        except (pipeline.StepRefused, pipeline.PipelineError, NotFound, AccessError) as exc:
+            message = t("case.not_saved") + "\n" + error_message(exc, day)
+        finally:
+            connection.close_database()  # this thread's connection only
+        self.app.call_from_thread(self._written, message)
+
+    def _written(self, message: str) -> None:
+        self.say(message)
+        self._load()

@@ -1,0 +1,179 @@
+"""Writing to a file from the case view, on the demo (today 30/09/2021): the step form, undo,
+close and hold, driven with the keyboard at 80x24."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from textual.widgets import Input, Static
+
+from db import models, pipeline
+from screens.case import CaseScreen
+from screens.dialogs import ConfirmDialog, ReasonDialog
+from screens.step_form import StepForm
+from tests.ui_helpers import screen_text, settle
+from tui import i18n
+from tui.app import KetnapApp
+from tui.context import AppContext
+
+TODAY = datetime.date(2021, 9, 30)
+SIZE = (80, 24)
+
+pytestmark = pytest.mark.slow
+
+
+def votable(actor) -> tuple[int, int]:
+    """A dossier file whose branch vote passes every rule with a full vote: (id, members)."""
+    C = models.CaseFile
+    for case in C.select().where((C.stage == "dossier") & (C.status == "open")
+                                 & (C.on_hold == False)).order_by(C.id):  # noqa: E712
+        members = pipeline.official_members(case.branch_id, TODAY)
+        step = pipeline.StepInput("branch_approved", TODAY, resolution="1-NQ/CB",
+                                  votes=(members, members, 0))
+        if members >= 3 and not pipeline.check(actor, case.id, step, TODAY):
+            return case.id, members
+    raise AssertionError("the demo has no dossier file ready for its branch vote")
+
+
+@pytest.fixture
+def app(demo_db, demo_admin):
+    yield KetnapApp(AppContext(demo_db, demo_admin, TODAY, "vi"))
+    i18n.set_language("vi")
+
+
+async def open_case(pilot, case_id: int) -> CaseScreen:
+    await settle(pilot)
+    screen = CaseScreen(pilot.app.context, case_id)
+    await pilot.app.push_screen(screen)
+    await settle(pilot)
+    return screen
+
+
+async def type_into(pilot, field: str, text: str) -> None:
+    pilot.app.screen.query_one(f"#in-{field}", Input).focus()
+    await pilot.pause()
+    await pilot.press(*text)
+
+
+def message(app) -> str:
+    return "\n".join(str(s.render()) for s in app.screen.query("#step-messages Static"))
+
+
+async def test_branch_vote_recorded_from_the_form(app, demo_admin):
+    case_id, members = votable(demo_admin)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case_id)
+        await pilot.press("a")
+        await settle(pilot)
+        assert isinstance(app.screen, StepForm)
+        await type_into(pilot, "resolution", "12-NQ/CB")
+        await type_into(pilot, "for", str(members))
+        await type_into(pilot, "convened", str(members))
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        assert "đạt mọi quy định" in message(app)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        assert models.CaseFile.get_by_id(case_id).stage == "branch_approved"
+        assert i18n.code_name("stage", "branch_approved") in screen_text(app)
+
+
+async def test_a_vote_below_two_thirds_is_refused_and_nothing_saved(app, demo_admin):
+    case_id, members = votable(demo_admin)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case_id)
+        await pilot.press("a")
+        await settle(pilot)
+        await type_into(pilot, "resolution", "12-NQ/CB")
+        await type_into(pilot, "for", "1")
+        await type_into(pilot, "convened", str(members))
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, StepForm)
+        assert "chưa đạt hai phần ba" in message(app)
+        assert models.CaseFile.get_by_id(case_id).stage == "dossier"
+
+
+async def test_fields_check_what_is_typed(app, demo_admin):
+    case_id, _ = votable(demo_admin)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case_id)
+        await pilot.press("a")
+        await settle(pilot)
+        await type_into(pilot, "for", "x")
+        error = app.screen.query_one("#field-for .form-error", Static)
+        assert error.display and "chữ số" in str(error.render())
+        await type_into(pilot, "date", "x")  # appended to 30/09/2021
+        assert "dd/mm/yyyy" in str(app.screen.query_one("#field-date .form-error", Static).render())
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, StepForm)
+        assert models.CaseFile.get_by_id(case_id).stage == "dossier"
+
+
+async def test_escape_on_a_half_filled_form_asks_first(app, demo_admin):
+    case_id, _ = votable(demo_admin)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case_id)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("escape")  # nothing typed: leaves at once
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        await pilot.press("a")
+        await settle(pilot)
+        await type_into(pilot, "resolution", "12")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("escape")  # no: back to the form, input kept
+        await settle(pilot)
+        assert isinstance(app.screen, StepForm)
+        assert app.screen.query_one("#in-resolution", Input).value == "12"
+        await pilot.press("escape", "c")  # yes: thrown away
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+
+
+async def test_undo_asks_a_reason_and_undoes(app, demo_admin):
+    case_id, members = votable(demo_admin)
+    pipeline.apply(demo_admin, case_id, pipeline.StepInput(
+        "branch_approved", TODAY, resolution="1-NQ/CB", votes=(members, members, 0)), TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case_id)
+        await pilot.press("u")
+        await settle(pilot)
+        assert isinstance(app.screen, ReasonDialog)
+        await pilot.press("enter")  # no reason: refused at the field
+        await settle(pilot)
+        assert isinstance(app.screen, ReasonDialog)
+        await pilot.press(*"nhap nham", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        assert models.CaseFile.get_by_id(case_id).stage == "dossier"
+        step = models.Step.select().where(models.Step.case == case_id).order_by(models.Step.seq.desc()).first()
+        assert step.undo_reason == "nhap nham"
+        assert "Đã hủy bước cuối" in screen_text(app)
+
+
+async def test_hold_then_release_and_close_then_reopen(app, demo_admin):
+    case_id, _ = votable(demo_admin)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case_id)
+        await pilot.press("o", *"sưu tra", "enter")
+        await settle(pilot)
+        assert models.CaseFile.get_by_id(case_id).on_hold
+        await pilot.press("o")
+        await settle(pilot)
+        assert not models.CaseFile.get_by_id(case_id).on_hold
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press("tab", "tab", *"xin rút", "ctrl+s")
+        await settle(pilot)
+        case = models.CaseFile.get_by_id(case_id)
+        assert (case.status, case.outcome) == ("closed", "withdrawn")
+        await pilot.press("r", *"nhầm", "enter")
+        await settle(pilot)
+        assert models.CaseFile.get_by_id(case_id).status == "open"
