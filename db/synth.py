@@ -180,7 +180,6 @@ class _Class:
 class _Builder:
     def __init__(self, people: int, seed: int, admin_id: int):
         self.rng = random.Random(seed)
-        self.total = people
         self.admin = admin_id
         self.days = _Days(WorkingDays())
         self.today = TODAY.toordinal()
@@ -333,7 +332,7 @@ class _Builder:
     # -- a commune --
 
     def commune(self, number: int, people: int) -> None:
-        rng, days = self.rng, self.days
+        rng = self.rng
         self.communes += 1
         uid = self.next_id(models.Unit)
         short = f"xã {self.commune_names[number - 1]}"
@@ -391,7 +390,7 @@ class _Builder:
         self.add(models.Target, (self.next_id(models.Target), uid, 2026, None, target, "2026-01-15", self.admin))
 
     def branch(self, commune: dict, branch: dict, size: int) -> None:
-        rng, days, today = self.rng, self.days, self.today
+        rng, today = self.rng, self.today
         files = min(size - 3, max(1, round(size * FILES_PER_HUNDRED / 100))) if size > 3 else 0
         legacy = []  # (person id, affiliation start)
         for _ in range(size - files):
