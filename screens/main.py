@@ -112,6 +112,8 @@ class MainScreen(Screen):
         Binding("h", "toggle_ended", "keys.ended", tooltip="keys.ended_long", show=False,
                 id="main.ended"),  # in the help (F1): the footer has no room at 80 columns
         Binding("w", "worklist", "keys.worklist", tooltip="keys.worklist_long", id="main.worklist"),
+        Binding("n", "new_case", "new_case.key", tooltip="new_case.key_long", show=False,
+                id="main.new_case"),
         Binding("tab", "app.focus_next", "keys.focus_next", show=False, id="main.focus_next"),
         Binding("shift+tab", "app.focus_previous", "keys.focus_previous", show=False,
                 id="main.focus_previous"),
@@ -263,6 +265,21 @@ class MainScreen(Screen):
         from screens.worklist import WorklistScreen  # imported on first use
 
         self.app.push_screen(WorklistScreen(self.context, self.unit))
+
+    def action_new_case(self) -> None:
+        """A new candidate in the branch whose people are listed; the new file opens."""
+        if self.unit is None or not self.unit.is_branch:
+            self.notify(t("new_case.pick_branch"), markup=False, timeout=4)
+            return
+        from screens.case import CaseScreen
+        from screens.new_case import NewCaseForm  # imported on first use
+
+        def saved(case_id: int | None) -> None:
+            if case_id:
+                self.show_unit(self.unit)
+                self.app.push_screen(CaseScreen(self.context, case_id))
+
+        self.app.push_screen(NewCaseForm(self.context, self.unit), saved)
 
     def action_toggle_ended(self) -> None:
         self.show_ended = not self.show_ended

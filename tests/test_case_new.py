@@ -129,3 +129,107 @@ def test_cli_case_new(demo_db, capsys):
     assert status == 1 and doc["error"]["code"] == "open_file_exists"
     assert "open file" in doc["error"]["message"]
     assert counts() == before
+
+
+# --- the new-candidate form (n on the main screen) ----------------------------------------------
+
+async def _new_case_form(pilot):
+    from screens.new_case import NewCaseForm
+    from tests.ui_helpers import open_unit, settle
+
+    await settle(pilot)
+    await open_unit(pilot, branch_id())
+    await pilot.press("n")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, NewCaseForm)
+
+
+async def _type(pilot, field: str, text: str) -> None:
+    from textual.widgets import Input
+
+    pilot.app.screen.query_one(f"#in-{field}", Input).focus()
+    await pilot.pause()
+    await pilot.press(*text)
+
+
+@pytest.fixture
+def tui_app(demo_db, demo_admin):
+    from tui import i18n
+    from tui.app import KetnapApp
+    from tui.context import AppContext
+
+    yield KetnapApp(AppContext(demo_db, demo_admin, TODAY, "vi"))
+    i18n.set_language("vi")
+
+
+async def test_form_refuses_an_11_digit_citizen_id_then_saves_and_opens_the_file(tui_app):
+    from textual.widgets import Select, Static
+
+    from screens.case import CaseScreen
+    from tests.ui_helpers import screen_text, settle
+    from tui import i18n
+
+    app = tui_app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _new_case_form(pilot)
+        await _type(pilot, "full_name", "Hoàng Thị Thử")
+        app.screen.query_one("#in-sex", Select).focus()
+        await pilot.press("enter", "down", "enter")
+        await pilot.pause()
+        assert app.screen.query_one("#in-sex", Select).value == "F"
+        await _type(pilot, "born", "02/03/2001")
+        await _type(pilot, "citizen_id", "00130100077")
+        error = app.screen.query_one("#field-citizen_id .form-error", Static)
+        assert error.display and "12 chữ số" in str(error.render())
+        before = counts()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert counts() == before and not isinstance(app.screen, CaseScreen)
+        await pilot.press("7")
+        assert not error.display
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        case = models.CaseFile.get_by_id(app.screen.case_id)
+        assert (case.person.full_name, case.person.citizen_id, case.stage) == (
+            "Hoàng Thị Thử", "001301000777", "identified")
+        assert "Hoàng Thị Thử" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        from db import people  # the branch's list counts the new person
+        total = people.people_count(app.context.actor, branch_id(), TODAY)
+        assert any(p.full_name == "Hoàng Thị Thử" for p in people.people_page(
+            app.context.actor, branch_id(), TODAY, kind="candidates", limit=100).rows)
+        assert f"/{i18n.number(total)}" in screen_text(app)
+
+
+async def test_form_warns_of_the_same_person_before_saving(tui_app, demo_admin):
+    from textual.widgets import Select
+
+    from screens.case import CaseScreen
+    from screens.dialogs import ConfirmDialog
+    from screens.new_case import NewCaseForm
+    from tests.ui_helpers import settle
+
+    pipeline.open_case(demo_admin, branch_id(), person(citizen_id=None), TODAY)
+    app = tui_app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _new_case_form(pilot)
+        await _type(pilot, "full_name", "Hoang Thi Thu")
+        await pilot.press("escape")  # typed: asks first
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("n")
+        await settle(pilot)
+        app.screen.query_one("#in-sex", Select).focus()
+        await pilot.press("enter", "down", "enter")
+        await _type(pilot, "born", "02/03/2001")
+        before = counts()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, NewCaseForm) and counts() == before
+        shown = "\n".join(str(s.render()) for s in app.screen.query("#step-messages Static"))
+        assert "cùng họ tên và ngày sinh" in shown and "Hoàng Thị Thử" in shown
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
