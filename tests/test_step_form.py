@@ -177,3 +177,82 @@ async def test_hold_then_release_and_close_then_reopen(app, demo_admin):
         await pilot.press("r", *"nhầm", "enter")
         await settle(pilot)
         assert models.CaseFile.get_by_id(case_id).status == "open"
+
+
+async def test_only_warnings_left_asks_an_override_reason(app, demo_admin):
+    case_id, members = votable(demo_admin)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case_id)
+        await pilot.press("a")
+        await settle(pilot)
+        await type_into(pilot, "resolution", "12-NQ/CB")
+        await type_into(pilot, "for", str(members))
+        await type_into(pilot, "convened", str(members + 1))  # differs from the branch's members
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ReasonDialog)
+        assert models.CaseFile.get_by_id(case_id).stage == "dossier"
+        await pilot.press(*"so lieu da kiem tra", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        assert models.CaseFile.get_by_id(case_id).stage == "branch_approved"
+        event = models.CaseEvent.select().where((models.CaseEvent.case == case_id)
+                                                & (models.CaseEvent.kind == "override")).get()
+        assert event.reason == "so lieu da kiem tra"
+
+
+async def test_a_secretary_is_told_who_may_override(demo_db, demo_admin):
+    from dataclasses import replace
+
+    case_id, members = votable(demo_admin)
+    secretary = replace(demo_admin, role="secretary")  # any role that may write but not override
+    app = KetnapApp(AppContext(demo_db, secretary, TODAY, "vi"))
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case_id)
+        await pilot.press("a")
+        await settle(pilot)
+        await type_into(pilot, "resolution", "12-NQ/CB")
+        await type_into(pilot, "for", str(members))
+        await type_into(pilot, "convened", str(members + 1))
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, StepForm)
+        assert "cán bộ tổ chức hoặc quản trị viên" in message(app)
+        assert models.CaseFile.get_by_id(case_id).stage == "dossier"
+
+
+@pytest.mark.parametrize("stage, values, extra", [
+    ("certified", {"cert_number": "12", "cert_issued": TODAY, "cert_issuer": "TTCT"}, {}),
+    ("dossier", {"docs_received": None, "intro1_cid": "001200000001", "intro1_since": TODAY,
+                 "union_resolution": "3-NQ/ĐTN"}, {"documents": ["application_letter"], "union": "youth_union"}),
+    ("admitted", {"decision": "45-QĐ/ĐU", "received": None}, {}),
+    ("probationary", {"member_records": TODAY}, {}),
+    ("official", {"br_number": "1", "br_date": TODAY, "br_for": 5, "br_convened": 5, "br_excused": 0,
+                  "cr_number": None, "cr_date": None, "cr_for": None, "cr_convened": None,
+                  "cr_excused": None, "decision": "9-QĐ"}, {}),
+])
+def test_the_form_values_make_a_step_the_pipeline_reads(stage, values, extra):
+    from screens.step_form import step_data
+
+    data = step_data(stage, {"date": TODAY, **values}, extra.get("documents", []), extra.get("union", ""))
+    step = pipeline.step_from_dict(data, person_id=lambda obj: 7 if obj.get("citizen_id") else None)
+    assert step.stage == stage and step.date == TODAY
+    if stage == "certified":
+        assert step.certificate == pipeline.CertificateInput("12", TODAY, "TTCT")
+    if stage == "dossier":
+        assert step.documents == (("application_letter", TODAY),)
+        assert [(i.kind, i.person_id) for i in step.introducers] == [("member", 7), ("youth_union", None)]
+    if stage == "admitted":
+        assert (step.decision, step.received) == ("45-QĐ/ĐU", TODAY)
+    if stage == "probationary":
+        assert step.documents == (("member_records", TODAY),)
+    if stage == "official":
+        assert step.branch_resolution.votes == pipeline.Votes(5, 5, 0) and step.committee_resolution is None
+
+
+def test_the_moves_offered_are_the_allowed_ones_forward_first():
+    from screens.step_form import target_stages
+
+    assert target_stages("in_class") == ["certified", "identified"]
+    assert target_stages("branch_approved") == ["committee_approved", "admitted"]
+    assert target_stages("official") == []
