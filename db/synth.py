@@ -1,6 +1,6 @@
 """A synthetic province for benchmarks (`ketnap synth --people N [--seed S]`).
 
-An invented province in the shape of the tree after 1/7/2025 (domain.md section 2): the
+An invented province ("Tỉnh ủy Tân Lĩnh") in the shape of the tree after 1/7/2025 (domain.md section 2): the
 provincial committee, about one commune committee per 10,000 people directly under it, and in
 each commune village, residential, agency and school branches of 25–40 people. Most people are
 long-standing members (a Membership and no file); the others have candidate files at every stage
@@ -226,7 +226,7 @@ class _Builder:
     def province(self, communes: int) -> None:
         rng = self.rng
         self.province_id = self.next_id(models.Unit)
-        name = f"Đảng bộ tỉnh {PROVINCE}"
+        name = f"Tỉnh ủy {PROVINCE}"
         self.add(models.Unit, (self.province_id, "S", name, fold(name), "province", "committee", None, None,
                                FOUNDED.isoformat(), None, 0, None, 0))
         self.add(models.UnitLink, (self.next_id(models.UnitLink), self.province_id, None, FOUNDED.isoformat()))
@@ -336,7 +336,7 @@ class _Builder:
         self.communes += 1
         uid = self.next_id(models.Unit)
         short = f"xã {self.commune_names[number - 1]}"
-        name = f"Đảng bộ {short}"
+        name = f"Đảng ủy {short}"
         code = f"S-{number:03d}"
         commune = {"id": uid, "short": short, "committee": rng.randint(11, 19), "decisions": 0,
                    "admitted_2026": 0}
