@@ -62,7 +62,7 @@ def test_counts_are_plausible(synth_db):
     assert len(communes) == 3
     assert all(c.org_type == "grassroots_committee" for c in communes)
     province = U.get(U.level == "province")
-    assert province.org_type == "committee" and province.name.startswith("Đảng bộ tỉnh")
+    assert province.org_type == "committee" and province.name.startswith("Tỉnh ủy ")
     for commune in communes:
         branches = list(U.select().where(U.parent == commune))
         assert len(branches) >= 10
@@ -135,3 +135,4 @@ def test_search_finds_a_synthetic_person_by_folded_name(synth_db):
     found = search.matching_person_ids(person.name_folded, 50)
     assert person.id in found
     assert person.id in search.matching_person_ids(person.citizen_id, 5)
+
