@@ -15,7 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from db.text import clean
@@ -146,8 +146,24 @@ def collect(fields) -> tuple[dict, FormField | None]:
     return values, first_bad
 
 
-class FormScreen(ModalScreen):
-    """A form: Escape asks before throwing typed input away."""
+class Tick(Checkbox):
+    """A checkbox whose state shows without colour: [x] ticked, [ ] not (Space toggles)."""
+
+    BUTTON_LEFT = "["
+    BUTTON_RIGHT = "]"
+
+    def __init__(self, label: str, value: bool = False, **kwargs) -> None:
+        super().__init__(label, value, compact=True, **kwargs)
+        self.initial = value
+
+    @property
+    def BUTTON_INNER(self) -> str:  # noqa: N802  (Textual's name)
+        return "x" if self.value else " "
+
+
+class FormScreen(Screen):
+    """A form: Escape asks before throwing typed input away. A full screen, so that F1 and the
+    application's keys work; the small dialogs below are modal."""
 
     BINDINGS = [Binding("escape", "cancel", "form.keys.cancel", id="form.cancel")]
 
@@ -201,7 +217,7 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-class ReasonDialog(FormScreen):
+class ReasonDialog(FormScreen, ModalScreen):
     """Asks a reason (required): Enter or Ctrl+S gives it, Escape goes back."""
 
     DEFAULT_CSS = """
@@ -240,7 +256,7 @@ class ReasonDialog(FormScreen):
             self.dismiss(values["reason"])
 
 
-class CloseDialog(FormScreen):
+class CloseDialog(FormScreen, ModalScreen):
     """Closing a file: the outcome, the date and the reason. Returns (outcome, date, reason)."""
 
     DEFAULT_CSS = """

@@ -18,7 +18,7 @@ from textual.widgets import Checkbox, Footer, Label, Select, Static
 from db import connection, pipeline
 from db.access import AccessError, NotFound
 from db.units import UnitNode
-from screens.dialogs import FormField, FormScreen, MessageBox, collect
+from screens.dialogs import FormField, FormScreen, MessageBox, Tick, collect
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
@@ -57,9 +57,7 @@ class NewCaseForm(FormScreen):
                 yield FormField("phone", t("new_case.field.phone"), kind="phone")
                 yield FormField("ethnicity", t("new_case.field.ethnicity"))
                 yield FormField("education", t("new_case.field.education"), placeholder="12/12")
-                box = Checkbox(t("new_case.field.youth_union"), False, id="in-youth_union", compact=True)
-                box.initial = False
-                yield box
+                yield Tick(t("new_case.field.youth_union"), id="in-youth_union")
                 yield FormField("recommended_by", t("new_case.field.recommended_by"))
                 yield FormField("date", t("new_case.field.date"), kind="date", required=True,
                                 value=i18n.date(self.context.today))

@@ -15,11 +15,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Checkbox, Footer, Label, Select, Static
 
 from db import cases, connection, pipeline
 from db.access import AccessError, NotFound
-from screens.dialogs import FieldError, FormField, FormScreen, MessageBox, ReasonDialog, collect
+from screens.dialogs import FieldError, FormField, FormScreen, MessageBox, ReasonDialog, Tick, collect
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
@@ -52,9 +52,7 @@ def stage_fields(stage: str, today: datetime.date) -> list:
     elif stage == "dossier":
         out.append(Static(t("step.documents_received"), classes="form-section", markup=False))
         for kind in pipeline.BRANCH_DOCUMENTS:
-            box = Checkbox(code_name("document", kind), False, id=f"doc-{kind}", compact=True)
-            box.initial = False
-            out.append(box)
+            out.append(Tick(code_name("document", kind), id=f"doc-{kind}"))
         out.append(FormField("docs_received", t("step.field.docs_received"), kind="date"))
         out.append(Static(t("step.introducers"), classes="form-section", markup=False))
         for n in (1, 2):
