@@ -256,3 +256,23 @@ def test_the_moves_offered_are_the_allowed_ones_forward_first():
     assert target_stages("in_class") == ["certified", "identified"]
     assert target_stages("branch_approved") == ["committee_approved", "admitted"]
     assert target_stages("official") == []
+
+
+def test_screen_sentences_name_keys_not_command_line_options():
+    import re
+    import tomllib
+
+    from tui.messages import rule_message
+
+    with open(i18n.LOCALE_DIR / "rules.toml", "rb") as fh:
+        rules = tomllib.load(fh)
+    cli_words = re.compile(r"--|\bcase [a-z]")
+    for table in ("rule", "rule_variant"):
+        for key, text in rules[table].items():
+            if cli_words.search(text["vi"] + text["en"]):
+                assert key in rules["rule_screen"], key
+    for key, text in rules["rule_screen"].items():
+        assert not cli_words.search(text["vi"] + text["en"]), key
+    params = {"vote": "branch", "for": 1, "convened": 5, "excused": 0, "needed": 4}
+    assert "--votes" in rule_message("vote_below_two_thirds", params, TODAY)  # the command line's
+    assert "--votes" not in rule_message("vote_below_two_thirds", params, TODAY, screen=True)

@@ -83,14 +83,18 @@ def _rule_value(name: str, value) -> str:
     return safe(value)
 
 
-def rule_message(code: str, params: dict | None = None, day: datetime.date | None = None) -> str:
+def rule_message(code: str, params: dict | None = None, day: datetime.date | None = None, *,
+                 screen: bool = False) -> str:
     """The sentence, in the current language, for a rule code (or a pipeline refusal code) and
-    its params; `day` stands for {date} when the params have none."""
+    its params; `day` stands for {date} when the params have none. `screen`: the wording that
+    names the screens' keys rather than the command line's options, where the two differ."""
     params = dict(params or {})
     if day is not None:
         params.setdefault("date", day.isoformat())
     variant = _rule_variant(code, params)
     key = f"rule_variant.{variant}" if variant else f"rule.{code}"
+    if screen and i18n.has(f"rule_screen.{variant or code}"):
+        key = f"rule_screen.{variant or code}"
     if not i18n.has(key):
         return safe(code)
     template = i18n.catalogue()[key][i18n.language()]
@@ -99,24 +103,24 @@ def rule_message(code: str, params: dict | None = None, day: datetime.date | Non
 
 
 def violation_lines(violations, day: datetime.date | None = None) -> list[str]:
-    """One sentence per violation, warnings marked."""
+    """One sentence per violation as the screens say it, warnings marked."""
     lines = []
     for v in violations:
         mark = t("cli.write.warning") + ": " if v.warning else ""
-        lines.append(mark + rule_message(v.code, v.params, day))
+        lines.append(mark + rule_message(v.code, v.params, day, screen=True))
     return lines
 
 
 def error_message(exc: Exception, day: datetime.date | None = None) -> str:
-    """The sentence for a refusal raised by db.pipeline (StepRefused, PipelineError, NotFound,
-    AccessError)."""
+    """The sentence, as the screens say it, for a refusal raised by db.pipeline (StepRefused,
+    PipelineError, NotFound, AccessError)."""
     from db.access import AccessError, NotFound
     from db.pipeline import PipelineError, StepRefused
 
     if isinstance(exc, StepRefused):
         return "\n".join(violation_lines(exc.violations, day))
     if isinstance(exc, PipelineError):
-        return rule_message(exc.code, exc.params, day)
+        return rule_message(exc.code, exc.params, day, screen=True)
     if isinstance(exc, NotFound):
         return t("error.not_found", id=safe(exc.args[0] if exc.args else ""))
     if isinstance(exc, AccessError):
