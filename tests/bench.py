@@ -6,6 +6,7 @@ for an empty Textual app measured the same way. Both run through `App.run(headle
 auto-pilot that waits for the workers, so the two differ only in what the apps do.
 
     python -m tests.bench [--runs N]
+    python -m tests.bench --synth N [--runs N]   (only: a synthetic province of N people)
 """
 
 from __future__ import annotations
@@ -180,13 +181,81 @@ def pipeline_figures(db_path: str, runs: int) -> list[tuple[str, float, float]]:
         shutil.rmtree(copy.parent, ignore_errors=True)
 
 
+def synth_figures(people: int, runs: int) -> list[tuple[str, float, float | None]]:
+    """`ketnap synth --people N` into a fresh file (wall time, rows written), then a commune's
+    work list and a name search on it, each against bare SQL reading the same rows."""
+    import shutil
+
+    from db import connection, models, search, synth, worklist
+    from db.access import account_actor
+
+    folder = Path(tempfile.mkdtemp())
+    path = folder / "bench-synth.sqlite3"
+    try:
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "tui.cli", "--db", str(path), "synth", "--people", str(people)],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        load = time.perf_counter() - started
+        connection.open_database(str(path))
+        try:
+            sql = models.database.execute_sql
+            rows = sum(sql(f'SELECT count(*) FROM "{m._meta.table_name}"').fetchone()[0]
+                       for m in models.ALL_MODELS)
+            admin = models.Account.select().where(models.Account.role == "admin").order_by(models.Account.id).first()
+            actor = account_actor(admin.name)
+            U = models.Unit
+            commune = U.select().where(U.level == "commune").order_by(U.id).first()
+            ids = [commune.id] + [u for (u,) in U.select(U.id).where(U.parent == commune.id).tuples()]
+            marks = ",".join("?" * len(ids))
+
+            def bare_worklist_rows() -> None:
+                sql(f"SELECT c.id, s.* FROM case_file c JOIN step s ON s.case_id = c.id "
+                    f"WHERE c.status = 'open' AND c.stage != 'official' AND c.branch_id IN ({marks})",
+                    ids).fetchall()
+                sql(f"SELECT d.* FROM document d JOIN case_file c ON c.id = d.case_id "
+                    f"WHERE c.status = 'open' AND c.stage != 'official' AND c.branch_id IN ({marks})",
+                    ids).fetchall()
+
+            name = models.Person.get_by_id(people // 2).name_folded
+
+            def bare_search() -> None:
+                sql("SELECT rowid FROM person_fts WHERE person_fts MATCH ? LIMIT 20",
+                    (search.match_expression(name),)).fetchall()
+
+            return [
+                (f"synth --people {people} (s)", load, None),
+                ("rows written per second", rows / load, None),
+                ("work list of a commune (ms)",
+                 _median_ms(lambda: worklist.worklist(actor, commune.id, synth.TODAY), runs),
+                 _median_ms(bare_worklist_rows, runs)),
+                ("search a name (ms)", _median_ms(lambda: search.matching_person_ids(name, 20), runs),
+                 _median_ms(bare_search, runs)),
+            ]
+        finally:
+            connection.close_database()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--probe", nargs=2, metavar=("KIND", "DB"), help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--synth", type=int, metavar="N",
+                        help="only: load a synthetic province of N people and time it")
     args = parser.parse_args(argv)
     if args.probe:
         return probe(*args.probe)
+    if args.synth:
+        print(f"synthetic province of {args.synth:,} people: the load timed once, the reads median of "
+              f"{args.runs * 3} each")
+        print(f"{'figure':<38}{'ketnap':>12}{'bare SQL':>12}{'ratio':>8}")
+        for name, ours, base in synth_figures(args.synth, args.runs * 3):
+            if base is None:
+                print(f"{name:<38}{ours:>12.2f}")
+            else:
+                print(f"{name:<38}{ours:>12.2f}{base:>12.2f}{ours / base:>8.1f}")
+        return 0
 
     db_path = _ensure_demo()
     results: dict[str, list[tuple[float, int]]] = {"empty": [], "ketnap": []}
