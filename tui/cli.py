@@ -226,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help=t("cli.help.json"))
     _case_write_parsers(case_commands, command)
     _case_new_parser(case_commands)
+    from tui import cli_transfer
+
+    cli_transfer.add_parsers(commands)
     return parser
 
 
@@ -1010,6 +1013,10 @@ def _run(args, lang_explicit: bool) -> int:
             return cmd_case_new(args, session)
         if args.command == "case":
             return cmd_case_write(args, session)
+        if args.command in ("import", "export"):
+            from tui import cli_transfer
+
+            return cli_transfer.run(args, session)
     except (NotFound, UnitLookupError, AccessError) as exc:
         raise refusal_from(exc) from None
     raise AssertionError(f"unhandled command {args.command!r}")  # the parser allows no other

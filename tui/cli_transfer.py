@@ -1,0 +1,204 @@
+"""`ketnap import FILE` (case files, JSON) and `ketnap export cases`: the command-line side of
+db.transfer. tui/cli.py builds the parsers with `add_parsers` and hands the commands to `run`."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from pathlib import Path
+
+from tui import i18n
+from tui.i18n import t
+
+EXPORT_KINDS = ("people", "cases", "report")
+EXPORT_FORMATS = ("csv", "xlsx", "json")
+SHEET_SUFFIXES = (".csv", ".xlsx", ".xls", ".ods", ".tsv")
+
+
+def add_parsers(commands) -> None:
+    """The `import` and `export` subcommands."""
+
+    def parser(name: str):
+        return commands.add_parser(name, help=t(f"cli.transfer.help_{name}"),
+                                   description=t(f"cli.transfer.help_{name}"), allow_abbrev=False)
+
+    imp = parser("import")
+    imp.add_argument("file", metavar="FILE", help=t("cli.transfer.help_file"))
+    imp.add_argument("--dry-run", action="store_true", help=t("cli.transfer.help_dry_run"))
+    imp.add_argument("--all-or-nothing", action="store_true", help=t("cli.transfer.help_all_or_nothing"))
+    imp.add_argument("--branch", metavar="U", help=t("cli.transfer.help_branch"))
+    imp.add_argument("--legacy", action="store_true", help=t("cli.transfer.help_legacy"))
+    imp.add_argument("--json", action="store_true", help=t("cli.help.json"))
+
+    exp = parser("export")
+    exp.add_argument("kind", choices=EXPORT_KINDS, metavar="KIND", help=t("cli.transfer.help_kind"))
+    exp.add_argument("--unit", metavar="U", help=t("cli.transfer.help_unit"))
+    exp.add_argument("--year", type=int, metavar="Y", help=t("cli.transfer.help_year"))
+    exp.add_argument("--as-of", metavar="D", help=t("cli.transfer.help_as_of"))
+    exp.add_argument("--format", choices=EXPORT_FORMATS, default=None, help=t("cli.transfer.help_format"))
+    exp.add_argument("-o", "--output", metavar="FILE", required=True, help=t("cli.transfer.help_output"))
+    exp.add_argument("--json", action="store_true", help=t("cli.help.json"))
+
+
+def run(args, session) -> int:
+    if args.command == "import":
+        return cmd_import(args, session)
+    return cmd_export(args, session)
+
+
+# --- import ----------------------------------------------------------------------------------
+
+def _read_documents(name: str) -> list:
+    from tui.cli import Refusal, safe
+
+    if Path(name).suffix.lower() in SHEET_SUFFIXES:
+        raise Refusal("bad_value", t("cli.transfer.sheet_not_yet", name=safe(name)))
+    try:
+        with open(name, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise Refusal("bad_value", t("cli.transfer.bad_file", name=safe(name), message=safe(exc))) from None
+    if isinstance(data, dict):
+        return [data]
+    if isinstance(data, list):
+        return data
+    raise Refusal("bad_value", t("cli.transfer.bad_file", name=safe(name),
+                                 message=t("cli.transfer.not_documents")))
+
+
+def problem_message(problem) -> str:
+    """The sentence for one violation of an imported file, in the current language."""
+    from tui.cli import rule_message, safe
+
+    params = problem.params
+    key = f"cli.transfer.code.{problem.code}"
+    if i18n.has(key):
+        return t(key, field=safe(params.get("field", problem.column or "")),
+                 value=safe(problem.value if problem.value is not None else ""),
+                 case_id=params.get("case_id", ""))
+    if problem.code in ("unknown_unit", "ambiguous_unit"):
+        names = ", ".join(f"{safe(c)} ({safe(n)})" for c, n in params.get("candidates", ()))
+        return t(f"error.{problem.code}", text=safe(params.get("text", "")), candidates=names)
+    day = None
+    if isinstance(problem.value, str) and problem.column in i18n_stages():
+        try:
+            day = datetime.date.fromisoformat(problem.value)
+        except ValueError:
+            day = None
+    if problem.code in ("bad_value",) and "value" in params:
+        params = {**params, "value": json.dumps(params["value"], ensure_ascii=False, default=str)
+                  if not isinstance(params["value"], str) else params["value"]}
+    return rule_message(problem.code, params, day)
+
+
+def i18n_stages() -> tuple[str, ...]:
+    from db.pipeline import STAGES
+
+    return STAGES
+
+
+def _problem_json(problem) -> dict:
+    value = problem.value
+    if not isinstance(value, (str, int, float, bool, type(None))):
+        value = json.dumps(value, ensure_ascii=False, default=str)
+    return {"code": problem.code, "column": problem.column, "value": value,
+            "message": problem_message(problem), "params": problem.params}
+
+
+def report_json(report) -> dict:
+    def listed(attr: str) -> list[dict]:
+        return [{"row": f.row, "record": f.record, **_problem_json(p)}
+                for f in report.files for p in getattr(f, attr)]
+
+    return {
+        "ok": report.ok, "dry_run": report.dry_run, "imported": report.imported,
+        "updated": report.updated, "unchanged": report.unchanged,
+        "rejected": [{"row": f.row, "record": f.record,
+                      "violations": [_problem_json(p) for p in f.problems]} for f in report.rejected],
+        "warnings": listed("warnings"),
+        "unverified": listed("unverified"),
+        "rolled_back": report.rolled_back,
+        "files": [{"row": f.row, "record": f.record, "status": f.status, "case_id": f.case_id}
+                  for f in report.files],
+    }
+
+
+def cmd_import(args, session) -> int:
+    from db import transfer
+    from db.units import find_unit
+    from tui.cli import Refusal, _err, print_json, safe
+
+    documents = _read_documents(args.file)
+    branch_id = None
+    if args.branch:
+        node = find_unit(session.actor, args.branch, session.today)  # lookup errors: cli.refusal_from
+        if not node.is_branch:
+            raise Refusal("bad_value", t("cli.transfer.not_branch", name=safe(node.name)))
+        branch_id = node.id
+    report = transfer.import_cases(session.actor, documents, session.today, branch_id=branch_id,
+                                   legacy=args.legacy, dry_run=args.dry_run,
+                                   all_or_nothing=args.all_or_nothing)
+    status = 0 if report.ok else 1
+    if args.json:
+        print_json(report_json(report))
+        return status
+    doc = report_json(report)
+    key = "cli.transfer.summary_dry_run" if report.dry_run else "cli.transfer.summary"
+    print(t(key, imported=i18n.number(doc["imported"]), updated=i18n.number(doc["updated"]),
+            unchanged=i18n.number(doc["unchanged"]), rejected=i18n.number(len(doc["rejected"]))))
+    for item in doc["rejected"]:
+        _err(t("cli.transfer.rejected", row=item["row"], record=safe(item["record"] or "")))
+        for v in item["violations"]:
+            where = f"[{safe(v['column'])}] " if v["column"] else ""
+            _err(f"  - {where}{v['message']}")
+    for item in doc["warnings"]:
+        print(t("cli.transfer.warning", row=item["row"], record=safe(item["record"] or ""),
+                message=item["message"]))
+    for item in doc["unverified"]:
+        print(t("cli.transfer.unverified", row=item["row"], record=safe(item["record"] or ""),
+                field=safe(item["params"].get("field", "")), rule=safe(item["code"]),
+                stage=i18n.code_name("stage", item["column"])))
+    if report.rolled_back:
+        _err(t("cli.transfer.rolled_back"))
+    return status
+
+
+# --- export ----------------------------------------------------------------------------------
+
+def write_private(path: str, text: str) -> None:
+    """Write `text` to `path`, readable by its owner only (0600), even when it existed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fd = -1
+            fh.write(text)
+    finally:
+        if fd != -1:
+            os.close(fd)
+
+
+def cmd_export(args, session) -> int:
+    from db import transfer
+    from db.units import find_unit
+    from tui.cli import Refusal, _option_date, _scrub, print_json, safe
+
+    if args.kind != "cases":
+        raise Refusal("bad_value", t("cli.transfer.export_not_yet", kind=safe(args.kind)))
+    fmt = args.format or ("json" if args.output.lower().endswith(".json") else None)
+    if fmt != "json":
+        raise Refusal("bad_value", t("cli.transfer.cases_json_only"))
+    as_of = _option_date(args.as_of) if args.as_of else session.today
+    unit_id = find_unit(session.actor, args.unit, as_of).id if args.unit else None
+    documents = transfer.export_cases(session.actor, unit_id, as_of)
+    try:
+        write_private(args.output, json.dumps(_scrub(documents), ensure_ascii=False, indent=2) + "\n")
+    except OSError as exc:
+        raise Refusal("bad_value", t("cli.transfer.cannot_write", name=safe(args.output),
+                                     message=safe(exc))) from None
+    if args.json:
+        print_json({"ok": True, "kind": "cases", "file": args.output, "count": len(documents)})
+    else:
+        print(t("cli.transfer.exported", n=i18n.number(len(documents)), name=safe(args.output)))
+    return 0
