@@ -136,3 +136,24 @@ def test_search_finds_a_synthetic_person_by_folded_name(synth_db):
     assert person.id in found
     assert person.id in search.matching_person_ids(person.citizen_id, 5)
 
+
+def test_the_command_line_fills_then_refuses(tmp_path, capsys, monkeypatch):
+    from tui import cli
+
+    for name in ("KETNAP_DB", "KETNAP_LANG", "KETNAP_USER", "KETNAP_TODAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(cli, "os_login", lambda: "synth-tester")
+    path = tmp_path / "cli.sqlite3"
+    assert cli.main(["--lang", "en", "--db", str(path), "synth", "--people", "300", "--seed", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert "300 people" in out and "30/06/2026" in out
+    assert cli.main(["--lang", "en", "--db", str(path), "synth", "--people", "300"]) == 1
+    out, err = capsys.readouterr()
+    assert "not empty" in err and out == ""
+    assert cli.main(["--db", str(path), "synth", "--people", "0"]) == 2
+    con = sqlite3.connect(str(path))
+    try:
+        assert con.execute("SELECT role FROM account WHERE name = 'synth-tester'").fetchone() == ("admin",)
+        assert con.execute("SELECT count(*) FROM person").fetchone() == (300,)
+    finally:
+        con.close()

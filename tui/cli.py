@@ -202,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     command("init", "init")
     demo = command("demo", "demo")
     demo.add_argument("--force", action="store_true", help=t("cli.help.demo_force"))
+    from tui import cli_synth
+
+    cli_synth.add_parser(commands)
 
     units = command("units", "units")
     units.add_argument("--all", action="store_true", help=t("cli.help.units_all"))
@@ -992,6 +995,12 @@ def _run(args, lang_explicit: bool) -> int:
         return cmd_init(args)
     if args.command == "demo":
         return cmd_demo(args)
+    if args.command == "synth":
+        from tui import cli_synth
+
+        location = connection.resolve_location(args.db)
+        _open(location, create=True)
+        return cli_synth.run(args, location, os_login(), Refusal)
     session = _session(args)
     if not lang_explicit and session.actor.lang in i18n.LANGUAGES:
         i18n.set_language(session.actor.lang)
