@@ -87,6 +87,7 @@ class FormField(Vertical):
         self.label = label + (" *" if required else "")
         self.initial = value
         self.placeholder = placeholder or (t("form.date_placeholder") if kind == "date" else "")
+        self._error: str | None = None  # the error shown ("" none); None before the first
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="form-row"):
@@ -106,8 +107,13 @@ class FormField(Vertical):
         return self.input.value != self.initial
 
     def show_error(self, message: str | None) -> None:
+        """Show (or hide, when None) the error; nothing is redrawn while it stays the same."""
+        message = message or ""
+        if message == self._error:
+            return
+        self._error = message
         error = self.query_one(".form-error", Static)
-        error.update(message or "")
+        error.update(message)
         error.display = bool(message)
 
     def value(self):
@@ -163,9 +169,21 @@ class Tick(Checkbox):
 
 class FormScreen(Screen):
     """A form: Escape asks before throwing typed input away. A full screen, so that F1 and the
-    application's keys work; the small dialogs below are modal."""
+    application's keys work; the small dialogs below are modal.
 
-    BINDINGS = [Binding("escape", "cancel", "form.keys.cancel", id="form.cancel")]
+    Tab and Shift+Tab are priority bindings here. The application hands each key to the widget
+    focused when the key is read; a key that widget leaves (Tab in an Input) then climbs the
+    widget tree, one message queue per level, and only at the top finds Textual's non-priority
+    Tab binding. When a slow link delivers "text, Tab, text" in one read, the text after Tab was
+    handed to the old field before the Tab had moved the focus. A priority binding is run by the
+    application as it reads the key, so the focus moves before the next key is handed on.
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "form.keys.cancel", id="form.cancel"),
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
