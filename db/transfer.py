@@ -459,7 +459,12 @@ def _initial_state(parsed: _Parsed, person: models.Person | None, branch: models
         born, education = person.born, person.education
         youth, trade = person.youth_union, person.trade_union
     else:
-        earlier, certificates, facts = (), (), pipeline.MemberFacts()
+        # a new person arrives in the branch with the file's first step, as open_case records
+        # it: the introducers' months together count from there
+        first = parsed.steps[0].date if parsed.steps else None
+        arrival = ((branch.id, first, None),) if first is not None else ()
+        earlier, certificates = (), ()
+        facts = pipeline.MemberFacts(affiliations=arrival)
         born, education = parsed.born, parsed.person.get("education")
         youth, trade = bool(parsed.person.get("youth_union")), bool(parsed.person.get("trade_union"))
     try:

@@ -253,19 +253,8 @@ def import_codes(capsys, db: str, born: str, history: list[dict], step: dict, tm
     return rejected, warnings
 
 
-# a disagreement between the paths, kept visible until the product is fixed
-KNOWN = {
-    "together_12_months_by_affiliation": pytest.mark.xfail(strict=True, reason=(
-        "import of a new candidate checks a member introducer recorded without together_since "
-        "against an empty affiliation history (transfer._initial_state: candidate=MemberFacts()), "
-        "so the months together are unknown and the file is rejected with introducer_too_short, "
-        "while the engine and `case advance` count them from the candidate's affiliation, which "
-        "starts on the identified step's date")),
-}
-
-
 @pytest.mark.parametrize("name, born, history, step, expected", [
-    pytest.param(*case, id=case[0], marks=KNOWN.get(case[0], ())) for case in CASES])
+    pytest.param(*case, id=case[0]) for case in CASES])
 def test_the_same_codes_through_engine_cli_and_import(paths, capsys, tmp_path, name, born, history,
                                                       step, expected):
     want = set() if expected is None else {expected}
