@@ -98,6 +98,15 @@ class CertificateView:
 
 
 @dataclass(frozen=True)
+class EventView:
+    """Something recorded on the file besides a step (e.g. a vote_failed), with its details."""
+    kind: str
+    date: datetime.date
+    reason: str | None
+    details: dict
+
+
+@dataclass(frozen=True)
 class NextAction:
     code: str
     due: datetime.date | None
@@ -118,6 +127,7 @@ class CaseView:
     helpers: tuple[tuple[int | None, str | None], ...]
     certificates: tuple[CertificateView, ...]
     next_action: NextAction | None
+    events: tuple[EventView, ...] = ()
 
 
 def _ref(unit: models.Unit | None) -> UnitRef | None:
@@ -245,6 +255,8 @@ def case_view(actor: Actor, case_id: int, as_of: datetime.date) -> CaseView:
                     for h in case.helpers.order_by(models.Helper.since))
     certificates = tuple(CertificateView(c.kind, c.number, c.issued, c.issuer)
                          for c in person.certificates.order_by(models.Certificate.issued))
+    events = tuple(EventView(e.kind, e.date, e.reason, json.loads(e.details or "{}"))
+                   for e in case.events.order_by(models.CaseEvent.date, models.CaseEvent.id))
     # a file that reached official membership is finished: closed, with no outcome
     finished = case.status == "closed" or case.stage == "official"
     status = "closed" if finished else ("on_hold" if case.on_hold else "open")
@@ -253,7 +265,7 @@ def case_view(actor: Actor, case_id: int, as_of: datetime.date) -> CaseView:
                          needs_committee_vote(case.branch))
     return CaseView(case.id, person_view(person), _ref(case.branch), case.stage, status,
                     case.outcome, case.hold_reason, steps_t, documents, tuple(introducers),
-                    helpers, certificates, action)
+                    helpers, certificates, action, events)
 
 
 @dataclass(frozen=True)

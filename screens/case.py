@@ -24,7 +24,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from db import cases, connection, pipeline
 from db.access import AccessError, NotFound
-from db.cases import CaseView, ResolutionView, StepView
+from db.cases import CaseView, EventView, ResolutionView, StepView
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
@@ -88,6 +88,22 @@ def step_body(step: StepView) -> Text:
     if step.undone:
         body.append("\n" + t("case.undone") + " ")
         body.append_text(safe(step.undo_reason))
+    return body
+
+
+def failed_vote_body(event: EventView) -> Text:
+    """A branch vote that did not pass: the votes, the resolution, the reason; the file stayed."""
+    body = Text(t("case.vote_failed"), style="bold")
+    votes = event.details.get("votes") or {}
+    if votes.get("for") is not None and votes.get("convened") is not None:
+        body.append(" · " + t("case.votes", votes_for=votes["for"], convened=votes["convened"],
+                               excused=votes.get("excused") or 0))
+    if event.details.get("resolution"):
+        body.append("\n" + code_name("resolution", "branch_resolution") + " " + t("case.number") + " ")
+        body.append_text(safe(event.details["resolution"]))
+    if event.reason:
+        body.append("\n" + t("case.vote_failed_reason") + " ")
+        body.append_text(safe(event.reason))
     return body
 
 
@@ -161,6 +177,8 @@ class CaseScreen(Screen):
         self.query_one("#case-summary", Static).update(self._summary(view))
         self.query_one("#body-person", Static).update(self._person(view))
         self.query_one("#body-steps", Static).update(self._steps(view))
+        # the newest step is what one looks for: a long timeline opens at its end
+        self.call_after_refresh(self.query_one("#scroll-steps").scroll_end, animate=False)
         self.query_one("#body-documents", Static).update(self._documents(view))
         self.query_one("#body-introducers", Static).update(self._introducers(view))
 
@@ -216,12 +234,22 @@ class CaseScreen(Screen):
         return grid
 
     def _steps(self, view: CaseView) -> RenderableType:
-        if not view.steps:
+        failed = [e for e in view.events if e.kind == "vote_failed"]
+        if not view.steps and not failed:
             return Text(t("case.none"))
+        # the steps in their order, each failed vote before the first step dated later or, on
+        # its own day, before a step past dossier (the vote that passed afterwards)
+        past_dossier = set(pipeline.STAGES[pipeline.STAGES.index("dossier") + 1:])
+        rows = [(Text(i18n.date(step.date), style="strike" if step.undone else ""), step_body(step))
+                for step in view.steps]
+        for event in reversed(failed):
+            at = next((n for n, step in enumerate(view.steps)
+                       if step.date > event.date or (step.date == event.date and step.stage in past_dossier)),
+                      len(view.steps))
+            rows.insert(at, (Text(i18n.date(event.date)), failed_vote_body(event)))
         grid = _grid(10, None)
-        for step in view.steps:
-            grid.add_row(Text(i18n.date(step.date), style="strike" if step.undone else ""),
-                         step_body(step))
+        for day, body in rows:
+            grid.add_row(day, body)
         return grid
 
     def _documents(self, view: CaseView) -> RenderableType:
@@ -318,9 +346,9 @@ class CaseScreen(Screen):
             self.say(error_message(pipeline.PipelineError("closed")))
             return
 
-        def saved(done: bool | None) -> None:
+        def saved(done: bool | str | None) -> None:
             if done:
-                self.say(t("case.saved_step"))
+                self.say(t("case.saved_vote_failed") if done == "vote_failed" else t("case.saved_step"))
                 self._load()
 
         self.app.push_screen(StepForm(self.context, self.case_id, view.stage, view.person.full_name), saved)

@@ -4,7 +4,9 @@ one, then fill in only what that step needs.
 Ctrl+T checks the step against the rules (nothing is saved) and lists what fails as sentences;
 Ctrl+S saves. When only warnings remain, an organiser or an administrator is asked for the reason
 to save anyway; the other roles are told who may. Escape asks before throwing typed input away.
-The screen dismisses with True once the step is saved.
+When a branch vote is refused only because it fell short of two thirds, Ctrl+G (shown in the
+footer only then) asks a reason and records the failed vote: the file stays in `dossier`.
+The screen dismisses with True once the step is saved, with "vote_failed" once a failed vote is.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Checkbox, Footer, Label, Select, Static
+from textual.widgets import Checkbox, Footer, Input, Label, Select, Static
 
 from db import cases, connection, pipeline
 from db.access import AccessError, NotFound
@@ -137,6 +139,8 @@ class StepForm(FormScreen):
         Binding("ctrl+s", "save", "form.keys.save", priority=True, id="step.save"),
         Binding("ctrl+t", "check", "form.keys.check", priority=True, id="step.check"),
         Binding("f5", "check", "form.keys.check", show=False, priority=True, id="step.check_f5"),
+        Binding("ctrl+g", "record_failed_vote", "step.keys.vote_failed", priority=True,
+                id="step.vote_failed"),
     ]
 
     def __init__(self, context: AppContext, case_id: int, stage: str, name: str = "") -> None:
@@ -148,6 +152,7 @@ class StepForm(FormScreen):
         self.targets = target_stages(stage)
         self.stage = self.targets[0] if self.targets else None
         self._busy = False
+        self.failed_vote_offered = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="step-form"):
@@ -181,7 +186,30 @@ class StepForm(FormScreen):
         if event.value != self.stage and isinstance(event.value, str):
             self.stage = event.value
             self.query_one(MessageBox).show([])
+            self._offer_failed_vote(False)
             await self._rebuild()
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "record_failed_vote":
+            return self.failed_vote_offered
+        return True
+
+    def _offer_failed_vote(self, offered: bool) -> None:
+        if offered != self.failed_vote_offered:
+            self.failed_vote_offered = offered
+            self.refresh_bindings()
+
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        # the votes shown short may have been mistyped: the offer holds for what was checked
+        if self.failed_vote_offered:
+            self._offer_failed_vote(False)
+
+    def _vote_only_short(self, violations) -> bool:
+        """The branch vote is refused for one reason only: real counts below two thirds."""
+        blocking = [v for v in violations if not v.warning]
+        return (self.stage == "branch_approved" and bool(blocking)
+                and all(v.code == "vote_below_two_thirds" and "needed" in v.params for v in blocking))
 
     def is_dirty(self) -> bool:
         return super().is_dirty() or (bool(self.targets) and self.stage != self.targets[0])
@@ -213,6 +241,38 @@ class StepForm(FormScreen):
         if data is not None and not self._busy:
             self._busy = True
             self._run(data, save=True, override_reason=override_reason)
+
+    def action_record_failed_vote(self) -> None:
+        if not self.failed_vote_offered or self._busy:
+            return
+        data = self._step()
+        if data is None:
+            return
+
+        def answered(reason: str | None) -> None:
+            if reason and not self._busy:
+                self._busy = True
+                self._run_failed_vote(data, reason)
+
+        self.app.push_screen(ReasonDialog(t("step.vote_failed_title"), t("step.vote_failed_note")),
+                             answered)
+
+    @work(thread=True, exclusive=True, group="step")
+    def _run_failed_vote(self, data: dict, reason: str) -> None:
+        ctx = self.context
+        day = data.get("date")
+        try:
+            date = pipeline.step_from_dict(data).date
+            pipeline.record_failed_vote(ctx.actor, self.case_id, date, data["votes"], ctx.today,
+                                        reason=reason, resolution=data.get("resolution"))
+            result = ("vote_failed", [])
+        except pipeline.StepRefused as exc:
+            result = ("refused", exc)
+        except (pipeline.PipelineError, NotFound, AccessError) as exc:
+            result = ("error", error_message(exc, day))
+        finally:
+            connection.close_database()  # this thread's connection only
+        self.app.call_from_thread(self._finished, result, day)
 
     def _person_lookup(self, obj) -> int | None:
         """An introducer typed by citizen ID: the one person the account may see with it."""
@@ -250,11 +310,17 @@ class StepForm(FormScreen):
         self._busy = False
         kind, payload = result
         box = self.query_one(MessageBox)
+        short = self._vote_only_short(payload.violations if kind == "refused"
+                                      else payload if kind == "checked" else [])
+        self._offer_failed_vote(short)
         if kind == "saved":
             self.dismiss(True)
+        elif kind == "vote_failed":
+            self.dismiss("vote_failed")
         elif kind == "checked":
             if payload:
-                box.show([t("step.check_fails")] + violation_lines(payload, day))
+                box.show([t("step.check_fails")] + violation_lines(payload, day)
+                         + ([t("step.vote_failed_offer")] if short else []))
             else:
                 box.show([t("step.check_ok")], good=True)
         elif kind == "refused":
@@ -266,6 +332,8 @@ class StepForm(FormScreen):
             else:
                 if payload.needs_override:
                     lines.append(t("step.override_forbidden"))
+                if short:
+                    lines.append(t("step.vote_failed_offer"))
                 box.show(lines)
         else:
             box.show([t("step.not_saved"), payload])

@@ -245,3 +245,67 @@ def test_variants_of_a_code_read_their_params():
                                                            {"vote": "branch", "missing": True})
     finally:
         i18n.set_language("vi")
+
+
+def test_record_failed_vote_keeps_the_file_in_dossier(demo_admin, demo_db, capsys):
+    case_id, members = votable(demo_admin)
+    low = members * 2 // 3 - 1
+    before = state(case_id)
+    status, doc, _ = run_json(capsys, "--db", demo_db, "case", "advance", case_id, "branch_approved",
+                              "--votes", f"{low}/{members}/0", "--resolution", "9-NQ/CB",
+                              "--date", "29/09/2021", "--record-failed-vote",
+                              "--reason", "Chưa đủ tín nhiệm")
+    assert status == 0 and doc["ok"] is True and doc["stage"] == "dossier"
+    [event] = [e for e in doc["events"] if e["kind"] == "vote_failed"]
+    assert event["date"] == "2021-09-29" and event["reason"] == "Chưa đủ tín nhiệm"
+    assert event["details"] == {"votes": {"for": low, "convened": members, "excused": 0},
+                                "resolution": "9-NQ/CB"}
+    case = models.CaseFile.get_by_id(case_id)
+    assert case.stage == "dossier" and case.version == before[3] + 1
+    assert models.Step.select().where(models.Step.case == case_id).count() == before[4]
+
+    # in words, and the file can still pass a later vote
+    status, out, err = run(capsys, "--lang", "en", "--db", demo_db, "case", "advance", case_id,
+                           "branch_approved", "--votes", f"0/{members}", "--date", "30/09/2021",
+                           "--record-failed-vote", "--reason", "Again")
+    assert status == 0 and f"File {case_id}: the failed branch vote is recorded" in out
+    assert "Building the file" in out
+    status, doc, _ = run_json(capsys, "--db", demo_db, "case", "advance", case_id, "branch_approved",
+                              "--resolution", "12-NQ/CB", "--votes", f"{members}/{members}/0",
+                              "--date", "30/09/2021")
+    assert status == 0 and doc["stage"] == "branch_approved" and len(doc["events"]) == before[5] + 2
+
+
+def test_record_failed_vote_is_refused_when_the_vote_passed_or_is_incomplete(demo_admin, demo_db, capsys):
+    case_id, members = votable(demo_admin)
+    before = state(case_id)
+    base = ("--db", demo_db, "case", "advance", case_id)
+    status, doc, _ = run_json(capsys, *base, "branch_approved", "--votes", f"{members}/{members}",
+                              "--record-failed-vote", "--reason", "x")
+    assert status == 1 and doc["error"]["code"] == "bad_value"
+    assert "hai phần ba" in doc["error"]["message"] and "--record-failed-vote" in doc["error"]["message"]
+    status, out, err = run(capsys, "--lang", "en", *base, "branch_approved", "--votes",
+                           f"{members}/{members}", "--record-failed-vote", "--reason", "x")
+    assert status == 1 and "reach two thirds, so this is not a failed vote" in err
+    # no reason, no votes, another stage, impossible votes, a reason without the option
+    for extra, code in ((("branch_approved", "--votes", f"0/{members}", "--record-failed-vote"),
+                         "reason_required"),
+                        (("branch_approved", "--record-failed-vote", "--reason", "x"), "bad_value"),
+                        (("committee_approved", "--votes", f"0/{members}", "--record-failed-vote",
+                          "--reason", "x"), "bad_value"),
+                        (("branch_approved", "--votes", f"{members + 5}/{members}", "--record-failed-vote",
+                          "--reason", "x"), "bad_value"),
+                        (("branch_approved", "--votes", f"0/{members}", "--reason", "x"), "bad_value")):
+        status, doc, _ = run_json(capsys, *base, *extra)
+        assert status == 1 and doc["error"]["code"] == code, extra
+    assert state(case_id) == before
+
+
+def test_record_failed_vote_outside_dossier_lists_the_rule(demo_admin, demo_db, capsys):
+    case_id = open_case("branch_approved").id
+    before = state(case_id)
+    status, doc, _ = run_json(capsys, "--db", demo_db, "case", "advance", case_id, "branch_approved",
+                              "--votes", "1/20", "--record-failed-vote", "--reason", "x")
+    assert status == 1 and doc["ok"] is False
+    assert "stage_order" in [v["code"] for v in doc["violations"]]
+    assert state(case_id) == before

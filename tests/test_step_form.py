@@ -276,3 +276,86 @@ def test_screen_sentences_name_keys_not_command_line_options():
     params = {"vote": "branch", "for": 1, "convened": 5, "excused": 0, "needed": 4}
     assert "--votes" in rule_message("vote_below_two_thirds", params, TODAY)  # the command line's
     assert "--votes" not in rule_message("vote_below_two_thirds", params, TODAY, screen=True)
+
+
+async def test_a_failed_branch_vote_is_recorded_with_ctrl_g(app, demo_admin):
+    case_id, members = votable(demo_admin)
+    offer = "Ctrl+G"  # the footer shows the key only when the vote fell short and nothing else
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case_id)
+        await pilot.press("a")
+        await settle(pilot)
+        assert offer not in screen_text(app)
+        await pilot.press("ctrl+g")  # not offered: nothing happens
+        await settle(pilot)
+        assert isinstance(app.screen, StepForm)
+        await type_into(pilot, "resolution", "12-NQ/CB")
+        await type_into(pilot, "for", "1")
+        await type_into(pilot, "convened", str(members))
+        await pilot.press("ctrl+t")
+        await settle(pilot)
+        assert "chưa đạt hai phần ba" in message(app) and offer in message(app)
+        footer = screen_text(app).splitlines()[-1]
+        assert offer in footer and footer.rstrip().endswith("F1 Trợ giúp"), footer  # nothing cut at 80
+        await type_into(pilot, "for", "")
+        await pilot.press("backspace", "0")  # a changed count withdraws the offer until checked again
+        await settle(pilot)
+        assert offer not in screen_text(app).splitlines()[-1]
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert offer in screen_text(app).splitlines()[-1]
+        await pilot.press("ctrl+g")
+        await settle(pilot)
+        assert isinstance(app.screen, ReasonDialog)
+        await pilot.press(*"chua du tin nhiem", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen)
+        assert models.CaseFile.get_by_id(case_id).stage == "dossier"
+        event = models.CaseEvent.select().where((models.CaseEvent.case == case_id)
+                                                & (models.CaseEvent.kind == "vote_failed")).get()
+        assert (event.date, event.reason) == (TODAY, "chua du tin nhiem")
+        assert "biểu quyết không đạt" in screen_text(app)
+        await pilot.press("2")
+        await settle(pilot)
+        text = screen_text(app)
+        assert f"Chi bộ biểu quyết không đạt · tán thành 0/{members}" in text
+        assert "12-NQ/CB" in text and "chua du tin nhiem" in text
+
+
+async def test_no_failed_vote_offer_when_something_else_blocks(app, demo_admin):
+    case_id, members = votable(demo_admin)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case_id)
+        await pilot.press("a")
+        await settle(pilot)
+        await type_into(pilot, "resolution", "12-NQ/CB")
+        await type_into(pilot, "for", "1")
+        await type_into(pilot, "convened", str(members))
+        await type_into(pilot, "date", "")
+        await pilot.press(*["backspace"] * 10, *"01/01/2030")  # a date in the future blocks too
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert "chưa đạt hai phần ba" in message(app)
+        assert "Ctrl+G" not in screen_text(app)
+        await pilot.press("ctrl+g")
+        await settle(pilot)
+        assert isinstance(app.screen, StepForm)
+        assert not models.CaseEvent.select().where((models.CaseEvent.case == case_id)
+                                                   & (models.CaseEvent.kind == "vote_failed")).exists()
+
+
+async def test_a_failed_vote_shows_before_the_vote_that_passed_the_same_day(app, demo_admin):
+    case_id, members = votable(demo_admin)
+    pipeline.record_failed_vote(demo_admin, case_id, TODAY, (1, members, 0), TODAY, reason="lan 1",
+                                resolution="5-NQ/CB")
+    pipeline.apply(demo_admin, case_id, pipeline.StepInput(
+        "branch_approved", TODAY, resolution="6-NQ/CB", votes=(members, members, 0)), TODAY)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case_id)
+        await pilot.press("2")
+        await settle(pilot)
+        text = screen_text(app)
+        failed = text.index("Chi bộ biểu quyết không đạt")
+        assert text.index("5-NQ/CB") > failed
+        assert failed < text.index("6-NQ/CB")
+        assert text.index(i18n.code_name("stage", "dossier")) < failed

@@ -279,7 +279,11 @@ def _case_write_parsers(case_commands, command) -> None:
             p.add_argument("--reason", metavar="TEXT", help=t("cli.help.case_reason"))
         return p
 
-    step_options(command("advance", "case_advance", case_commands))
+    advance = command("advance", "case_advance", case_commands)
+    step_options(advance)
+    advance.add_argument("--record-failed-vote", action="store_true",
+                         help=t("cli.help.case_record_failed_vote"))
+    advance.add_argument("--reason", metavar="TEXT", help=t("cli.help.case_failed_vote_reason"))
     override = command("override", "case_override", case_commands)
     step_options(override)
     override.add_argument("--reason", metavar="TEXT", help=t("cli.help.case_override_reason"))
@@ -664,6 +668,8 @@ def case_json(view) -> dict:
         "helpers": [{"person_id": pid, "full_name": name} for pid, name in view.helpers],
         "certificates": [{"kind": c.kind, "number": c.number, "issued": _iso(c.issued),
                           "issuer": c.issuer} for c in view.certificates],
+        "events": [{"kind": e.kind, "date": _iso(e.date), "reason": e.reason, "details": e.details}
+                   for e in view.events],
         "next_action": ({"code": view.next_action.code, "due": _iso(view.next_action.due)}
                         if view.next_action else {"code": None, "due": None}),
     }
@@ -896,6 +902,30 @@ def _print_done(args, session: Session, view, key: str, **params) -> int:
     return 0
 
 
+def _record_failed_vote(args, session: Session) -> int:
+    """`case advance ID branch_approved --record-failed-vote`: a branch vote below two thirds,
+    recorded as a vote_failed event; the file stays in dossier."""
+    from db import pipeline
+
+    if args.stage != "branch_approved":
+        raise Refusal("bad_value", t("cli.write.failed_vote_stage", stage=safe(args.stage)))
+    if not args.votes:
+        raise Refusal("bad_value", t("cli.write.failed_vote_votes"))
+    if not (args.reason and args.reason.strip()):
+        raise pipeline.PipelineError("reason_required")
+    data = step_data(args, session.today)
+    day = _option_date(data["date"])
+    votes = pipeline.Votes.of(data["votes"])
+    if pipeline._votes_valid(votes) and pipeline.votes_pass(votes):
+        raise Refusal("bad_value", t("cli.write.failed_vote_passed", id=args.id, votes=safe(args.votes)))
+    try:
+        view = pipeline.record_failed_vote(session.actor, args.id, day, data["votes"], session.today,
+                                           reason=args.reason, resolution=data.get("resolution"))
+    except pipeline.StepRefused as exc:
+        return _print_refused(args, exc, day)
+    return _print_done(args, session, view, "cli.write.failed_vote_recorded")
+
+
 def cmd_case_write(args, session: Session) -> int:
     """The pipeline's writes; a rule refusal lists every violation, exit status 1."""
     from db import pipeline
@@ -903,8 +933,12 @@ def cmd_case_write(args, session: Session) -> int:
     actor, today, what = session.actor, session.today, args.case_command
     day = None
     try:
+        if what == "advance" and args.record_failed_vote:
+            return _record_failed_vote(args, session)
+        if what == "advance" and args.reason:
+            raise Refusal("bad_value", t("cli.write.reason_only_failed_vote"))
         if what in ("advance", "override"):
-            reason = getattr(args, "reason", None)
+            reason = getattr(args, "reason", None) if what == "override" else None
             if what == "override" and not (reason and reason.strip()):
                 raise pipeline.PipelineError("reason_required")
             step = pipeline.step_from_dict(step_data(args, today), person_id=_person_by_citizen_id)
