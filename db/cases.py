@@ -104,6 +104,7 @@ class EventView:
     date: datetime.date
     reason: str | None
     details: dict
+    entered_by: str | None = None  # the account that recorded it
 
 
 @dataclass(frozen=True)
@@ -232,11 +233,15 @@ def case_view(actor: Actor, case_id: int, as_of: datetime.date) -> CaseView:
         raise NotFound(case_id)
     person = case.person
     steps = []
-    for step in (models.Step.select(models.Step, models.Unit).join(models.Unit)
-                 .where(models.Step.case == case).order_by(models.Step.seq)):
-        resolutions = tuple(
-            ResolutionView(r.kind, r.number, r.date, r.votes_for, r.votes_convened, r.votes_excused)
-            for r in step.resolutions.order_by(models.Resolution.id))
+    S, R = models.Step, models.Resolution
+    by_step: dict[int, list[ResolutionView]] = {}
+    for r in R.select().join(S).where(S.case == case).order_by(R.id):  # one query, not one a step
+        by_step.setdefault(r.step_id, []).append(
+            ResolutionView(r.kind, r.number, r.date, r.votes_for, r.votes_convened, r.votes_excused))
+    for step in (S.select(S, models.Unit, models.Account).join(models.Unit)
+                 .switch(S).join(models.Account, JOIN.LEFT_OUTER, on=(S.entered_by == models.Account.id))
+                 .where(S.case == case).order_by(S.seq)):
+        resolutions = tuple(by_step.get(step.id, ()))
         account = step.entered_by.name if step.entered_by_id else None
         steps.append(StepView(step.seq, step.stage, step.date, _ref(step.unit), step.received,
                               resolutions, json.loads(step.details or "{}"), account,
@@ -255,8 +260,11 @@ def case_view(actor: Actor, case_id: int, as_of: datetime.date) -> CaseView:
                     for h in case.helpers.order_by(models.Helper.since))
     certificates = tuple(CertificateView(c.kind, c.number, c.issued, c.issuer)
                          for c in person.certificates.order_by(models.Certificate.issued))
-    events = tuple(EventView(e.kind, e.date, e.reason, json.loads(e.details or "{}"))
-                   for e in case.events.order_by(models.CaseEvent.date, models.CaseEvent.id))
+    E, A = models.CaseEvent, models.Account
+    events = tuple(EventView(e.kind, e.date, e.reason, json.loads(e.details or "{}"),
+                             e.entered_by.name if e.entered_by_id else None)
+                   for e in E.select(E, A).join(A, JOIN.LEFT_OUTER, on=(E.entered_by == A.id))
+                   .where(E.case == case.id).order_by(E.date, E.id))
     # a file that reached official membership is finished: closed, with no outcome
     finished = case.status == "closed" or case.stage == "official"
     status = "closed" if finished else ("on_hold" if case.on_hold else "open")

@@ -88,6 +88,28 @@ def step_body(step: StepView) -> Text:
     if step.undone:
         body.append("\n" + t("case.undone") + " ")
         body.append_text(safe(step.undo_reason))
+    if step.entered_by:
+        body.append("\n" + t("case.entered_by") + " ", style="dim")
+        body.append_text(safe(step.entered_by, style="dim"))
+    return body
+
+
+def event_body(event: EventView) -> Text:
+    """Anything else recorded on the file (hold, release, close, reopen, undo, override): what,
+    why, by whom."""
+    if event.kind == "vote_failed":
+        body = failed_vote_body(event)
+    else:
+        body = Text(code_name("event", event.kind), style="bold")
+        outcome = event.details.get("outcome")
+        if outcome:
+            body.append(" · " + code_name("outcome", outcome))
+        if event.reason:
+            body.append("\n" + t("case.reason") + " ")
+            body.append_text(safe(event.reason))
+    if event.entered_by:
+        body.append("\n" + t("case.entered_by") + " ", style="dim")
+        body.append_text(safe(event.entered_by, style="dim"))
     return body
 
 
@@ -234,37 +256,53 @@ class CaseScreen(Screen):
         return grid
 
     def _steps(self, view: CaseView) -> RenderableType:
-        failed = [e for e in view.events if e.kind == "vote_failed"]
-        if not view.steps and not failed:
+        if not view.steps and not view.events:
             return Text(t("case.none"))
-        # the steps in their order, each failed vote before the first step dated later or, on
-        # its own day, before a step past dossier (the vote that passed afterwards)
+        # rows of (date, undone, body), the steps in their order; each failed vote goes before
+        # the first step dated later or, on its own day, before a step past dossier (the vote
+        # that passed afterwards); any other event after everything recorded up to its day
         past_dossier = set(pipeline.STAGES[pipeline.STAGES.index("dossier") + 1:])
-        rows = [(Text(i18n.date(step.date), style="strike" if step.undone else ""), step_body(step))
-                for step in view.steps]
-        for event in reversed(failed):
+        rows = [(step.date, step.undone, step_body(step)) for step in view.steps]
+        for event in (e for e in reversed(view.events) if e.kind == "vote_failed"):
             at = next((n for n, step in enumerate(view.steps)
                        if step.date > event.date or (step.date == event.date and step.stage in past_dossier)),
                       len(view.steps))
-            rows.insert(at, (Text(i18n.date(event.date)), failed_vote_body(event)))
+            rows.insert(at, (event.date, False, event_body(event)))
+        for event in (e for e in view.events if e.kind != "vote_failed"):
+            at = next((n for n, row in enumerate(rows) if row[0] > event.date), len(rows))
+            rows.insert(at, (event.date, False, event_body(event)))
         grid = _grid(10, None)
-        for day, body in rows:
-            grid.add_row(day, body)
+        for day, undone, body in rows:
+            grid.add_row(Text(i18n.date(day), style="strike" if undone else ""), body)
         return grid
 
     def _documents(self, view: CaseView) -> RenderableType:
         parts: list[RenderableType] = [Text(t("case.documents"), style="bold underline")]
-        if view.documents:
-            grid = _grid(10, None)
-            for document in view.documents:
-                kind = Text(code_name("document", document.kind))
+        # a checklist: what the file's next steps need, received ([x] and its date) or not ([ ])
+        needed = list(pipeline.BRANCH_DOCUMENTS)
+        if view.stage in ("admitted", "probationary", "official"):
+            needed += ["member_records", "new_member_certificate"]
+        received = {d.kind: d for d in view.documents}
+        grid = _grid(3, 10, None)
+        for kind in needed:
+            document = received.get(kind)
+            line = Text(code_name("document", kind))
+            if document is None:
+                line.append(" — " + t(f"case.missing_for.{'branch' if kind in pipeline.BRANCH_DOCUMENTS else kind}"),
+                            style="bold")
+            elif document.note:
+                line.append(" — ")
+                line.append_text(safe(document.note))
+            grid.add_row(Text("[x]" if document else "[ ]"),
+                         Text(i18n.date(document.received) if document else ""), line)
+        for document in view.documents:  # anything else received
+            if document.kind not in needed:
+                line = Text(code_name("document", document.kind))
                 if document.note:
-                    kind.append(" — ")
-                    kind.append_text(safe(document.note))
-                grid.add_row(Text(i18n.date(document.received)), kind)
-            parts.append(grid)
-        else:
-            parts.append(Text(t("case.none")))
+                    line.append(" — ")
+                    line.append_text(safe(document.note))
+                grid.add_row(Text("[x]"), Text(i18n.date(document.received)), line)
+        parts.append(grid)
         parts.append(Text(""))
         parts.append(Text(t("case.certificates"), style="bold underline"))
         if view.certificates:
