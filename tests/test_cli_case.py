@@ -309,3 +309,12 @@ def test_record_failed_vote_outside_dossier_lists_the_rule(demo_admin, demo_db, 
     assert status == 1 and doc["ok"] is False
     assert "stage_order" in [v["code"] for v in doc["violations"]]
     assert state(case_id) == before
+
+
+def test_case_show_lists_the_events_of_the_file(demo_admin, demo_db, capsys):
+    case = open_case("dossier")
+    status, _out, _err = run(capsys, "--db", demo_db, "case", "hold", case.id, "--reason", "Chờ thẩm tra")
+    assert status == 0
+    status, out, _err = run(capsys, "--db", demo_db, "case", "show", case.id)
+    assert status == 0
+    assert "Sự việc khác trên hồ sơ" in out and "Tạm dừng" in out and "Chờ thẩm tra" in out

@@ -792,6 +792,19 @@ def cmd_case_show(args, session: Session) -> int:
         helpers = _text(t("cli.case.helpers") + ": ", "bold")
         helpers.append(", ".join(safe(name or "") for _, name in view.helpers))
         console.print(helpers)
+
+    if view.events:  # failed votes, holds, closings, undos, overrides, notes
+        rows = []
+        for e in view.events:
+            what = i18n.code_name("event", e.kind)
+            votes = e.details.get("votes") or {}
+            if votes.get("for") is not None and votes.get("convened") is not None:
+                what += f" · {votes['for']}/{votes['convened']} ({votes.get('excused') or 0})"
+            if e.details.get("outcome"):
+                what += " · " + i18n.code_name("outcome", e.details["outcome"])
+            rows.append((i18n.date(e.date), what, safe(e.reason or ""), safe(e.entered_by or "")))
+        console.print(_table("cli.case.events", ("cli.col.date", "cli.col.event", "cli.col.reason",
+                                                 "cli.col.entered_by"), rows, keep=(0, 1)))
     return 0
 
 
