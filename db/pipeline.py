@@ -1228,6 +1228,23 @@ def _set_hold(actor: Actor, case_id: int, on: bool, reason: str | None, today: D
     return case_view(actor, case_id, today)
 
 
+def add_note(actor: Actor, case_id: int, text: str, *, today: Date | None = None) -> None:
+    """A free-text note on the file (any state, closed too): a CaseEvent of kind "note" with the
+    day, the text and who wrote it. The file itself does not change."""
+    from db.text import clean
+
+    note = (clean(text, multiline=True) or "").strip()
+    if not note:
+        raise PipelineError("reason_required")
+    day = _today(today)
+    with write_transaction():
+        case = writable_case(actor, case_id, day)
+        event = models.CaseEvent.create(case=case_id, kind="note", date=day, reason=note,
+                                        entered_by=actor.account_id)
+        audit.record(actor, "note", "case_file", case_id, None,
+                     {"event": event.id, "date": day, "text": note}, case.branch_id)
+
+
 # --- opening a file -------------------------------------------------------------------------
 
 SEXES = ("F", "M")

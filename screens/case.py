@@ -1,11 +1,12 @@
 """One candidate's file: the person, the steps, the documents, the introducers.
 
-A summary (name, branch, stage, next action) stays on top; the details are in four tabs,
-switched with 1-4 or the left and right arrows; Escape goes back to the list.
+A summary (name, branch, stage, next action) stays on top; the details are in five tabs,
+switched with 1-5 or the left and right arrows; Escape goes back to the list. The fifth tab holds
+the free-text notes on the file (not the timeline of the Steps tab).
 
 The writes of the pipeline, each asking what it needs first: `a` records the next step (the step
 form), `u` undoes the last step, `c` closes the file, `r` reopens it, `o` puts it on hold or
-releases it. Each runs `db.pipeline` in a thread, then the file is read again; a refusal shows
+releases it, `g` adds a note. Each runs `db.pipeline` in a thread, then the file is read again; a refusal shows
 its sentences under the summary and nothing is saved.
 """
 
@@ -31,7 +32,9 @@ from tui.i18n import code_name, t
 from tui.messages import error_message
 from tui.widgets import safe, translate_bindings
 
-TABS = ("person", "steps", "documents", "introducers")
+TABS = ("person", "steps", "documents", "introducers", "notes")
+# the label of each tab (the notes tab's message lives with the other note messages)
+TAB_LABELS = {name: f"case.tab.{name}" for name in TABS} | {"notes": "case.note.tab"}
 
 
 class CaseLoaded(Message):
@@ -138,8 +141,8 @@ class CaseScreen(Screen):
 
     BINDINGS = [
         Binding("escape", "back", "keys.back", id="case.back"),
-        Binding("1", "show_tab('person')", "keys.tabs", key_display="1-4", id="case.tab_person"),
-        *(Binding(str(number), f"show_tab('{name}')", "keys.tabs", key_display="1-4",
+        Binding("1", "show_tab('person')", "keys.tabs", key_display="1-5", id="case.tab_person"),
+        *(Binding(str(number), f"show_tab('{name}')", "keys.tabs", key_display="1-5",
                   show=False, id=f"case.tab_{name}")
           for number, name in enumerate(TABS[1:], start=2)),
         Binding("right", "step_tab(1)", "keys.next_tab", show=False, priority=True,
@@ -151,6 +154,7 @@ class CaseScreen(Screen):
         Binding("c", "close_file", "case.keys.close", id="case.close"),
         Binding("r", "reopen", "case.keys.reopen", show=False, id="case.reopen"),
         Binding("o", "hold", "case.keys.hold", show=False, id="case.hold"),
+        Binding("g", "add_note", "case.note.key", show=False, id="case.note"),
     ]
 
     def __init__(self, context: AppContext, case_id: int) -> None:
@@ -166,7 +170,7 @@ class CaseScreen(Screen):
         yield Static("", id="case-message", markup=False)
         with TabbedContent(id="case-tabs"):
             for number, name in enumerate(TABS, start=1):
-                with TabPane(f"{number} {t(f'case.tab.{name}')}", id=f"tab-{name}"):
+                with TabPane(f"{number} {t(TAB_LABELS[name])}", id=f"tab-{name}"):
                     with VerticalScroll(id=f"scroll-{name}", classes="case-scroll"):
                         yield Static("", id=f"body-{name}", markup=False)
         yield Footer(compact=True)
@@ -203,6 +207,7 @@ class CaseScreen(Screen):
         self.call_after_refresh(self.query_one("#scroll-steps").scroll_end, animate=False)
         self.query_one("#body-documents", Static).update(self._documents(view))
         self.query_one("#body-introducers", Static).update(self._introducers(view))
+        self.query_one("#body-notes", Static).update(self._notes(view))
 
     # --- what the tabs show ---------------------------------------------------------------
 
@@ -256,19 +261,20 @@ class CaseScreen(Screen):
         return grid
 
     def _steps(self, view: CaseView) -> RenderableType:
-        if not view.steps and not view.events:
+        events = [e for e in view.events if e.kind != "note"]  # notes have their own tab
+        if not view.steps and not events:
             return Text(t("case.none"))
         # rows of (date, undone, body), the steps in their order; each failed vote goes before
         # the first step dated later or, on its own day, before a step past dossier (the vote
         # that passed afterwards); any other event after everything recorded up to its day
         past_dossier = set(pipeline.STAGES[pipeline.STAGES.index("dossier") + 1:])
         rows = [(step.date, step.undone, step_body(step)) for step in view.steps]
-        for event in (e for e in reversed(view.events) if e.kind == "vote_failed"):
+        for event in (e for e in reversed(events) if e.kind == "vote_failed"):
             at = next((n for n, step in enumerate(view.steps)
                        if step.date > event.date or (step.date == event.date and step.stage in past_dossier)),
                       len(view.steps))
             rows.insert(at, (event.date, False, event_body(event)))
-        for event in (e for e in view.events if e.kind != "vote_failed"):
+        for event in (e for e in events if e.kind != "vote_failed"):
             at = next((n for n, row in enumerate(rows) if row[0] > event.date), len(rows))
             rows.insert(at, (event.date, False, event_body(event)))
         grid = _grid(10, None)
@@ -347,6 +353,19 @@ class CaseScreen(Screen):
             parts.append(Text(t("case.none")))
         return Group(*parts)
 
+    def _notes(self, view: CaseView) -> RenderableType:
+        """The notes, oldest first: the date, then who wrote it and the text."""
+        notes = [e for e in view.events if e.kind == "note"]
+        if not notes:
+            return Text(t("case.note.none"))
+        grid = _grid(10, None)
+        for note in notes:
+            body = safe(note.entered_by or "?", style="bold")
+            body.append("\n")
+            body.append_text(safe(note.reason))
+            grid.add_row(Text(i18n.date(note.date)), body)
+        return grid
+
     # --- keys -----------------------------------------------------------------------------
 
     def action_back(self) -> None:
@@ -422,6 +441,11 @@ class CaseScreen(Screen):
 
         self.app.push_screen(CloseDialog(pipeline.OUTCOMES, self.context.today), answered)
 
+    def action_add_note(self) -> None:
+        if self.view is None:
+            return
+        self._ask_reason(t("case.note.ask"), "note", t("case.note.done"))
+
     def _ask_reason(self, title: str, what: str, done: str) -> None:
         from screens.dialogs import ReasonDialog
 
@@ -442,6 +466,8 @@ class CaseScreen(Screen):
                 pipeline.reopen(actor, case_id, argument, today=today)
             elif what == "hold":
                 pipeline.hold(actor, case_id, argument, today=today)
+            elif what == "note":
+                pipeline.add_note(actor, case_id, argument, today=today)
             elif what == "release":
                 pipeline.release(actor, case_id, today=today)
             elif what == "close":
@@ -452,8 +478,11 @@ class CaseScreen(Screen):
             message = t("case.not_saved") + "\n" + error_message(exc, day)
         finally:
             connection.close_database()  # this thread's connection only
-        self.app.call_from_thread(self._written, message)
+        tab = "notes" if what == "note" and message == done else None
+        self.app.call_from_thread(self._written, message, tab)
 
-    def _written(self, message: str) -> None:
+    def _written(self, message: str, tab: str | None = None) -> None:
         self.say(message)
         self._load()
+        if tab is not None:
+            self.action_show_tab(tab)

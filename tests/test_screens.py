@@ -395,7 +395,7 @@ async def test_help_lists_the_keys_of_the_screen(make_app, sample):
         await pilot.press("f1")
         await pilot.pause()
         text = content_text(app.screen.query_one("#help-body", Static))
-        assert "Hồ sơ quần chúng" in text and "1-4" in text and "Quay lại" in text
+        assert "Hồ sơ quần chúng" in text and "1-5" in text and "Quay lại" in text
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, CaseScreen)
