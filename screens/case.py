@@ -444,16 +444,16 @@ class CaseScreen(Screen):
     def action_add_note(self) -> None:
         if self.view is None:
             return
-        self._ask_reason(t("case.note.ask"), "note", t("case.note.done"))
+        self._ask_reason(t("case.note.ask"), "note", t("case.note.done"), label=t("case.note.label"))
 
-    def _ask_reason(self, title: str, what: str, done: str) -> None:
+    def _ask_reason(self, title: str, what: str, done: str, *, label: str | None = None) -> None:
         from screens.dialogs import ReasonDialog
 
         def answered(reason: str | None) -> None:
             if reason:
                 self._write(what, reason, done)
 
-        self.app.push_screen(ReasonDialog(title), answered)
+        self.app.push_screen(ReasonDialog(title, label=label), answered)
 
     @work(thread=True, exclusive=True, group="case-write")
     def _write(self, what: str, argument, done: str) -> None:

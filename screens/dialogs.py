@@ -248,17 +248,18 @@ class ReasonDialog(FormScreen, ModalScreen):
 
     BINDINGS = [Binding("ctrl+s", "save", "form.keys.save", priority=True, id="reason.save")]
 
-    def __init__(self, title: str, note: str = "") -> None:
+    def __init__(self, title: str, note: str = "", *, label: str | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.note = note
+        self.label = label  # the field's label: "Lý do" unless told otherwise (e.g. a note)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.title_text, classes="dialog-title", markup=False)
             if self.note:
                 yield Static(self.note, classes="dialog-note", markup=False)
-            yield FormField("reason", t("form.field.reason"), required=True)
+            yield FormField("reason", self.label or t("form.field.reason"), required=True)
             yield Static(t("form.reason_keys"), classes="dialog-keys", markup=False)
 
     def on_mount(self) -> None:
