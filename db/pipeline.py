@@ -957,58 +957,74 @@ def apply(actor: Actor, case_id: int, step: StepInput, today: Date, *,
         if warnings and actor.role not in OVERRIDE_ROLES:
             raise AccessError("forbidden", action="override", role=actor.role,
                               codes=[v.code for v in warnings])
-        before = _snapshot(case)
-        S = models.Step
-        seq = (S.select(S.seq).where(S.case == case_id).order_by(S.seq.desc()).scalar() or 0) + 1
-        details: dict = {}
-        if step.recommended_by:
-            details["recommended_by"] = step.recommended_by
-        if step.class_id is not None:
-            details["class_id"] = step.class_id
-        if step.certificate is not None:
-            details["certificate_id"] = _certificate(case.person_id, step.certificate)
-        if step.helper is not None:
-            if isinstance(step.helper, Mapping):
-                details["helper_snapshot"] = dict(step.helper)
-            else:
-                details["helper_person_id"] = step.helper
-        if step.stage == "official":
-            details["official_on"] = add_months(state.last("probationary").date, PROBATION_MONTHS).isoformat()
-        row = S.create(case=case_id, seq=seq, stage=step.stage, date=step.date,
-                       unit=_acting_unit(case.branch_id, step.stage, step.date),
-                       received=step.received if step.stage == "admitted" else None,
-                       extension=step.extension,
-                       details=json.dumps(details, ensure_ascii=False) if details else None,
-                       entered_by=actor.account_id)
-        _write_resolutions(row, step)
-        for kind, received in step.documents:
-            models.Document.create(case=case_id, kind=kind, received=received)
-        for intro in step.introducers:
-            models.Introducer.create(
-                case=case_id, kind=intro.kind, person=intro.person_id, resolution=intro.resolution,
-                date=introduction_date(state, step, intro), together_since=intro.together_since,
-                replacement=intro.replacement,
-                snapshot=json.dumps(dict(intro.snapshot), ensure_ascii=False, default=str)
-                if intro.snapshot else None)
-        if step.helper is not None:
-            models.Helper.create(
-                case=case_id, person=None if isinstance(step.helper, Mapping) else step.helper,
-                since=step.date, snapshot=json.dumps(dict(step.helper), ensure_ascii=False, default=str)
-                if isinstance(step.helper, Mapping) else None)
-        _membership(case, state, step)
-        case.stage = step.stage
-        case.version += 1
-        case.save()
-        if warnings:
-            models.CaseEvent.create(
-                case=case_id, kind="override", date=step.date, reason=reason,
-                details=json.dumps({"seq": seq, "codes": sorted({v.code for v in warnings})}),
-                entered_by=actor.account_id)
-        audit.record(actor, "step", "case_file", case_id, before,
-                     {**_snapshot(case), "seq": seq, "step": dataclasses.asdict(step),
-                      "override": {"reason": reason, "codes": [v.code for v in warnings]} if warnings else None},
-                     case.branch_id)
+        record_step(actor, case, state, step, warnings=[v.code for v in warnings], reason=reason)
     return case_view(actor, case_id, today)
+
+
+def record_step(actor: Actor, case: models.CaseFile, state: CaseState, step: StepInput, *,
+                warnings: list[str], reason: str | None, unverified: list[dict] | None = None) -> int:
+    """Write a step that was checked: the step, its resolutions, documents, introducers, helper,
+    certificate and membership, the file's new stage, the override (when `warnings`) and the
+    audit entry. Inside the caller's transaction. `unverified` (a legacy import) names the details
+    the step lacks; the file is then marked legacy. Returns the step's seq."""
+    case_id = case.id
+    before = _snapshot(case)
+    S = models.Step
+    seq = (S.select(S.seq).where(S.case == case_id).order_by(S.seq.desc()).scalar() or 0) + 1
+    details: dict = {"unverified": unverified} if unverified is not None else {}
+    if step.recommended_by:
+        details["recommended_by"] = step.recommended_by
+    if step.class_id is not None:
+        details["class_id"] = step.class_id
+    if step.certificate is not None:
+        details["certificate_id"] = _certificate(case.person_id, step.certificate)
+    if step.helper is not None:
+        if isinstance(step.helper, Mapping):
+            details["helper_snapshot"] = dict(step.helper)
+        else:
+            details["helper_person_id"] = step.helper
+    ceremony = state.last("probationary")
+    if step.stage == "official" and ceremony is not None:
+        details["official_on"] = add_months(ceremony.date, PROBATION_MONTHS).isoformat()
+    row = S.create(case=case_id, seq=seq, stage=step.stage, date=step.date,
+                   unit=_acting_unit(case.branch_id, step.stage, step.date),
+                   received=step.received if step.stage == "admitted" else None,
+                   extension=step.extension,
+                   details=json.dumps(details, ensure_ascii=False) if details else None,
+                   entered_by=actor.account_id)
+    _write_resolutions(row, step)
+    for kind, received in step.documents:
+        models.Document.create(case=case_id, kind=kind, received=received)
+    for intro in step.introducers:
+        models.Introducer.create(
+            case=case_id, kind=intro.kind, person=intro.person_id, resolution=intro.resolution,
+            date=introduction_date(state, step, intro), together_since=intro.together_since,
+            replacement=intro.replacement,
+            snapshot=json.dumps(dict(intro.snapshot), ensure_ascii=False, default=str)
+            if intro.snapshot else None)
+    if step.helper is not None:
+        models.Helper.create(
+            case=case_id, person=None if isinstance(step.helper, Mapping) else step.helper,
+            since=step.date, snapshot=json.dumps(dict(step.helper), ensure_ascii=False, default=str)
+            if isinstance(step.helper, Mapping) else None)
+    if step.stage != "official" or ceremony is not None:
+        _membership(case, state, step)
+    case.stage = step.stage
+    if unverified is not None:
+        case.legacy = True
+    case.version += 1
+    case.save()
+    if warnings:
+        models.CaseEvent.create(
+            case=case_id, kind="override", date=step.date, reason=reason,
+            details=json.dumps({"seq": seq, "codes": sorted(set(warnings))}),
+            entered_by=actor.account_id)
+    after = {**_snapshot(case), "seq": seq, "step": dataclasses.asdict(step),
+             "override": {"reason": reason, "codes": warnings} if warnings else None}
+    if unverified is not None:
+        after["unverified"] = unverified
+    audit.record(actor, "step", "case_file", case_id, before, after, case.branch_id)
+    return seq
 
 
 def _certificate(person_id: int, cert: CertificateInput) -> int:

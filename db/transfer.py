@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 
 from db import audit, models, pipeline
 from db.access import AccessError, Actor, NotFound, scope_root
-from db.calendar import add_months
 from db.connection import get_setting, resolve_today, write_transaction
 from db.text import fold, name_sort_key
 from db.units import BRANCH_TYPES, UnitLookupError, find_unit, subtree_ids
@@ -547,54 +546,8 @@ def _record_unverified(actor: Actor, case_id: int, step: pipeline.StepInput, unv
         case = pipeline.writable_case(actor, case_id, today)
         state = pipeline.read_state(case_id, step)
         warnings = sorted({v.code for v in pipeline.check_step(state, step, today) if v.warning})
-        before = pipeline._snapshot(case)
-        S = models.Step
-        seq = (S.select(S.seq).where(S.case == case_id).order_by(S.seq.desc()).scalar() or 0) + 1
-        details: dict = {"unverified": unverified}
-        if step.recommended_by:
-            details["recommended_by"] = step.recommended_by
-        if step.certificate is not None:
-            details["certificate_id"] = pipeline._certificate(case.person_id, step.certificate)
-        if step.helper is not None:
-            if isinstance(step.helper, Mapping):
-                details["helper_snapshot"] = dict(step.helper)
-            else:
-                details["helper_person_id"] = step.helper
-        if step.stage == "official" and state.last("probationary"):
-            details["official_on"] = add_months(state.last("probationary").date,
-                                                pipeline.PROBATION_MONTHS).isoformat()
-        row = S.create(case=case_id, seq=seq, stage=step.stage, date=step.date,
-                       unit=pipeline._acting_unit(case.branch_id, step.stage, step.date),
-                       received=step.received if step.stage == "admitted" else None,
-                       extension=step.extension, details=json.dumps(details, ensure_ascii=False),
-                       entered_by=actor.account_id)
-        pipeline._write_resolutions(row, step)
-        for kind, received in step.documents:
-            models.Document.create(case=case_id, kind=kind, received=received)
-        for intro in step.introducers:
-            models.Introducer.create(
-                case=case_id, kind=intro.kind, person=intro.person_id, resolution=intro.resolution,
-                date=pipeline.introduction_date(state, step, intro), together_since=intro.together_since,
-                replacement=intro.replacement,
-                snapshot=json.dumps(dict(intro.snapshot), ensure_ascii=False, default=str)
-                if intro.snapshot else None)
-        if step.helper is not None:
-            models.Helper.create(
-                case=case_id, person=None if isinstance(step.helper, Mapping) else step.helper,
-                since=step.date, snapshot=json.dumps(dict(step.helper), ensure_ascii=False, default=str)
-                if isinstance(step.helper, Mapping) else None)
-        if step.stage != "official" or state.last("probationary"):
-            pipeline._membership(case, state, step)
-        case.stage, case.legacy = step.stage, True
-        case.version += 1
-        case.save()
-        if warnings:
-            models.CaseEvent.create(case=case_id, kind="override", date=step.date, reason=IMPORT_REASON,
-                                    details=json.dumps({"seq": seq, "codes": warnings}),
-                                    entered_by=actor.account_id)
-        audit.record(actor, "step", "case_file", case_id, before,
-                     {**pipeline._snapshot(case), "seq": seq, "step": dataclasses.asdict(step),
-                      "unverified": unverified}, case.branch_id)
+        pipeline.record_step(actor, case, state, step, warnings=warnings,
+                             reason=IMPORT_REASON if warnings else None, unverified=unverified)
 
 
 def _first_stage(parsed: _Parsed, legacy: bool) -> str:
