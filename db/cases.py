@@ -11,10 +11,9 @@ from peewee import JOIN
 from db import models, search
 from db.access import Actor, NotFound, scope_root  # noqa: F401 (NotFound: part of this API)
 from db.calendar import WorkingDays, add_months
+from db.codes import STAGES  # noqa: F401 (part of this module's API)
 from db.units import subtree_ids
 
-STAGES = ("identified", "in_class", "certified", "dossier", "branch_approved",
-          "committee_approved", "admitted", "probationary", "official")
 
 
 @dataclass(frozen=True)

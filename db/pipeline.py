@@ -53,13 +53,12 @@ from dataclasses import dataclass, field
 from db import audit, models
 from db.access import AccessError, Actor, NotFound, scope_root
 from db.calendar import WorkingDays, add_months, full_months_between
+from db.codes import OUTCOMES, STAGES  # noqa: F401 (part of this module's API)
 from db.connection import write_transaction
 from db.units import subtree_ids
 
 Date = datetime.date
 
-STAGES = ("identified", "in_class", "certified", "dossier", "branch_approved",
-          "committee_approved", "admitted", "probationary", "official")
 
 # domain.md section 3, "Allowed moves"
 ALLOWED: dict[str, frozenset[str]] = {
@@ -74,7 +73,6 @@ ALLOWED: dict[str, frozenset[str]] = {
     "official": frozenset(),
 }
 
-OUTCOMES = ("withdrawn", "rejected", "moved", "deceased", "struck_off", "decision_cancelled")
 # Choice: an annulled decision can only close a file that has one.
 DECISION_STAGES = frozenset({"admitted", "probationary"})
 

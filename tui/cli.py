@@ -256,7 +256,7 @@ def _case_new_parser(case_commands) -> None:
 
 def _case_write_parsers(case_commands, command) -> None:
     """advance, override, undo, close, reopen, hold, release: the writes of the pipeline."""
-    from db.pipeline import OUTCOMES, STAGES
+    from db.codes import OUTCOMES, STAGES
 
     def step_options(p) -> None:
         p.add_argument("id", type=_case_id, metavar="ID", help=t("cli.help.case_id"))
