@@ -187,6 +187,7 @@ class MemberFacts:
 
     memberships: tuple[tuple[Date | None, Date | None, Date | None], ...] = ()  # ceremony, official, ended
     affiliations: tuple[tuple[int, Date, Date | None], ...] = ()  # unit, start, end
+    full_name: str | None = None  # for the messages that name an introducer
 
 
 @dataclass(frozen=True)
@@ -438,10 +439,12 @@ def introduction_date(state: CaseState, step: StepInput, intro: IntroducerInput)
 def rule_introducer(state: CaseState, intro: IntroducerInput, day: Date) -> list[Violation]:
     if intro.kind != "member":
         return []
-    who = intro.person_id if intro.person_id is not None else (intro.snapshot or {}).get("full_name")
+    facts = state.members.get(intro.person_id) if intro.person_id else None
+    # the introducer by name (the messages show it as it is); the id when no name is known
+    who = (facts.full_name if facts and facts.full_name else intro.person_id) \
+        if intro.person_id is not None else (intro.snapshot or {}).get("full_name")
     out = []
-    if not _is_official(state.members.get(intro.person_id) if intro.person_id else None,
-                        intro.snapshot, day):
+    if not _is_official(facts, intro.snapshot, day):
         out.append(_v("introducer_not_official", introducer=who, date=_iso(day)))
     if not intro.replacement:
         months = together_months(state, intro, day)
@@ -759,7 +762,9 @@ def member_facts(person_ids) -> dict[int, MemberFacts]:
         for pid, *row in A.select(A.person, A.unit, A.start, A.end).where(
                 A.person.in_(ids)).order_by(A.start).tuples():
             affs[pid].append(tuple(row))
-    return {pid: MemberFacts(tuple(ms[pid]), tuple(affs[pid])) for pid in ids}
+    P = models.Person
+    names = dict(P.select(P.id, P.full_name).where(P.id.in_(ids)).tuples()) if ids else {}
+    return {pid: MemberFacts(tuple(ms[pid]), tuple(affs[pid]), names.get(pid)) for pid in ids}
 
 
 def _setting_int(key: str, default: int) -> int:

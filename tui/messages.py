@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import string
 
-from db import models
 from db.text import printable
 from tui import i18n
 from tui.i18n import t
@@ -77,9 +76,6 @@ def _rule_value(name: str, value) -> str:
         return i18n.code_name("rule_by", str(value))
     if name == "field" and i18n.has(f"rule_field.{value}"):
         return i18n.code_name("rule_field", str(value))
-    if name == "introducer" and isinstance(value, int) and not isinstance(value, bool):
-        person = models.Person.get_or_none(models.Person.id == value)
-        return safe(person.full_name) if person else str(value)
     return safe(value)
 
 
