@@ -11,6 +11,8 @@ import os
 import pwd
 from dataclasses import dataclass
 
+from peewee import JOIN
+
 from db import models
 
 ROLES = ("admin", "organiser", "secretary", "viewer")
@@ -95,3 +97,37 @@ def ensure_admin(login: str, full_name: str | None = None) -> tuple[Actor, bool]
 def scope_root(actor: Actor) -> int | None:
     """The unit below which the actor sees everything (None: the whole database)."""
     return None if actor.is_admin else actor.unit_id
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    name: str
+    full_name: str | None
+    role: str
+    unit_name: str | None  # the scope's unit; None: everything
+
+
+def has_accounts() -> bool:
+    return models.Account.select().exists()
+
+
+def has_active_account(name: str) -> bool:
+    return models.Account.select().where(
+        (models.Account.name == name) & (models.Account.disabled == False)).exists()  # noqa: E712
+
+
+def first_admin() -> Actor | None:
+    """The oldest active administrator account (a demo database lends it to any login)."""
+    A = models.Account
+    account = (A.select().where((A.role == "admin") & (A.disabled == False))  # noqa: E712
+               .order_by(A.id).first())
+    return _actor(account) if account is not None else None
+
+
+def active_accounts() -> list[AccountRow]:
+    """Every active account with its scope's name, oldest first."""
+    A, U = models.Account, models.Unit
+    rows = (A.select(A.name, A.full_name, A.role, U.name)
+            .join(U, JOIN.LEFT_OUTER, on=(A.unit == U.id))
+            .where(A.disabled == False).order_by(A.id).tuples())  # noqa: E712
+    return [AccountRow(*row) for row in rows]

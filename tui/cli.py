@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from peewee import JOIN, PeeweeException
 
 from db import connection, models
-from db.access import AccessError, Actor, account_actor, ensure_admin, os_login, resolve_actor
+from db.access import (AccessError, Actor, account_actor, active_accounts, ensure_admin, first_admin,
+                       has_accounts, has_active_account, os_login, resolve_actor)
 from db.text import clean, printable
 from tui import i18n
 from tui.i18n import t
@@ -368,13 +369,11 @@ def _actor(requested: str | None) -> Actor:
         if demo and name == login:
             # A demo database copied from elsewhere: anyone may act as any of its accounts,
             # so a login without one acts as its administrator.
-            admin = (models.Account.select()
-                     .where((models.Account.role == "admin") & (models.Account.disabled == False))  # noqa: E712
-                     .order_by(models.Account.id).first())
+            admin = first_admin()
             if admin is not None:
                 _err(t("cli.note.demo_account", name=safe(admin.name), login=safe(login)))
-                return account_actor(admin.name)
-        if not models.Account.select().exists():
+                return admin
+        if not has_accounts():
             raise Refusal("no_account", t("cli.error.no_accounts_yet")) from None
         raise Refusal("no_account", t("error.no_account", name=safe(name))) from None
 
@@ -430,13 +429,12 @@ def cmd_init(args) -> int:
         if opened.backup:
             print(t("cli.init.backup", path=safe(opened.backup)))
     login = os_login()
-    if not models.Account.select().exists():
+    if not has_accounts():
         ensure_admin(login)
         print(t("cli.init.admin_created", name=safe(login)))
     elif not opened.created and not opened.applied:
         print(t("cli.init.up_to_date", path=path))
-        account = models.Account.get_or_none(models.Account.name == login)
-        if account is None or account.disabled:
+        if not has_active_account(login):
             print(t("cli.init.no_account", name=safe(login)))
     return 0
 
@@ -469,19 +467,15 @@ def _print_accounts(login: str) -> None:
     """The accounts the demo made, to pick one with --user."""
     from rich.table import Table
 
-    A, U = models.Account, models.Unit
-    accounts = (A.select(A.name, A.full_name, A.role, U.name.alias("unit_name"))
-                .join(U, on=(A.unit == U.id), join_type=JOIN.LEFT_OUTER)
-                .where(A.disabled == False).order_by(A.id).dicts())  # noqa: E712
     table = Table(title=_text(t("cli.demo.accounts")), title_justify="left")
     for key in ("cli.col.account", "cli.col.full_name", "cli.col.role", "cli.col.scope"):
         table.add_column(_text(t(key)))
-    for row in accounts:
-        name = _text(row["name"], "bold")
-        if row["name"] == login:
+    for row in active_accounts():
+        name = _text(row.name, "bold")
+        if row.name == login:
             name.append(" " + t("cli.demo.you"))
-        table.add_row(name, _text(row["full_name"] or ""), _text(i18n.code_name("role", row["role"])),
-                      _text(row["unit_name"] or t("cli.demo.everything")))
+        table.add_row(name, _text(row.full_name or ""), _text(i18n.code_name("role", row.role)),
+                      _text(row.unit_name or t("cli.demo.everything")))
     _console().print(table)
 
 
