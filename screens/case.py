@@ -382,6 +382,10 @@ class CaseScreen(Screen):
 
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # keys pressed in a burst (a slow link) leave activations queued behind newer ones:
+        # only the pane active now takes the focus, or a stale one would switch the tab back
+        if event.pane.id != self.query_one(TabbedContent).active:
+            return
         name = (event.pane.id or "").removeprefix("tab-")
         if name in TABS:
             self.query_one(f"#scroll-{name}").focus()
