@@ -38,8 +38,8 @@ def parse_date(text: str) -> datetime.date:
     day, month, year = (int(g) for g in match.groups())
     try:
         return datetime.date(year, month, day)
-    except ValueError:
-        raise FieldError(t("form.error.date")) from None
+    except ValueError:  # the right form, but no such day (31/02, 00/13/...)
+        raise FieldError(t("form.error.no_such_date", value=text.strip())) from None
 
 
 def parse_value(kind: str, text: str):

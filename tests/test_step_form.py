@@ -137,6 +137,37 @@ async def test_escape_on_a_half_filled_form_asks_first(app, demo_admin):
         assert isinstance(app.screen, CaseScreen)
 
 
+async def test_ctrl_q_on_a_half_filled_form_asks_before_quitting(app, demo_admin):
+    case_id, _ = votable(demo_admin)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case_id)
+        await pilot.press("a")
+        await settle(pilot)
+        await type_into(pilot, "resolution", "12")
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog) and app.is_running
+        await pilot.press("escape")  # no: back to the form, input kept
+        await settle(pilot)
+        assert isinstance(app.screen, StepForm)
+        assert app.screen.query_one("#in-resolution", Input).value == "12"
+        await pilot.press("ctrl+q", "c")  # yes: quits
+        await settle(pilot)
+        assert not app.is_running
+
+
+async def test_an_impossible_date_is_named_as_such(app, demo_admin):
+    case_id, _ = votable(demo_admin)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_case(pilot, case_id)
+        await pilot.press("a")
+        await settle(pilot)
+        field = app.screen.query_one("#in-date", Input)
+        field.value = "31/02/2021"
+        await settle(pilot)
+        assert "Không có ngày 31/02/2021" in str(app.screen.query_one("#field-date .form-error").render())
+
+
 async def test_undo_asks_a_reason_and_undoes(app, demo_admin):
     case_id, members = votable(demo_admin)
     pipeline.apply(demo_admin, case_id, pipeline.StepInput(

@@ -55,6 +55,20 @@ class KetnapApp(App):
     def on_ready(self) -> None:
         log.info("ready in %.0f ms", (time.monotonic() - self._started) * 1000)
 
+    async def action_quit(self) -> None:
+        """Ctrl+Q: quit, but ask first when a form on screen holds typed input."""
+        screen = self.screen
+        if getattr(screen, "is_dirty", None) and screen.is_dirty():
+            from screens.dialogs import ConfirmDialog
+
+            def answered(discard: bool | None) -> None:
+                if discard:
+                    self.exit()
+
+            self.push_screen(ConfirmDialog(t("quit.discard_question")), answered)
+            return
+        self.exit()
+
     def action_help_quit(self) -> None:
         """Ctrl+C (pressed out of habit): say how to quit, in the user's language."""
         self.notify(t("quit.hint"), title=t("quit.title"), markup=False)
