@@ -91,9 +91,14 @@ def step_body(step: StepView) -> Text:
     if step.undone:
         body.append("\n" + t("case.undone") + " ")
         body.append_text(safe(step.undo_reason))
-    if step.entered_by:
+    return _entered_by(body, step.entered_by)
+
+
+def _entered_by(body: Text, account: str | None) -> Text:
+    """`body` with a last, dim line naming the account that recorded it."""
+    if account:
         body.append("\n" + t("case.entered_by") + " ", style="dim")
-        body.append_text(safe(step.entered_by, style="dim"))
+        body.append_text(safe(account, style="dim"))
     return body
 
 
@@ -110,10 +115,7 @@ def event_body(event: EventView) -> Text:
         if event.reason:
             body.append("\n" + t("case.reason") + " ")
             body.append_text(safe(event.reason))
-    if event.entered_by:
-        body.append("\n" + t("case.entered_by") + " ", style="dim")
-        body.append_text(safe(event.entered_by, style="dim"))
-    return body
+    return _entered_by(body, event.entered_by)
 
 
 def failed_vote_body(event: EventView) -> Text:

@@ -50,6 +50,13 @@ async def open_case(pilot, case_id: int) -> CaseScreen:
     return screen
 
 
+async def open_step_form(pilot, case_id: int) -> None:
+    """The file's view, then `a`: the form to record its next step."""
+    await open_case(pilot, case_id)
+    await pilot.press("a")
+    await settle(pilot)
+
+
 async def type_into(pilot, field: str, text: str) -> None:
     pilot.app.screen.query_one(f"#in-{field}", Input).focus()
     await pilot.pause()
@@ -63,9 +70,7 @@ def message(app) -> str:
 async def test_branch_vote_recorded_from_the_form(app, demo_admin):
     case_id, members = votable(demo_admin)
     async with app.run_test(size=SIZE) as pilot:
-        await open_case(pilot, case_id)
-        await pilot.press("a")
-        await settle(pilot)
+        await open_step_form(pilot, case_id)
         assert isinstance(app.screen, StepForm)
         await type_into(pilot, "resolution", "12-NQ/CB")
         await type_into(pilot, "for", str(members))
@@ -83,9 +88,7 @@ async def test_branch_vote_recorded_from_the_form(app, demo_admin):
 async def test_a_vote_below_two_thirds_is_refused_and_nothing_saved(app, demo_admin):
     case_id, members = votable(demo_admin)
     async with app.run_test(size=SIZE) as pilot:
-        await open_case(pilot, case_id)
-        await pilot.press("a")
-        await settle(pilot)
+        await open_step_form(pilot, case_id)
         await type_into(pilot, "resolution", "12-NQ/CB")
         await type_into(pilot, "for", "1")
         await type_into(pilot, "convened", str(members))
@@ -99,9 +102,7 @@ async def test_a_vote_below_two_thirds_is_refused_and_nothing_saved(app, demo_ad
 async def test_fields_check_what_is_typed(app, demo_admin):
     case_id, _ = votable(demo_admin)
     async with app.run_test(size=SIZE) as pilot:
-        await open_case(pilot, case_id)
-        await pilot.press("a")
-        await settle(pilot)
+        await open_step_form(pilot, case_id)
         await type_into(pilot, "for", "x")
         error = app.screen.query_one("#field-for .form-error", Static)
         assert error.display and "chữ số" in str(error.render())
@@ -116,9 +117,7 @@ async def test_fields_check_what_is_typed(app, demo_admin):
 async def test_escape_on_a_half_filled_form_asks_first(app, demo_admin):
     case_id, _ = votable(demo_admin)
     async with app.run_test(size=SIZE) as pilot:
-        await open_case(pilot, case_id)
-        await pilot.press("a")
-        await settle(pilot)
+        await open_step_form(pilot, case_id)
         await pilot.press("escape")  # nothing typed: leaves at once
         await settle(pilot)
         assert isinstance(app.screen, CaseScreen)
@@ -140,9 +139,7 @@ async def test_escape_on_a_half_filled_form_asks_first(app, demo_admin):
 async def test_ctrl_q_on_a_half_filled_form_asks_before_quitting(app, demo_admin):
     case_id, _ = votable(demo_admin)
     async with app.run_test(size=SIZE) as pilot:
-        await open_case(pilot, case_id)
-        await pilot.press("a")
-        await settle(pilot)
+        await open_step_form(pilot, case_id)
         await type_into(pilot, "resolution", "12")
         await pilot.press("ctrl+q")
         await settle(pilot)
@@ -159,9 +156,7 @@ async def test_ctrl_q_on_a_half_filled_form_asks_before_quitting(app, demo_admin
 async def test_an_impossible_date_is_named_as_such(app, demo_admin):
     case_id, _ = votable(demo_admin)
     async with app.run_test(size=SIZE) as pilot:
-        await open_case(pilot, case_id)
-        await pilot.press("a")
-        await settle(pilot)
+        await open_step_form(pilot, case_id)
         field = app.screen.query_one("#in-date", Input)
         field.value = "31/02/2021"
         await settle(pilot)
@@ -213,9 +208,7 @@ async def test_hold_then_release_and_close_then_reopen(app, demo_admin):
 async def test_only_warnings_left_asks_an_override_reason(app, demo_admin):
     case_id, members = votable(demo_admin)
     async with app.run_test(size=SIZE) as pilot:
-        await open_case(pilot, case_id)
-        await pilot.press("a")
-        await settle(pilot)
+        await open_step_form(pilot, case_id)
         await type_into(pilot, "resolution", "12-NQ/CB")
         await type_into(pilot, "for", str(members))
         await type_into(pilot, "convened", str(members + 1))  # differs from the branch's members
@@ -239,9 +232,7 @@ async def test_a_secretary_is_told_who_may_override(demo_db, demo_admin):
     secretary = replace(demo_admin, role="secretary")  # any role that may write but not override
     app = KetnapApp(AppContext(demo_db, secretary, TODAY, "vi"))
     async with app.run_test(size=SIZE) as pilot:
-        await open_case(pilot, case_id)
-        await pilot.press("a")
-        await settle(pilot)
+        await open_step_form(pilot, case_id)
         await type_into(pilot, "resolution", "12-NQ/CB")
         await type_into(pilot, "for", str(members))
         await type_into(pilot, "convened", str(members + 1))
@@ -313,9 +304,7 @@ async def test_a_failed_branch_vote_is_recorded_with_ctrl_g(app, demo_admin):
     case_id, members = votable(demo_admin)
     offer = "Ctrl+G"  # the footer shows the key only when the vote fell short and nothing else
     async with app.run_test(size=SIZE) as pilot:
-        await open_case(pilot, case_id)
-        await pilot.press("a")
-        await settle(pilot)
+        await open_step_form(pilot, case_id)
         assert offer not in screen_text(app)
         await pilot.press("ctrl+g")  # not offered: nothing happens
         await settle(pilot)
@@ -356,9 +345,7 @@ async def test_a_failed_branch_vote_is_recorded_with_ctrl_g(app, demo_admin):
 async def test_no_failed_vote_offer_when_something_else_blocks(app, demo_admin):
     case_id, members = votable(demo_admin)
     async with app.run_test(size=SIZE) as pilot:
-        await open_case(pilot, case_id)
-        await pilot.press("a")
-        await settle(pilot)
+        await open_step_form(pilot, case_id)
         await type_into(pilot, "resolution", "12-NQ/CB")
         await type_into(pilot, "for", "1")
         await type_into(pilot, "convened", str(members))
