@@ -235,15 +235,20 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(yes)
 
 
+def _dialog_css(name: str) -> str:
+    """The look the small dialogs share: a box in the middle of the screen."""
+    return f"""
+    {name} {{ align: center middle; }}
+    {name} .dialog {{ width: 76; height: auto; max-height: 22; border: round $primary; padding: 0 1; background: $surface; }}
+    {name} .dialog-title {{ text-style: bold; margin-bottom: 1; }}
+    {name} .dialog-keys {{ color: $text-muted; }}
+    """
+
+
 class ReasonDialog(FormScreen, ModalScreen):
     """Asks a reason (required): Enter or Ctrl+S gives it, Escape goes back."""
 
-    DEFAULT_CSS = """
-    ReasonDialog { align: center middle; }
-    ReasonDialog .dialog { width: 76; height: auto; max-height: 22; border: round $primary; padding: 0 1; background: $surface; }
-    ReasonDialog .dialog-title { text-style: bold; margin-bottom: 1; }
-    ReasonDialog .dialog-keys { color: $text-muted; }
-    """
+    DEFAULT_CSS = _dialog_css("ReasonDialog")
 
 
     BINDINGS = [Binding("ctrl+s", "save", "form.keys.save", priority=True, id="reason.save")]
@@ -278,12 +283,7 @@ class ReasonDialog(FormScreen, ModalScreen):
 class CloseDialog(FormScreen, ModalScreen):
     """Closing a file: the outcome, the date and the reason. Returns (outcome, date, reason)."""
 
-    DEFAULT_CSS = """
-    CloseDialog { align: center middle; }
-    CloseDialog .dialog { width: 76; height: auto; max-height: 22; border: round $primary; padding: 0 1; background: $surface; }
-    CloseDialog .dialog-title { text-style: bold; margin-bottom: 1; }
-    CloseDialog .dialog-keys { color: $text-muted; }
-    """
+    DEFAULT_CSS = _dialog_css("CloseDialog")
 
 
     BINDINGS = [Binding("ctrl+s", "save", "form.keys.save", priority=True, id="close.save")]
