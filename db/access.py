@@ -94,6 +94,26 @@ def ensure_admin(login: str, full_name: str | None = None) -> tuple[Actor, bool]
     return _actor(account), created
 
 
+def may_see_background(actor: Actor) -> bool:
+    """A person's background (birth date, IDs, family, history, notes) is for every role but
+    the viewer's (domain.md section 7)."""
+    return actor.role != "viewer"
+
+
+def may_override(actor: Actor) -> bool:
+    """Saving a step past warnings is for administrators and organisers."""
+    return actor.role in ("admin", "organiser")
+
+
+def may_write(actor: Actor) -> bool:
+    return actor.role != "viewer"
+
+
+def require_admin(actor: Actor) -> None:
+    if not actor.is_admin:
+        raise AccessError("forbidden", role=actor.role)
+
+
 def scope_root(actor: Actor) -> int | None:
     """The unit below which the actor sees everything (None: the whole database)."""
     return None if actor.is_admin else actor.unit_id

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from peewee import JOIN
 
-from db import models, search
-from db.access import Actor, NotFound, scope_root  # noqa: F401 (NotFound: part of this API)
+from db import audit, models, search
+from db.access import Actor, NotFound, may_see_background, scope_root  # noqa: F401 (NotFound: part of this API)
 from db.calendar import WorkingDays, add_months
 from db.codes import STAGES  # noqa: F401 (part of this module's API)
 from db.units import subtree_ids
@@ -128,6 +128,7 @@ class CaseView:
     certificates: tuple[CertificateView, ...]
     next_action: NextAction | None
     events: tuple[EventView, ...] = ()
+    background_hidden: bool = False  # the actor may not see the person's background
 
 
 def _ref(unit: models.Unit | None) -> UnitRef | None:
@@ -226,10 +227,32 @@ def needs_committee_vote(branch: models.Unit) -> bool:
     return False
 
 
-def case_view(actor: Actor, case_id: int, as_of: datetime.date) -> CaseView:
+def _hidden(person: PersonView) -> PersonView:
+    """The person without background: name, sex, public role and branch only."""
+    return PersonView(person.id, person.full_name, person.other_name, person.sex, None, None, None,
+                      None, None, None, None, None, None, None, False, False, person.public_role,
+                      person.branch)
+
+
+def log_background_view(actor: Actor, person_id: int, unit_id: int | None, case_id: int | None) -> None:
+    """Every opening of a person's background is on the audit trail."""
+    from db.connection import write_transaction
+
+    with write_transaction():
+        audit.record(actor, "view_background", "person", person_id, None,
+                     {"case": case_id} if case_id else None, unit_id)
+
+
+def case_view(actor: Actor, case_id: int, as_of: datetime.date, *, log: bool = True) -> CaseView:
+    """One file as the actor may see it. A viewer gets it without the person's background
+    (`background_hidden`); for everyone else the opening is logged, unless `log` is false (a
+    screen showing again the file it has open, or a write returning the file it changed)."""
     case = models.CaseFile.get_or_none(models.CaseFile.id == case_id)
     if case is None or not _visible_branch(actor, case.branch_id, as_of):
         raise NotFound(case_id)
+    background = may_see_background(actor)
+    if background and log:
+        log_background_view(actor, case.person_id, case.branch_id, case.id)
     person = case.person
     steps = []
     S, R = models.Step, models.Resolution
@@ -270,9 +293,14 @@ def case_view(actor: Actor, case_id: int, as_of: datetime.date) -> CaseView:
     steps_t = tuple(steps)
     action = next_action(case.stage, case.status, steps_t, documents, certificates,
                          needs_committee_vote(case.branch))
-    return CaseView(case.id, person_view(person), _ref(case.branch), case.stage, status,
+    shown = person_view(person)
+    if not background:
+        shown = _hidden(shown)
+        documents = tuple(DocumentView(d.kind, d.received, None) for d in documents)
+        events = tuple(e for e in events if e.kind != "note")
+    return CaseView(case.id, shown, _ref(case.branch), case.stage, status,
                     case.outcome, case.hold_reason, steps_t, documents, tuple(introducers),
-                    helpers, certificates, action, events)
+                    helpers, certificates, action, events, not background)
 
 
 @dataclass(frozen=True)
@@ -290,7 +318,8 @@ def find(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 20) -> l
     """People whose name, other name, citizen ID or phone match `text`, diacritics ignored."""
     root = scope_root(actor)
     allowed = None if root is None else subtree_ids(actor, root, as_of)
-    ids = search.matching_person_ids(text, limit, branch_ids=allowed)
+    background = may_see_background(actor)
+    ids = search.matching_person_ids(text, limit, branch_ids=allowed, names_only=not background)
     if not ids:
         return []
     P, U, C = models.Person, models.Unit, models.CaseFile
@@ -303,7 +332,7 @@ def find(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 20) -> l
     for pid in ids:
         person = people[pid]
         case_id, stage = cases.get(pid, (None, None))
-        results.append(FindResult(pid, person.full_name, person.born,
+        results.append(FindResult(pid, person.full_name, person.born if background else None,
                                   _ref(person.branch) if person.branch_id else None,
                                   case_id, stage, person.public_role))
     return results

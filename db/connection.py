@@ -9,6 +9,7 @@ import datetime
 import os
 import sqlite3
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,12 +139,16 @@ def open_database_report(location: str, *, create: bool = True) -> Opened:
     models.database.initialize(database)
     database.connect(reuse_if_open=True)
     if is_file and not existed:
-        os.chmod(path, 0o600)
+        os.chmod(path, 0o600)  # and its -wal/-shm files follow the file's mode
     backup = None
     pending = pending_migrations(database)
     if pending and isinstance(database, SqliteDatabase):
         backup = _backup_before_migrating(database)
     applied = tuple(Runner(database, str(MIGRATIONS)).up()) if pending else ()
+    if applied:
+        from db import audit
+
+        audit.write_current_head()
     return Opened(database, is_file and not existed, applied, backup)
 
 
@@ -152,13 +157,51 @@ def open_database(location: str, *, create: bool = True) -> Database:
     return open_database_report(location, create=create).database
 
 
+@contextmanager
 def write_transaction():
     """One write transaction. On SQLite it is IMMEDIATE: a transaction that reads then writes
-    waits for the lock (busy_timeout) instead of failing with "database is locked"."""
+    waits for the lock (busy_timeout) instead of failing with "database is locked". After the
+    outermost one commits, the audit chain's head is written to its file."""
+    from db import audit
+
     database = models.database
-    if isinstance(database.obj, SqliteDatabase) and not database.in_transaction():
-        return database.atomic("IMMEDIATE")
-    return database.atomic()
+    outer = not database.in_transaction()
+    if isinstance(database.obj, SqliteDatabase) and outer:
+        context = database.atomic("IMMEDIATE")
+    else:
+        context = database.atomic()
+    try:
+        with context:
+            yield
+    except BaseException:
+        if outer:
+            audit.discard_pending()
+        raise
+    if outer:
+        audit.publish_head()
+
+
+_APPEND_ONLY = ("audit_entry_no_update", "audit_entry_no_delete")
+
+
+def install_append_only(database: Database) -> None:
+    """Triggers that refuse to change or remove an audit entry."""
+    for name, event in zip(_APPEND_ONLY, ("UPDATE", "DELETE")):
+        database.execute_sql(
+            f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {event} ON audit_entry "
+            "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END")
+
+
+def drop_append_only(database: Database) -> None:
+    """Only for wiping a whole database (`ketnap demo --force`): the triggers go, then come back."""
+    for name in _APPEND_ONLY:
+        database.execute_sql(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def append_only_installed(database: Database) -> bool:
+    names = {row[0] for row in database.execute_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_entry'")}
+    return set(_APPEND_ONLY) <= names
 
 
 def close_database() -> None:

@@ -30,13 +30,15 @@ import io
 import json
 import random
 import tomllib
+import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 
 from peewee import SqliteDatabase, sort_models
 
-from db import models
+from db import audit, models
 from db.access import ensure_admin
+from db.connection import drop_append_only, install_append_only
 from db.calendar import WorkingDays, add_months, full_months_between
 from db.connection import set_setting
 from db.text import clean, fold, name_sort_key
@@ -1317,9 +1319,13 @@ def _is_empty() -> bool:
 
 
 def _wipe() -> None:
+    """Every row of every table goes, the audit trail's too (its triggers are lifted for it)."""
+    drop_append_only(models.database)
     models.Unit.update(parent=None, decides_admissions=None).execute()
     for model in reversed(sort_models(models.ALL_MODELS)):
         model.delete().execute()
+    install_append_only(models.database)
+    audit.forget_head()
 
 
 def _bulk_insert(model, rows: list[dict]) -> None:
@@ -1358,6 +1364,16 @@ def load_demo(login: str, *, force: bool = False) -> DemoSummary:
     Refuses a database holding units or people (`DemoError("not_empty")`) unless `force`, which
     first deletes every row of every table, in the same transaction.
     """
+    try:
+        summary = _load(login, force)
+    except BaseException:
+        audit.discard_pending()
+        raise
+    audit.publish_head()
+    return summary
+
+
+def _load(login: str, force: bool) -> DemoSummary:
     with _transaction():
         if force:
             _wipe()
@@ -1388,14 +1404,16 @@ def load_demo(login: str, *, force: bool = False) -> DemoSummary:
         rows = builder.build(accounts)
         for model in sort_models(models.ALL_MODELS):
             _bulk_insert(model, account_rows if model is models.Account else rows.get(model) or [])
-        ensure_admin(login)
+        admin, _created = ensure_admin(login)
         set_setting("today", cfg["today"].isoformat())
         set_setting("demo", "1")
         today = cfg["today"]
         M = models.Membership
         members = (M.select().where((M.ceremony_on <= today) & (M.ended_on.is_null() | (M.ended_on > today)))
                    .count())
-        return DemoSummary(
+        summary = DemoSummary(
             units=models.Unit.select().count(), people=models.Person.select().count(), members=members,
             cases=models.CaseFile.select().count(), classes=models.TrainingClass.select().count(),
             accounts=models.Account.select().count())
+        audit.record(admin, "load_demo", "database", None, None, dataclasses.asdict(summary), None)
+    return summary

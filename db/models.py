@@ -360,6 +360,7 @@ class AuditEntry(BaseModel):
     entity = CharField()
     entity_id = IntegerField(null=True)
     unit = ForeignKeyField(Unit, null=True, on_delete="RESTRICT")
+    person = ForeignKeyField(Person, null=True, on_delete="RESTRICT", index=True)  # whose data
     before = TextField(null=True)
     after = TextField(null=True)
     prev_hash = CharField(null=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from peewee import JOIN, fn
 
 from db import models
-from db.access import Actor
+from db.access import Actor, may_see_background
 from db.units import subtree_ids
 
 KINDS = ("all", "candidates", "members")
@@ -106,10 +106,11 @@ def people_page(actor: Actor, unit_id: int, as_of: datetime.date, *, kind: str =
         raw = raw[:limit]
         more_before = after is not None
     ids = [r[0] for r in raw]
+    background = may_see_background(actor)
     statuses = _statuses(ids, as_of)
     cases = _open_cases(ids)
     rows = tuple(
-        PersonRow(id=r[0], full_name=r[1], born=r[2], sex=r[3], branch_code=r[4], branch_name=r[5],
+        PersonRow(id=r[0], full_name=r[1], born=r[2] if background else None, sex=r[3], branch_code=r[4], branch_name=r[5],
                   party_status=statuses.get(r[0]), case_id=cases.get(r[0], (None, None))[0],
                   stage=cases.get(r[0], (None, None))[1], sort_key=r[6], public_role=r[7])
         for r in raw)

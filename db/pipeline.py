@@ -961,7 +961,7 @@ def apply(actor: Actor, case_id: int, step: StepInput, today: Date, *,
             raise AccessError("forbidden", action="override", role=actor.role,
                               codes=[v.code for v in warnings])
         record_step(actor, case, state, step, warnings=[v.code for v in warnings], reason=reason)
-    return case_view(actor, case_id, today)
+    return case_view(actor, case_id, today, log=False)
 
 
 def record_step(actor: Actor, case: models.CaseFile, state: CaseState, step: StepInput, *,
@@ -1100,7 +1100,7 @@ def record_failed_vote(actor: Actor, case_id: int, date: Date, votes, today: Dat
         case.save()
         audit.record(actor, "vote_failed", "case_file", case_id, before,
                      {**_snapshot(case), "event": event.id, **details}, case.branch_id)
-    return case_view(actor, case_id, today)
+    return case_view(actor, case_id, today, log=False)
 
 
 def undo_last(actor: Actor, case_id: int, reason: str, today: Date):
@@ -1142,7 +1142,7 @@ def undo_last(actor: Actor, case_id: int, reason: str, today: Date):
         audit.record(actor, "undo", "case_file", case_id, before,
                      {**_snapshot(case), "seq": last.seq, "undone_stage": last.stage, "reason": reason},
                      case.branch_id)
-    return case_view(actor, case_id, today)
+    return case_view(actor, case_id, today, log=False)
 
 
 _MEMBERSHIP_ENDS = {"struck_off": "struck_off", "deceased": "deceased",
@@ -1187,7 +1187,7 @@ def close(actor: Actor, case_id: int, outcome: str, date: Date, reason: str, *,
                                 entered_by=actor.account_id)
         audit.record(actor, "close", "case_file", case_id, before,
                      {**_snapshot(case), "reason": reason, "memberships_ended": ended}, case.branch_id)
-    return case_view(actor, case_id, today)
+    return case_view(actor, case_id, today, log=False)
 
 
 def reopen(actor: Actor, case_id: int, reason: str, *, today: Date | None = None):
@@ -1215,7 +1215,7 @@ def reopen(actor: Actor, case_id: int, reason: str, *, today: Date | None = None
                  details=json.dumps({"outcome": before["outcome"]}), entered_by=actor.account_id)
         audit.record(actor, "reopen", "case_file", case_id, before, {**_snapshot(case), "reason": reason},
                      case.branch_id)
-    return case_view(actor, case_id, today)
+    return case_view(actor, case_id, today, log=False)
 
 
 def hold(actor: Actor, case_id: int, reason: str, *, today: Date | None = None):
@@ -1244,7 +1244,7 @@ def _set_hold(actor: Actor, case_id: int, on: bool, reason: str | None, today: D
                                 entered_by=actor.account_id)
         audit.record(actor, "hold" if on else "release", "case_file", case_id, before,
                      {**_snapshot(case), "reason": reason}, case.branch_id)
-    return case_view(actor, case_id, today)
+    return case_view(actor, case_id, today, log=False)
 
 
 def add_note(actor: Actor, case_id: int, text: str, *, today: Date | None = None) -> None:

@@ -53,12 +53,15 @@ def match_expression(text: str) -> str | None:
 
 
 def matching_person_ids(text: str, limit: int, *, branch_ids: Iterable[int] | None = None,
-                        include_public: bool = True) -> list[int]:
+                        include_public: bool = True, names_only: bool = False) -> list[int]:
     """Ids of people whose name, other name, citizen ID or phone match, best first.
 
     `branch_ids`: only people of these branches (and, with `include_public`, people recorded by
     public role only, who belong to no branch). The filter is part of the query, so that a
     narrow scope still gets `limit` results from a large database.
+
+    `names_only`: match names and other names, not citizen IDs or phones (for a role that may
+    not see them: finding a person by an ID would tell the ID).
 
     Ranking: the whole folded name equal to what was typed, then FTS5's bm25, then the
     Vietnamese name order. Uses the index only.
@@ -66,6 +69,8 @@ def matching_person_ids(text: str, limit: int, *, branch_ids: Iterable[int] | No
     expression = match_expression(text)
     if expression is None:
         return []
+    if names_only:
+        expression = f"{{name_folded other_folded}} : ({expression})"
     where = f"{_FTS_TABLE} MATCH ?"
     params: list = [expression]
     if branch_ids is not None:

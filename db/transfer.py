@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from db import audit, models, pipeline
-from db.access import AccessError, Actor, NotFound, scope_root
+from db.access import AccessError, Actor, NotFound, may_see_background, may_write, scope_root
 from db.connection import get_setting, resolve_today, write_transaction
 from db.text import fold, name_sort_key
 from db.units import BRANCH_TYPES, UnitLookupError, find_unit, subtree_ids
@@ -111,7 +111,10 @@ def _together_since(case: models.CaseFile, intro: models.Introducer) -> Date | N
 
 
 def export_case(actor: Actor, case_id: int, as_of: Date | None = None) -> dict:
-    """One file as a `ketnap-case/1` document (NotFound when the actor may not see it)."""
+    """One file as a `ketnap-case/1` document (NotFound when the actor may not see it). A file
+    carries the person's background: a viewer may not export it (AccessError "forbidden")."""
+    if not may_see_background(actor):
+        raise AccessError("forbidden", role=actor.role)
     as_of = _as_of(as_of)
     case = models.CaseFile.get_or_none(models.CaseFile.id == case_id)
     if case is None or not _visible(actor, case.branch_id, as_of):
@@ -199,9 +202,13 @@ def export_case(actor: Actor, case_id: int, as_of: Date | None = None) -> dict:
     return document
 
 
-def export_cases(actor: Actor, unit_id: int | None, as_of: Date | None = None) -> list[dict]:
+def export_cases(actor: Actor, unit_id: int | None, as_of: Date | None = None, *,
+                 destination: str | None = None) -> list[dict]:
     """Every file (open or closed) of the branches in the unit's tree on `as_of`, opened by
-    then; `unit_id` None: everything the actor may see."""
+    then; `unit_id` None: everything the actor may see. Exporting personal data is for roles
+    that may see backgrounds, and is logged (with `destination`, the file written)."""
+    if not may_see_background(actor):
+        raise AccessError("forbidden", role=actor.role)
     as_of = _as_of(as_of)
     if unit_id is None:
         root = scope_root(actor)
@@ -218,8 +225,14 @@ def export_cases(actor: Actor, unit_id: int | None, as_of: Date | None = None) -
     if units is not None:
         query = query.where(C.branch.in_(units))
     first = {cid: day for cid, day in S.select(S.case, S.date).where(S.seq == 1).tuples()}
-    return [export_case(actor, cid, as_of) for (cid,) in query.tuples()
-            if first.get(cid) is None or first[cid] <= as_of]
+    documents = [export_case(actor, cid, as_of) for (cid,) in query.tuples()
+                 if first.get(cid) is None or first[cid] <= as_of]
+    with write_transaction():
+        audit.record(actor, "export", "database", None, None,
+                     {"kind": "cases", "unit": unit_id, "as_of": as_of, "files": len(documents),
+                      "destination": destination},
+                     unit_id if unit_id is not None else scope_root(actor))
+    return documents
 
 
 # --- import: the report ----------------------------------------------------------------------
@@ -368,6 +381,8 @@ def _parse(doc) -> _Parsed:
 
 def _branch(actor: Actor, doc: Mapping, branch_id: int | None, today: Date) -> models.Unit:
     if branch_id is not None:
+        if not _visible(actor, branch_id, today):
+            raise NotFound(branch_id)
         return models.Unit.get_by_id(branch_id)
     text = doc.get("branch") if isinstance(doc, Mapping) else None
     if not text or not isinstance(text, str):
@@ -582,6 +597,9 @@ def _import_one(actor: Actor, doc, row: int, today: Date, branch_id: int | None,
         if problems:
             raise _Reject(problems)
         person = _find_person(parsed, branch)
+        if person is not None and person.branch_id is not None and not _visible(actor, person.branch_id, today):
+            # the citizen ID is somebody's outside the actor's scope: not theirs to change
+            raise _Reject([Problem("out_of_scope", "person.citizen_id", None, {})])
         case, todo = None, parsed.steps
         if person is not None:
             case, todo, status = _match(person, branch, parsed)
@@ -700,6 +718,8 @@ def import_cases(actor: Actor, documents: list, today: Date, *, branch_id: int |
                  all_or_nothing: bool = False) -> ImportReport:
     """Import `ketnap-case/1` documents (see the module docstring); nothing is written for a
     rejected file, nothing at all with `dry_run`, nor with `all_or_nothing` when one is rejected."""
+    if not may_write(actor):
+        raise AccessError("forbidden", role=actor.role)
     report = ImportReport(dry_run=dry_run)
 
     def each(inner_dry: bool) -> None:
