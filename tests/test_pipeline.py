@@ -424,7 +424,7 @@ def test_a_whole_file_through_apply(world):
     assert {r.kind for r in official.resolutions} == {"branch_resolution", "committee_resolution", "decision"}
     assert models.AuditEntry.select().where(models.AuditEntry.entity_id == w.case.id).count() == 9
     entry = models.AuditEntry.select().order_by(models.AuditEntry.id.desc()).first()
-    assert entry.hash is None and json.loads(entry.after)["stage"] == "official"
+    assert entry.hash and entry.prev_hash and json.loads(entry.after)["stage"] == "official"
     # every step replays clean through the pure rules
     full = pipeline.read_state(w.case.id)
     for i, (_seq, step) in enumerate(pipeline.stored_steps(w.case.id)):
