@@ -198,6 +198,34 @@ def drop_append_only(database: Database) -> None:
         database.execute_sql(f"DROP TRIGGER IF EXISTS {name}")
 
 
+def integrity_problems() -> list[str]:
+    """What SQLite's own integrity check finds (empty: none)."""
+    rows = [row[0] for row in models.database.execute_sql("PRAGMA integrity_check").fetchall()]
+    return [] if rows == ["ok"] else rows
+
+
+def foreign_key_problems() -> list[tuple]:
+    """Rows pointing at a row that is not there: (table, rowid, parent table)."""
+    return [tuple(row[:3]) for row in models.database.execute_sql("PRAGMA foreign_key_check").fetchall()]
+
+
+def service_account(location: str) -> str | None:
+    """The login that runs ketnap for everybody over SSH: the `service_account` key of the
+    system then the user's config file, else the owner of the database file."""
+    configured = _config_value(SYSTEM_CONFIG, "service_account") or \
+        _config_value(user_config_file(), "service_account")
+    if configured:
+        return configured
+    if is_server_url(location):
+        return None
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.stat(sqlite_path(location)).st_uid).pw_name
+    except (OSError, KeyError):
+        return None
+
+
 def append_only_installed(database: Database) -> bool:
     names = {row[0] for row in database.execute_sql(
         "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_entry'")}

@@ -230,9 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help=t("cli.help.json"))
     _case_write_parsers(case_commands, command)
     _case_new_parser(case_commands)
-    from tui import cli_transfer
+    from tui import cli_admin, cli_transfer
 
     cli_transfer.add_parsers(commands)
+    cli_admin.add_parsers(commands)
     return parser
 
 
@@ -356,11 +357,13 @@ def _today(option: str | None) -> datetime.date:
         raise Refusal("bad_value", t("error.bad_date", value=safe(value))) from None
 
 
-def _actor(requested: str | None) -> Actor:
+def _actor(requested: str | None, location: str) -> Actor:
     login = os_login()
     demo = connection.get_setting("demo") == "1"
+    # the service account's processes are its forced commands: `ketnap --user NAME` per SSH key
+    forced = requested is not None and login == connection.service_account(location)
     try:
-        return resolve_actor(requested, login=login, demo=demo)
+        return resolve_actor(requested, login=login, demo=demo, forced_command=forced)
     except AccessError as exc:
         if exc.code == "forbidden":
             raise Refusal("forbidden", t("cli.error.user_forbidden", name=safe(requested),
@@ -382,7 +385,7 @@ def _session(args) -> Session:
     location = connection.resolve_location(args.db)
     _open(location, create=False)
     try:
-        actor = _actor(args.user or os.environ.get(ENV_USER) or None)
+        actor = _actor(args.user or os.environ.get(ENV_USER) or None, location)
         today = _today(args.today)
     except (PeeweeException, sqlite3.Error) as exc:
         raise _database_error(exc) from None
@@ -1067,9 +1070,68 @@ def _run(args, lang_explicit: bool) -> int:
             from tui import cli_transfer
 
             return cli_transfer.run(args, session)
+        from tui import cli_admin
+
+        if args.command in cli_admin.COMMANDS:
+            return cli_admin.run(args, session)
     except (NotFound, UnitLookupError, AccessError) as exc:
         raise refusal_from(exc) from None
     raise AssertionError(f"unhandled command {args.command!r}")  # the parser allows no other
+
+
+# Global options and whether they take a value.
+_GLOBAL_OPTIONS = {"--db": True, "--lang": True, "--user": True, "--today": True, "--version": False,
+                   "-h": False, "--help": False}
+# What a client may not choose over SSH: the forced command chose them.
+_CLIENT_FORBIDDEN = ("--db", "--user", "--today")
+# What may not run over SSH at all: they act as the service account, not as the key's person.
+_SERVICE_ONLY = ("init", "demo", "synth")
+
+
+def _only_global_options(argv: list[str]) -> bool:
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        name = word.split("=", 1)[0]
+        if name not in _GLOBAL_OPTIONS:
+            return False
+        i += 2 if _GLOBAL_OPTIONS[name] and "=" not in word else 1
+    return True
+
+
+def ssh_command(argv: list[str], environ) -> list[str] | None:
+    """The command a client asked for over SSH, when this process is a forced command.
+
+    With `command="ketnap --user NAME"` in authorized_keys, sshd runs that whatever the client
+    typed, and puts what it typed in SSH_ORIGINAL_COMMAND (the pattern of gitolite). It becomes
+    the subcommand, without the options the forced command alone may set. None: not over SSH,
+    or the forced command names its subcommand itself.
+    """
+    import shlex
+
+    original = environ.get("SSH_ORIGINAL_COMMAND")
+    if original is None or not environ.get("SSH_CONNECTION") or not _only_global_options(argv):
+        return None
+    try:
+        words = shlex.split(original)
+    except ValueError:
+        raise Refusal("bad_value", t("cli.error.ssh_command", command=safe(original))) from None
+    if words and os.path.basename(words[0]) == "ketnap":
+        words = words[1:]
+    for word in words:
+        if word.split("=", 1)[0] in _CLIENT_FORBIDDEN:
+            raise Refusal("forbidden", t("cli.error.ssh_option", option=safe(word.split("=", 1)[0])))
+    return words
+
+
+def _refuse_over_ssh(args) -> None:
+    """Over SSH a client acts as its key's person: no service commands, no server files."""
+    if args.command in _SERVICE_ONLY:
+        raise Refusal("forbidden", t("cli.error.ssh_service_only", command=args.command))
+    if args.command == "import" and args.file != "-":
+        raise Refusal("forbidden", t("cli.error.ssh_files"))
+    if args.command == "export" and args.output != "-":
+        raise Refusal("forbidden", t("cli.error.ssh_files"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1082,16 +1144,23 @@ def main(argv: list[str] | None = None) -> int:
             except (AttributeError, ValueError):
                 pass
     argv = list(argv)
+    # everything ketnap creates (database, backups, exports, the audit head) is its owner's alone
+    os.umask(os.umask(0o077) | 0o077)
     previous_language = i18n.language()
     previous_database = models.database.obj
     lang, source = _requested_language(argv, os.environ)
     i18n.set_language(lang if lang in i18n.LANGUAGES else "vi")
     args = None
     try:
+        over_ssh = ssh_command(argv, os.environ)
+        if over_ssh is not None:
+            argv = argv + over_ssh
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as exc:
             return _exit_status(exc)
+        if over_ssh is not None:
+            _refuse_over_ssh(args)
         if source == "env" and lang not in i18n.LANGUAGES:
             raise Refusal("bad_value", t("cli.error.bad_lang", value=safe(lang),
                                          choices=", ".join(i18n.LANGUAGES)))

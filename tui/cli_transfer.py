@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import sys
 from pathlib import Path
 
 from tui import i18n
@@ -55,8 +56,11 @@ def _read_documents(name: str) -> list:
     if Path(name).suffix.lower() in SHEET_SUFFIXES:
         raise Refusal("bad_value", t("cli.transfer.sheet_not_yet", name=safe(name)))
     try:
-        with open(name, encoding="utf-8") as fh:
-            data = json.load(fh)
+        if name == "-":  # standard input: the way to import over SSH
+            data = json.load(sys.stdin)
+        else:
+            with open(name, encoding="utf-8") as fh:
+                data = json.load(fh)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise Refusal("bad_value", t("cli.transfer.bad_file", name=safe(name), message=safe(exc))) from None
     if isinstance(data, dict):
@@ -186,14 +190,18 @@ def cmd_export(args, session) -> int:
 
     if args.kind != "cases":
         raise Refusal("bad_value", t("cli.transfer.export_not_yet", kind=safe(args.kind)))
-    fmt = args.format or ("json" if args.output.lower().endswith(".json") else None)
+    fmt = args.format or ("json" if args.output.lower().endswith(".json") or args.output == "-" else None)
     if fmt != "json":
         raise Refusal("bad_value", t("cli.transfer.cases_json_only"))
     as_of = _option_date(args.as_of) if args.as_of else session.today
     unit_id = find_unit(session.actor, args.unit, as_of).id if args.unit else None
-    documents = transfer.export_cases(session.actor, unit_id, as_of)
+    documents = transfer.export_cases(session.actor, unit_id, as_of, destination=args.output)
+    text = json.dumps(_scrub(documents), ensure_ascii=False, indent=2) + "\n"
+    if args.output == "-":  # standard output: the way to export over SSH
+        sys.stdout.write(text)
+        return 0
     try:
-        write_private(args.output, json.dumps(_scrub(documents), ensure_ascii=False, indent=2) + "\n")
+        write_private(args.output, text)
     except OSError as exc:
         raise Refusal("bad_value", t("cli.transfer.cannot_write", name=safe(args.output),
                                      message=safe(exc))) from None
