@@ -175,6 +175,19 @@ def pipeline_figures(db_path: str, runs: int) -> list[tuple[str, float, float]]:
         figures.append(("work list of the district (ms)",
                         _median_ms(lambda: worklist.worklist(actor, district.id, today), runs),
                         _median_ms(bare_worklist_rows, runs)))
+
+        from db import audit, cases
+
+        # opening a file logs the background view (one chained audit entry, one commit, the
+        # head file): against the same view without the entry
+        figures.append(("open a file, view logged (ms)",
+                        _median_ms(lambda: cases.case_view(actor, case_id, today), runs),
+                        _median_ms(lambda: cases.case_view(actor, case_id, today, log=False), runs)))
+        with connection.write_transaction():
+            for n in range(10_000 - models.AuditEntry.select().count()):
+                audit.record(actor, "note", "case_file", case_id, None, {"text": f"bench {n}"}, None)
+        figures.append(("verify audit chain, 10k entries (ms)", _median_ms(audit.verify, 3),
+                        _median_ms(lambda: sql("SELECT * FROM audit_entry ORDER BY id").fetchall(), 3)))
         return figures
     finally:
         connection.close_database()
