@@ -642,6 +642,7 @@ def case_json(view) -> dict:
                    "youth_union": p.youth_union, "trade_union": p.trade_union,
                    "public_role": p.public_role, "branch": _ref_json(p.branch)},
         "branch": _ref_json(view.branch),
+        "background_hidden": view.background_hidden,
         "stage": view.stage,
         "status": view.status,
         "outcome": view.outcome,
@@ -719,6 +720,8 @@ def cmd_case_show(args, session: Session) -> int:
                 text += " · " + t("cli.case.overdue", days=(session.today - action.due).days)
         row("cli.case.next_action", text)
     row("cli.case.other_name", p.other_name)
+    if view.background_hidden:
+        row("cli.case.background", t("cli.case.background_hidden"))
     row("cli.case.born", i18n.date(p.born))
     row("cli.case.sex", i18n.code_name("sex", p.sex))
     row("cli.case.ethnicity", p.ethnicity)
