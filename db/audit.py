@@ -25,6 +25,7 @@ from peewee import JOIN, SqliteDatabase
 
 from db import models
 from db.access import AccessError, Actor, scope_root
+from db.units import subtree_ids
 
 HEAD_SUFFIX = ".audit-head"
 
@@ -263,8 +264,6 @@ def entries(actor: Actor, as_of: datetime.date, *, unit_id: int | None = None,
     entries of the units in their scope (below `unit_id` when given) on `as_of`; entries with no
     unit (accounts, the whole database) are for administrators alone.
     """
-    from db.units import subtree_ids
-
     if actor.role == "viewer":
         raise AccessError("forbidden", role=actor.role)
     E, A, U, P = models.AuditEntry, models.Account, models.Unit, models.Person

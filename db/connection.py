@@ -17,7 +17,7 @@ from peewee import Database, SqliteDatabase
 from playhouse.migrations import Runner
 from playhouse.schema_diff import diff_models
 
-from db import models
+from db import audit, models
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SYSTEM_CONFIG = Path("/etc/ketnap/ketnap.toml")
@@ -146,8 +146,6 @@ def open_database_report(location: str, *, create: bool = True) -> Opened:
         backup = _backup_before_migrating(database)
     applied = tuple(Runner(database, str(MIGRATIONS)).up()) if pending else ()
     if applied:
-        from db import audit
-
         audit.write_current_head()
     return Opened(database, is_file and not existed, applied, backup)
 
@@ -162,8 +160,6 @@ def write_transaction():
     """One write transaction. On SQLite it is IMMEDIATE: a transaction that reads then writes
     waits for the lock (busy_timeout) instead of failing with "database is locked". After the
     outermost one commits, the audit chain's head is written to its file."""
-    from db import audit
-
     database = models.database
     outer = not database.in_transaction()
     if isinstance(database.obj, SqliteDatabase) and outer:

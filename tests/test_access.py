@@ -378,3 +378,30 @@ def test_a_rolled_back_change_leaves_no_head_behind(chained):
             raise RuntimeError("stop")
     assert audit.read_head(audit.head_path()) == head_before
     assert audit.verify().ok
+
+
+def test_two_processes_writing_at_once_keep_one_unbroken_chain(demo_db):
+    """Each change takes the chain's last entry under the write lock; the head file only moves
+    forward, whichever process writes it last."""
+    import subprocess
+    import sys
+
+    case_id = open_case_in(OWN).id
+    connection.close_database()
+    script = (
+        "import sys, datetime\n"
+        "from db import connection, pipeline\n"
+        "from db.access import account_actor\n"
+        "connection.open_database(sys.argv[1])\n"
+        "actor = account_actor('demo_admin')\n"
+        "for n in range(25):\n"
+        "    pipeline.add_note(actor, int(sys.argv[2]), f'{sys.argv[3]} {n}', today=datetime.date(2021, 9, 30))\n"
+    )
+    workers = [subprocess.Popen([sys.executable, "-c", script, demo_db, str(case_id), name])
+               for name in ("một", "hai")]
+    assert [w.wait(timeout=120) for w in workers] == [0, 0]
+    connection.open_database(demo_db)
+    report = audit.verify()
+    assert report.ok and report.head_problem is None
+    notes = models.AuditEntry.select().where(models.AuditEntry.action == "note").count()
+    assert notes == 50 and report.head[0] == models.AuditEntry.select().count()
