@@ -7,7 +7,12 @@ the free-text notes on the file (not the timeline of the Steps tab).
 The writes of the pipeline, each asking what it needs first: `a` records the next step (the step
 form), `u` undoes the last step, `c` closes the file, `r` reopens it, `o` puts it on hold or
 releases it, `g` adds a note. Each runs `db.pipeline` in a thread, then the file is read again; a refusal shows
-its sentences under the summary and nothing is saved.
+its sentences under the summary and nothing is saved. `y` shows the file's history (the audit
+trail).
+
+Opening the screen logs one view of the person's background (db.cases); reading the file again
+after a change does not. A viewer sees no background and no notes, and the writing keys are
+left out of the footer and say why they do nothing.
 """
 
 from __future__ import annotations
@@ -24,13 +29,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from db import cases, connection, pipeline
-from db.access import AccessError, NotFound
+from db.access import AccessError, NotFound, may_write
 from db.cases import CaseView, EventView, ResolutionView, StepView
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
 from tui.messages import error_message
-from tui.widgets import safe, translate_bindings
+from tui.widgets import hide_keys, safe, translate_bindings
 
 TABS = ("person", "steps", "documents", "introducers", "notes")
 # the label of each tab (the notes tab's message lives with the other note messages)
@@ -157,7 +162,11 @@ class CaseScreen(Screen):
         Binding("r", "reopen", "case.keys.reopen", show=False, id="case.reopen"),
         Binding("o", "hold", "case.keys.hold", show=False, id="case.hold"),
         Binding("g", "add_note", "case.note.key", show=False, id="case.note"),
+        # in the help (F1): the footer has no room at 80 columns
+        Binding("y", "history", "audit.key_case", tooltip="audit.key_case_long", show=False,
+                id="case.history"),
     ]
+    WRITE_KEYS = ("a", "u", "c", "r", "o", "g")
 
     def __init__(self, context: AppContext, case_id: int) -> None:
         super().__init__()
@@ -165,6 +174,9 @@ class CaseScreen(Screen):
         self.context = context
         self.case_id = case_id
         self.view: CaseView | None = None
+        self._logged = False  # the opening of the background has been logged
+        if not may_write(context.actor):
+            hide_keys(self, self.WRITE_KEYS)  # they still answer, to say why they do nothing
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -184,10 +196,15 @@ class CaseScreen(Screen):
         self.query_one("#scroll-person").focus()
         self._load()
 
-    @work(thread=True, exclusive=True, group="case")
     def _load(self) -> None:
+        """Read the file; only the first read of the screen logs a view of the background."""
+        log, self._logged = not self._logged, True
+        self._fetch(log)
+
+    @work(thread=True, exclusive=True, group="case")
+    def _fetch(self, log: bool) -> None:
         try:
-            view = cases.case_view(self.context.actor, self.case_id, self.context.today)
+            view = cases.case_view(self.context.actor, self.case_id, self.context.today, log=log)
         except cases.NotFound:
             self.post_message(CaseLoaded(None, t("error.not_found", id=self.case_id)))
             return
@@ -242,6 +259,8 @@ class CaseScreen(Screen):
 
     def _person(self, view: CaseView) -> RenderableType:
         p = view.person
+        if view.background_hidden:
+            return self._person_hidden(view)
         rows = [
             (t("case.field.full_name"), p.full_name),
             (t("case.field.other_name"), p.other_name),
@@ -261,6 +280,18 @@ class CaseScreen(Screen):
         for label, value in rows:
             grid.add_row(*_line(label, value))
         return grid
+
+    def _person_hidden(self, view: CaseView) -> RenderableType:
+        """What a viewer sees of the person: who, not their background."""
+        p = view.person
+        rows = [(t("case.field.full_name"), p.full_name), (t("case.field.sex"), code_name("sex", p.sex)),
+                (t("case.field.branch"), p.branch.name if p.branch else None)]
+        if p.public_role:
+            rows.append((t("case.field.public_role"), p.public_role))
+        grid = _grid(max(len(label) for label, _ in rows), None)
+        for label, value in rows:
+            grid.add_row(*_line(label, value))
+        return Group(grid, Text(""), Text(t("case.hidden.person"), style="italic"))
 
     def _steps(self, view: CaseView) -> RenderableType:
         events = [e for e in view.events if e.kind != "note"]  # notes have their own tab
@@ -357,6 +388,8 @@ class CaseScreen(Screen):
 
     def _notes(self, view: CaseView) -> RenderableType:
         """The notes, oldest first: the date, then who wrote it and the text."""
+        if view.background_hidden:
+            return Text(t("case.hidden.notes"), style="italic")
         notes = [e for e in view.events if e.kind == "note"]
         if not notes:
             return Text(t("case.note.none"))
@@ -399,11 +432,24 @@ class CaseScreen(Screen):
         line.update(message or "")
         line.display = bool(message)
 
+    def _read_only(self) -> bool:
+        """True (and the user told why) when the account may not write."""
+        if may_write(self.context.actor):
+            return False
+        self.say(t("case.hidden.read_only"))
+        return True
+
+    def action_history(self) -> None:
+        from screens.audit import open_history  # imported on first use
+
+        name = self.view.person.full_name if self.view is not None else str(self.case_id)
+        open_history(self, t("audit.title_case", name=name), case_id=self.case_id)
+
     def action_add_step(self) -> None:
         from screens.step_form import StepForm
 
         view = self.view
-        if view is None:
+        if view is None or self._read_only():
             return
         if view.status == "closed":
             self.say(error_message(pipeline.PipelineError("closed")))
@@ -417,18 +463,18 @@ class CaseScreen(Screen):
         self.app.push_screen(StepForm(self.context, self.case_id, view.stage, view.person.full_name), saved)
 
     def action_undo(self) -> None:
-        if self.view is None:
+        if self.view is None or self._read_only():
             return
         self._ask_reason(t("case.ask.undo"), "undo", t("case.done.undo"))
 
     def action_reopen(self) -> None:
-        if self.view is None:
+        if self.view is None or self._read_only():
             return
         self._ask_reason(t("case.ask.reopen"), "reopen", t("case.done.reopen"))
 
     def action_hold(self) -> None:
         view = self.view
-        if view is None:
+        if view is None or self._read_only():
             return
         if view.status == "on_hold":
             self._write("release", None, t("case.done.release"))
@@ -438,7 +484,7 @@ class CaseScreen(Screen):
     def action_close_file(self) -> None:
         from screens.dialogs import CloseDialog
 
-        if self.view is None:
+        if self.view is None or self._read_only():
             return
 
         def answered(result) -> None:
@@ -448,7 +494,7 @@ class CaseScreen(Screen):
         self.app.push_screen(CloseDialog(pipeline.OUTCOMES, self.context.today), answered)
 
     def action_add_note(self) -> None:
-        if self.view is None:
+        if self.view is None or self._read_only():
             return
         self._ask_reason(t("case.note.ask"), "note", t("case.note.done"), label=t("case.note.label"))
 

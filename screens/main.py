@@ -3,6 +3,9 @@
 The people list holds one screenful, fetched from `db.people.people_page` with keyset cursors
 in Vietnamese name order; PageDown/PageUp (and the arrows past the last or first row) fetch the
 next or previous page. Database work runs in thread workers that post their results back.
+
+`y` shows the change history of the unit listed, `Y` that of the person highlighted in the list
+(screens/audit.py); `U` the accounts (screens/accounts.py, administrators only).
 """
 
 from __future__ import annotations
@@ -114,6 +117,14 @@ class MainScreen(Screen):
         Binding("w", "worklist", "keys.worklist", tooltip="keys.worklist_long", id="main.worklist"),
         Binding("n", "new_case", "new_case.key", tooltip="new_case.key_long", show=False,
                 id="main.new_case"),
+        Binding("y", "unit_history", "audit.key_unit", tooltip="audit.key_unit_long", show=False,
+                id="main.unit_history"),
+        Binding("Y", "person_history", "audit.key_person", tooltip="audit.key_person_long",
+                show=False, id="main.person_history"),
+        # for administrators, also in the footer while the tree has the focus (see compose:
+        # with the list's keys there is no room at 80 columns); others are told it is not theirs
+        Binding("U", "accounts", "accounts.key", tooltip="accounts.key_long", show=False,
+                id="main.accounts"),
         Binding("tab", "app.focus_next", "keys.focus_next", show=False, id="main.focus_next"),
         Binding("shift+tab", "app.focus_previous", "keys.focus_previous", show=False,
                 id="main.focus_previous"),
@@ -145,6 +156,8 @@ class MainScreen(Screen):
             with Vertical(id="units-pane"):
                 tree = UnitTree(Text(""), id="units")
                 tree.show_root = False
+                if self.context.actor.is_admin:
+                    tree._bindings.bind("U", "screen.accounts", t("accounts.key"))
                 yield tree
                 yield Static("", id="unit-name", markup=False)
             with Vertical(id="people-pane"):
@@ -280,6 +293,37 @@ class MainScreen(Screen):
                 self.app.push_screen(CaseScreen(self.context, case_id))
 
         self.app.push_screen(NewCaseForm(self.context, self.unit), saved)
+
+    def action_unit_history(self) -> None:
+        """The change history of the unit whose people are listed (and the units below it)."""
+        if self.unit is None:
+            self.notify(t("audit.no_unit"), markup=False, timeout=4)
+            return
+        from screens.audit import open_history  # imported on first use
+
+        open_history(self, t("audit.title_unit", name=self.unit.name), unit_id=self.unit.id)
+
+    def action_person_history(self) -> None:
+        """The change history of the person highlighted in the people list."""
+        table = self.query_one(PagedTable)
+        row = None
+        if self.page is not None and table.row_count:
+            index = max(table.cursor_row, 0)
+            row = self.page.rows[index] if index < len(self.page.rows) else None
+        if row is None:
+            self.notify(t("audit.no_person"), markup=False, timeout=4)
+            return
+        from screens.audit import open_history  # imported on first use
+
+        open_history(self, t("audit.title_person", name=row.full_name), person_id=row.id)
+
+    def action_accounts(self) -> None:
+        if not self.context.actor.is_admin:
+            self.notify(t("accounts.admins_only"), markup=False, severity="warning", timeout=4)
+            return
+        from screens.accounts import AccountsScreen  # imported on first use
+
+        self.app.push_screen(AccountsScreen(self.context))
 
     def action_toggle_ended(self) -> None:
         self.show_ended = not self.show_ended

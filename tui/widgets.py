@@ -1,7 +1,7 @@
 """Widgets and helpers shared by several screens.
 
 - `safe`: text from the database as a Rich `Text`, never parsed as markup.
-- `translate_bindings`: key descriptions in the user's language.
+- `translate_bindings`: key descriptions in the user's language; `hide_keys`: out of the footer.
 - `PagedTable`: a table that holds one screenful and asks for the next or previous page.
 - `UnitTree`: the unit tree, with left/right to fold and unfold.
 """
@@ -72,6 +72,24 @@ def translate_bindings(node: DOMNode) -> None:
                     tooltip=i18n.t(b.tooltip) if b.tooltip and i18n.has(b.tooltip) else b.tooltip)
             if b.description and i18n.has(b.description) else b
             for b in key_bindings]
+
+
+def hide_keys(node: DOMNode, keys) -> None:
+    """Leave `keys` out of the footer (they stay bound: the action can still say why it does
+    nothing, e.g. a write key for an account that may not write)."""
+    bindings = node._bindings
+    for key in keys:
+        if key in bindings.key_to_bindings:
+            bindings.key_to_bindings[key] = [replace(b, show=False)
+                                             for b in bindings.key_to_bindings[key]]
+
+
+def rename_key(node: DOMNode, key: str, description: str) -> None:
+    """Give `key` another description on this node (e.g. Enter on a list that opens no file)."""
+    bindings = node._bindings
+    if key in bindings.key_to_bindings:
+        bindings.key_to_bindings[key] = [replace(b, description=description)
+                                         for b in bindings.key_to_bindings[key]]
 
 
 def help_rows(nodes) -> list[tuple[str, str, str | None]]:
