@@ -67,25 +67,35 @@ def _stage(code) -> str:
     return t(key) if i18n.has(key) else code_name("stage", None if code is None else str(code))
 
 
+def _field(key: str) -> str:
+    name = f"audit.field.{key}"
+    return t(name) if i18n.has(name) else key
+
+
 def change_text(entry: EntryView) -> str:
-    """What changed, in a few words: the stage or role before → after when it moved; a note's
-    text; else the names of the values that changed (or were recorded)."""
+    """What changed, in a few words: the stage or role before → after when it moved; the
+    reason or the note typed; else the names of the values that changed (or were recorded)."""
     before, after = entry.before, entry.after
+    if entry.action == "view_background":
+        return ""  # the action says it all
     if isinstance(after, dict):
         if isinstance(before, dict):
             for key, name in (("stage", _stage), ("role", lambda c: code_name("role", c))):
                 if key in before and key in after and before[key] != after[key]:
                     return f"{name(before[key])} → {name(after[key])}"
-            changed = [k for k in after if k not in HIDDEN_KEYS and before.get(k) != after[k]]
+        if entry.action == "note" and after.get("text"):
+            return str(after["text"])
+        if after.get("reason"):
+            return str(after["reason"])
+        if before is None and entry.action in ("open", "import") and after.get("stage"):
+            return _stage(after["stage"])
+        if before is None and entry.action == "account_add" and after.get("role"):
+            return f"{after.get('name', '')} · {code_name('role', after['role'])}"
+        if isinstance(before, dict):
+            keys = [k for k in after if k not in HIDDEN_KEYS and before.get(k) != after[k]]
         else:
-            if entry.action == "note" and after.get("text"):
-                return str(after["text"])
-            if entry.action in ("open", "import") and after.get("stage"):
-                return _stage(after["stage"])
-            if entry.action == "account_add" and after.get("role"):
-                return f"{after.get('name', '')} · {code_name('role', after['role'])}"
-            changed = [k for k in after if k not in HIDDEN_KEYS]
-        return ", ".join(changed)
+            keys = [k for k in after if k not in HIDDEN_KEYS]
+        return ", ".join(_field(k) for k in keys)
     if after is not None:
         return str(after)
     return ""

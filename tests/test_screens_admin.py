@@ -193,10 +193,13 @@ def test_what_changed_in_a_few_words():
     assert change_text(entry("step", {"stage": "dossier", "version": 3},
                              {"stage": "branch_approved", "version": 4})) == "Làm hồ sơ → CB đề nghị"
     assert change_text(entry("hold", {"on_hold": False, "version": 1},
-                             {"on_hold": True, "version": 2, "reason": "x"})) == "on_hold, reason"
+                             {"on_hold": True, "version": 2, "reason": "Chờ"})) == "Chờ"
+    assert change_text(entry("release", {"on_hold": True, "version": 2},
+                             {"on_hold": False, "version": 3, "reason": None})) == "tạm dừng"
     assert change_text(entry("account_role", {"role": "viewer"}, {"role": "organiser"})) == \
         "Chỉ xem → Cán bộ tổ chức"
-    assert change_text(entry("view_background", None, {"case": 3})) == "case"
+    assert change_text(entry("view_background", None, {"case": 3})) == ""
+    assert change_text(entry("export", None, {"kind": "cases", "files": 3})) == "kind, files"
 
 
 # --- accounts -----------------------------------------------------------------------------

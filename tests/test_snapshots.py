@@ -86,3 +86,54 @@ def test_main_screen_branch_100x30_page_two(snap_compare, sample_app):
 def test_help_80x24_english(snap_compare, sample_app):
     sample, make = sample_app
     assert snap_compare(make("en"), terminal_size=(80, 24), run_before=_open(sample.town, "f1"))
+
+
+@pytest.fixture
+def fixed_clock(monkeypatch):
+    """Audit entries and accounts stamped at a fixed time, shown in UTC."""
+    import datetime
+    import time
+
+    from db import models
+
+    at = datetime.datetime(2021, 9, 30, 8, 15)
+    monkeypatch.setattr(models, "_now", lambda: at)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield at
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_audit_file_history_80x24(snap_compare, sample_app, fixed_clock):
+    from db import pipeline
+    from db.access import account_actor
+
+    sample, make = sample_app
+    actor = account_actor("tester")
+    pipeline.add_note(actor, sample.mai_case, "Gia đình đã [bold]đồng ý[/bold]", today=fixed_clock.date())
+    pipeline.hold(actor, sample.mai_case, "Chờ thẩm tra bổ sung", today=fixed_clock.date())
+    pipeline.release(actor, sample.mai_case, today=fixed_clock.date())
+    assert snap_compare(make(), terminal_size=(80, 24), run_before=_open_mai(sample, "y"))
+
+
+def test_accounts_80x24(snap_compare, sample_app, fixed_clock):
+    from db import accounts, models
+    from db.access import account_actor
+
+    sample, make = sample_app
+    actor = account_actor("tester")
+    accounts.add(actor, "to_chuc", "organiser", sample.district, full_name="Triệu Văn Khánh")
+    accounts.add(actor, "bithu.np", "secretary", sample.big_branch, full_name="Hoàng Thị Thu Trang")
+    accounts.add(actor, "xem", "viewer", sample.town, full_name="Ma Thị Quỳnh")
+    accounts.set_disabled(actor, "xem")
+    models.Account.update(created_at=fixed_clock).execute()
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("U")
+        await settle(pilot)
+        await pilot.press("down")
+        await settle(pilot)
+
+    assert snap_compare(make(), terminal_size=(80, 24), run_before=run_before)
