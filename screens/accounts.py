@@ -324,10 +324,12 @@ class AccountForm(FormScreen):
             self.query_one("#in-role").focus()
         else:
             field = self._field(field_name) if field_name else None
-            if field is not None:
-                field.show_error(message)
-                field.input.focus()
-        self.query_one(MessageBox).show([t("accounts.not_saved"), message])
+            if field is None:  # about no field: said in full below the form
+                self.query_one(MessageBox).show([t("accounts.not_saved"), message])
+                return
+            field.show_error(message)
+            field.input.focus()
+        self.query_one(MessageBox).show([t("step.fix_fields")])
 
     def action_save(self) -> None:
         if self._busy:
@@ -362,9 +364,13 @@ class AccountForm(FormScreen):
                 accounts.add(actor, values["name"] or "", role, unit_id,
                              full_name=values.get("full_name"))
                 result = ("saved", (t("accounts.added", name=values["name"]), values["name"]))
+            elif (role, unit_id) == (self.account.role,
+                                     None if role == "admin" else self.account.unit_id):
+                result = ("saved", (t("accounts.unchanged"), self.account.name))  # nothing to log
             else:
                 accounts.set_role(actor, self.account.name, role, unit_id)
-                result = ("saved", (t("accounts.changed", name=self.account.name), self.account.name))
+                result = ("saved", (t("accounts.changed", name=self.account.name),
+                                    self.account.name))
         except units.UnitLookupError as exc:
             candidates = ", ".join(f"{code} ({name})" for code, name in exc.candidates[:5])
             result = ("unit", t(f"error.{exc.code}", text=exc.text, candidates=candidates))

@@ -258,6 +258,12 @@ async def test_an_unknown_unit_and_a_secretary_outside_a_branch_are_refused_at_t
         await settle(pilot)
         assert "không phải chi bộ" in content_text(form.query_one("#field-unit .form-error"))
         assert app.screen is form
+        unit.value = "NS-NP-07"  # back as it was: saved as nothing, not logged as a change
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is screen and "Không có gì thay đổi" in screen_text(app)
+    E = models.AuditEntry
+    assert not E.select().where(E.action == "account_role").exists()
     assert models.Account.get(models.Account.name == "demo_secretary").unit.code == "NS-NP-07"
 
 
