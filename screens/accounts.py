@@ -234,7 +234,7 @@ class AccountsScreen(Screen):
             if yes:
                 self._set_disabled(row.name, disable)
 
-        self.app.push_screen(ConfirmDialog(question), answered)
+        self.app.push_screen(ConfirmDialog(question, t("accounts.confirm_keys")), answered)
 
     @work(thread=True, exclusive=True, group="accounts-write")
     def _set_disabled(self, name: str, disable: bool) -> None:

@@ -221,15 +221,16 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("k,n,escape", "answer(False)", "form.keys.no", id="confirm.no"),
     ]
 
-    def __init__(self, question: str) -> None:
+    def __init__(self, question: str, keys: str | None = None) -> None:
         super().__init__()
         translate_bindings(self)
         self.question = question
+        self.keys = keys or t("form.confirm_keys")  # the default asks about throwing input away
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.question, classes="dialog-title", markup=False)
-            yield Static(t("form.confirm_keys"), classes="dialog-keys", markup=False)
+            yield Static(self.keys, classes="dialog-keys", markup=False)
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

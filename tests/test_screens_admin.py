@@ -275,6 +275,8 @@ async def test_disabling_an_account_asks_first(make_app):
         table.move_cursor(row=[r.name for r in screen.rows].index("demo_viewer"))
         await pilot.press("d")
         await settle(pilot)
+        assert "Khóa tài khoản demo_viewer?" in screen_text(app)
+        assert "C: đồng ý · K hoặc Esc: thôi" in screen_text(app)
         await pilot.press("k")  # no
         await settle(pilot)
         assert not models.Account.get(models.Account.name == "demo_viewer").disabled
