@@ -1,0 +1,403 @@
+"""The deployment over SSH, end to end: a real sshd on 127.0.0.1, one key per staff member in
+the service account's authorized_keys with `restrict,pty,command="ketnap --db DB --user NAME"`.
+
+The test's own login is the service account (it owns the database, as `ketnap demo` creates
+it); sshd runs as that login too, so this works unprivileged as well as as root (the terminal
+test needs root where /dev/pts gives new ptys no tty group: it says so when it skips). Skips with
+a reason where sshd, ssh or ssh-keygen is missing; under CI (KETNAP_CI=1, set by .ci/run) that is
+a failure instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pwd
+import shlex
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def _program(name: str) -> str | None:
+    # sshd often lives in /usr/sbin, which is not on an ordinary user's PATH
+    return shutil.which(name) or next((str(Path(d) / name) for d in ("/usr/sbin", "/usr/bin")
+                                       if (Path(d) / name).is_file()), None)
+
+
+SSHD, SSH, SSH_KEYGEN = _program("sshd"), _program("ssh"), _program("ssh-keygen")
+if None in (SSHD, SSH, SSH_KEYGEN):
+    missing = ", ".join(n for n, p in (("sshd", SSHD), ("ssh", SSH), ("ssh-keygen", SSH_KEYGEN)) if p is None)
+    if os.environ.get("KETNAP_CI"):
+        pytest.fail(f"{missing} required in CI (.ci/run installs openssh)", pytrace=False)
+    pytest.skip(f"{missing} not installed", allow_module_level=True)
+
+BRANCH = "NS-NP-07"  # Chi bộ Tổ dân phố Phiêng Luông, in Nà Phặc
+BRANCH_NAME = "Chi bộ Tổ dân phố Phiêng Luông"
+DISTRICT_NAME = "Đảng bộ huyện Ngân Sơn"
+LOGIN = pwd.getpwuid(os.getuid()).pw_name
+
+
+def _ketnap_command() -> list[str]:
+    script = Path(sys.executable).parent / "ketnap"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tui.cli"]
+
+
+def _clean_env() -> dict:
+    return {k: v for k, v in os.environ.items() if not k.startswith("KETNAP_")}
+
+
+def _ketnap(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run([*_ketnap_command(), "--db", str(db), *args], capture_output=True, text=True,
+                          env=_clean_env(), check=check, timeout=60)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_sshd(process: subprocess.Popen, port: int, log: Path, timeout: float = 15.0) -> None:
+    """Poll until the port answers with an SSH banner (a deadline, not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"sshd exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                if s.recv(64).startswith(b"SSH-2.0-"):
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"sshd never answered on port {port}:\n{log.read_text(errors='replace')}")
+        time.sleep(0.05)
+
+
+@dataclass
+class Server:
+    port: int
+    db: Path
+    dir: Path
+    keys: dict[str, Path]
+    known_hosts: Path
+    log: Path
+
+    def ssh_args(self, key: str, *options: str) -> list[str]:
+        return [SSH, "-F", "/dev/null", "-p", str(self.port), "-i", str(self.keys[key]),
+                "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                "-o", f"UserKnownHostsFile={self.known_hosts}", "-o", "ConnectTimeout=10",
+                "-o", "LogLevel=ERROR", *options, f"{LOGIN}@127.0.0.1"]
+
+    def ssh(self, key: str, *command: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+        """`ssh -i KEY server COMMAND...` without a terminal, as a script or a pipe would."""
+        # `--` ends ssh's own options: ssh parses them after the destination too
+        return subprocess.run([*self.ssh_args(key), "--", *command], input=stdin, capture_output=True,
+                              text=True, timeout=60, stdin=None if stdin is not None else subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("ssh")
+    db = base / "ketnap.sqlite3"
+    # the database as an operator sets it up: the demo, staff accounts, then no longer a demo
+    _ketnap(db, "demo")
+    for name, role, unit in (("alice", "secretary", BRANCH), ("bob", "organiser", "NS"),
+                             ("carol", "viewer", "NS")):
+        _ketnap(db, "--user", "demo_admin", "users", "add", name, "--role", role, "--unit", unit)
+    # `demo` made this login an administrator; take that away, so that `--user` below is
+    # honoured only because this login owns the database (the service account)
+    _ketnap(db, "--user", "demo_admin", "users", "disable", LOGIN)
+    with sqlite3.connect(db) as con:
+        con.execute("DELETE FROM setting WHERE key = 'demo'")
+    con.close()
+    assert _ketnap(db, "whoami", check=False).returncode == 1
+
+    from db import connection
+    if connection.service_account(str(db)) != LOGIN:
+        pytest.skip(f"a ketnap.toml on this machine names service account "
+                    f"{connection.service_account(str(db))!r}, not this login {LOGIN!r}")
+
+    keys = {}
+    lines = []
+    ketnap = shlex.join([*_ketnap_command(), "--db", str(db)])
+    # a config naming another login as the service account: the same forced command is refused
+    other_config = base / "config" / "ketnap"
+    other_config.mkdir(parents=True)
+    (other_config / "ketnap.toml").write_text('service_account = "someone-else"\n')
+    forced = {"alice": f"{ketnap} --user alice", "bob": f"{ketnap} --user bob",
+              "carol": f"{ketnap} --user carol",
+              "stranger": f"env XDG_CONFIG_HOME={shlex.quote(str(base / 'config'))} {ketnap} --user alice"}
+    for name, command in forced.items():
+        key = base / f"{name}_ed25519"
+        subprocess.run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
+        keys[name] = key
+        assert '"' not in command
+        lines.append(f'restrict,pty,command="{command}" {key.with_suffix(".pub").read_text().strip()}')
+    authorized = base / "authorized_keys"
+    authorized.write_text("\n".join(lines) + "\n")
+
+    host_key = base / "host_ed25519"
+    subprocess.run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
+    port = _free_port()
+    known_hosts = base / "known_hosts"
+    known_hosts.write_text(f"[127.0.0.1]:{port} {host_key.with_suffix('.pub').read_text()}")
+    config = base / "sshd_config"
+    config.write_text("\n".join([
+        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {host_key}", f"PidFile {base / 'sshd.pid'}",
+        f"AuthorizedKeysFile {authorized}", "StrictModes no", "PubkeyAuthentication yes",
+        "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
+        "PermitRootLogin prohibit-password", f"AllowUsers {LOGIN}", "PrintMotd no",
+        "PrintLastLog no", "LogLevel VERBOSE", ""]))
+    if os.getuid() == 0:
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation directory
+    log = base / "sshd.log"
+    process = subprocess.Popen([SSHD, "-D", "-f", str(config), "-E", str(log)],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_sshd(process, port, log)
+        yield Server(port, db, base, keys, known_hosts, log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def bob_files(server):
+    """`ssh server export cases -o - > files.json` with the district organiser's key."""
+    return _json(server.ssh("bob", "export", "cases", "-o", "-"))
+
+
+def _json(result: subprocess.CompletedProcess):
+    assert result.returncode == 0, f"exit {result.returncode}: {result.stderr}"
+    return json.loads(result.stdout)
+
+
+def _digest(db: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(db.parent.glob(db.name + "*"))}
+
+
+# --- who a key acts as ------------------------------------------------------------------------
+
+def test_each_key_acts_as_its_own_account(server):
+    alice = _json(server.ssh("alice", "whoami", "--json"))
+    assert (alice["name"], alice["role"], alice["unit"]["code"]) == ("alice", "secretary", BRANCH)
+    bob = _json(server.ssh("bob", "whoami", "--json"))
+    assert (bob["name"], bob["role"], bob["unit"]["code"]) == ("bob", "organiser", "NS")
+
+
+def test_the_client_typing_ketnap_first_is_the_same_command(server):
+    assert _json(server.ssh("alice", "ketnap", "whoami", "--json"))["name"] == "alice"
+
+
+@pytest.mark.parametrize("options", [["--user", "bob"], ["--user=bob"], ["--db", "/other.sqlite3"],
+                                     ["--today", "2020-01-01"]])
+def test_a_client_may_not_choose_the_account_database_or_day(server, options):
+    result = server.ssh("alice", *options, "whoami", "--json")
+    assert result.returncode == 1
+    assert "bob" not in result.stdout and "alice" not in result.stdout
+    assert options[0].split("=")[0] in result.stderr
+
+
+@pytest.mark.parametrize("command", [["sh", "-c", "id"], ["bash"], ["/bin/sh"], ["id;", "whoami"]])
+def test_a_key_gives_no_shell(server, command):
+    result = server.ssh("alice", *command)
+    assert result.returncode == 2  # a ketnap usage error: the words went to ketnap, not a shell
+    assert "uid=" not in result.stdout + result.stderr
+    assert result.stdout == ""
+
+
+def test_the_forced_user_is_honoured_only_for_the_service_account(server):
+    from db import connection
+
+    if connection._config_value(connection.SYSTEM_CONFIG, "service_account"):
+        pytest.skip(f"{connection.SYSTEM_CONFIG} names the service account, over the user's file")
+    # the same forced command, but the configuration names another login as the service account
+    result = server.ssh("stranger", "whoami", "--json")
+    assert result.returncode == 1
+    assert '"alice"' not in result.stdout
+    assert _json_error(result) == "no_account"
+
+
+# --- what a key sees --------------------------------------------------------------------------
+
+def test_a_secretary_works_on_her_branch_only(server):
+    alice = _json(server.ssh("alice", "worklist", "--json"))["items"]
+    bob = _json(server.ssh("bob", "worklist", "--json"))["items"]
+    assert alice and all(item["branch"]["code"] == BRANCH for item in alice)
+    assert len(bob) > len(alice)
+    assert {item["branch"]["code"] for item in bob} - {BRANCH}
+    assert {item["case_id"] for item in alice} <= {item["case_id"] for item in bob}
+
+
+def test_a_secretary_does_not_find_people_of_other_branches(server, bob_files):
+    elsewhere = next(f["person"]["citizen_id"] for f in bob_files
+                     if f["branch"] != BRANCH and f["person"].get("citizen_id"))
+    assert len(_json(server.ssh("bob", "find", elsewhere, "--json"))["results"]) == 1
+    assert _json(server.ssh("alice", "find", elsewhere, "--json"))["results"] == []
+
+
+def test_export_to_stdout_holds_only_the_files_in_scope(server, bob_files):
+    bob = bob_files
+    alice = _json(server.ssh("alice", "export", "cases", "-o", "-"))
+    assert alice and {f["branch"] for f in alice} == {BRANCH}
+    assert len(bob) > len(alice) and {f["branch"] for f in bob} - {BRANCH}
+    assert all(f["format"] == "ketnap-case/1" for f in bob)
+
+
+def test_a_viewer_may_not_export(server):
+    result = server.ssh("carol", "export", "cases", "-o", "-", "--json")
+    assert result.returncode == 1
+    assert _json_error(result) == "forbidden"
+
+
+def _json_error(result: subprocess.CompletedProcess) -> str:
+    return json.loads(result.stdout)["error"]["code"]
+
+
+# --- what a key may not touch on the server ---------------------------------------------------
+
+def test_no_files_on_the_server(server):
+    target = server.dir / "anything.json"
+    result = server.ssh("bob", "export", "cases", "-o", str(target), "--json")
+    assert result.returncode == 1 and _json_error(result) == "forbidden"
+    assert not target.exists()
+    result = server.ssh("bob", "import", str(server.db), "--json")
+    assert result.returncode == 1 and _json_error(result) == "forbidden"
+
+
+def test_import_from_stdin_is_checked_against_the_keys_scope(server, bob_files):
+    own = [f for f in bob_files if f["branch"] == BRANCH]
+    others = [f for f in bob_files if f["branch"] != BRANCH][:5]
+    before = _digest(server.db)
+    # `ssh server import - < files.json`, with the secretary's key
+    result = server.ssh("alice", "import", "-", "--dry-run", "--json", stdin=json.dumps(own + others))
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["unchanged"] == len(own) and report["imported"] == report["updated"] == 0
+    assert len(report["rejected"]) == len(others)  # other branches are not hers to write
+    assert _digest(server.db) == before
+
+
+@pytest.mark.parametrize("command", [["demo", "--force"], ["init"], ["synth", "--people", "10"]])
+def test_service_commands_are_refused_and_change_nothing(server, command):
+    before = _digest(server.db)
+    result = server.ssh("bob", *command)
+    assert result.returncode == 1
+    assert _digest(server.db) == before
+
+
+def test_the_database_and_audit_head_are_the_owners_alone(server):
+    server.ssh("bob", "worklist")  # at least one session has used them
+    head = server.db.with_name(server.db.name + ".audit-head")
+    assert head.exists()
+    for path in (server.db, head):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    # the operator's check, as the service account acting as an administrator: the audit chain
+    # is whole after everything the sessions did
+    assert _ketnap(server.db, "--user", "demo_admin", "check").returncode == 0
+
+
+# --- the application itself, in a terminal ---------------------------------------------------
+
+class Terminal:
+    """One tmux session on a private socket running `ssh -t`, at 100x30."""
+
+    def __init__(self, command: list[str]):
+        self.socket = f"ketnap-ssh-{uuid.uuid4().hex[:8]}"
+        shell = f"{shlex.join(command)}; echo EXITED $?; sleep 30"
+        subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", "t",
+                        "-x", "100", "-y", "30", shell], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, "capture-pane", "-p", "-t", "t"],
+                              capture_output=True, text=True).stdout
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+            time.sleep(0.05)
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "send-keys", "-t", "t", *keys], check=True)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+def _pty_problem() -> str | None:
+    """Why an unprivileged sshd cannot hand out a terminal here, if it cannot.
+
+    sshd gives the session's pty to the user and the `tty` group, and ends the session when that
+    chown fails. As root it cannot fail; unprivileged it is a no-op where /dev/pts is mounted with
+    gid=5 (the usual), and fails where it is not (some containers)."""
+    if os.getuid() == 0:
+        return None
+    import grp
+
+    try:
+        tty_gid = grp.getgrnam("tty").gr_gid
+    except KeyError:
+        tty_gid = os.getgid()
+    primary, secondary = os.openpty()
+    try:
+        gid = os.fstat(secondary).st_gid
+    finally:
+        os.close(primary)
+        os.close(secondary)
+    if gid == tty_gid or tty_gid in os.getgroups():
+        return None
+    return (f"an unprivileged sshd cannot give a pty to group tty here (new ptys get group {gid}: "
+            f"/dev/pts is mounted without gid={tty_gid}); run as root or on a usual /dev/pts")
+
+
+def _tree(screen: str) -> str:
+    """The unit tree: the left column of the body, below the title and above the key bar."""
+    return "\n".join(line[:28] for line in screen.splitlines()[1:-1])
+
+
+@pytest.mark.parametrize("key,title,in_tree,not_in_tree", [
+    # a branch secretary of one Nà Phặc branch: her branch alone, no commune, no district
+    ("alice", BRANCH_NAME, ["TDP Phiêng Luông"], ["huyện Ngân Sơn", "thị trấn Nà Phặc", "TDP Nà Slảy"]),
+    # the district organiser: the district, its communes and their branches, not the province
+    ("bob", DISTRICT_NAME, ["▼ huyện Ngân Sơn", "thị trấn Nà Phặc", "TDP Phiêng Luông", "TDP Nà Slảy"],
+     ["Bắc Kạn"]),
+])
+def test_the_application_over_ssh_in_tmux(server, key, title, in_tree, not_in_tree):
+    if shutil.which("tmux") is None:
+        if os.environ.get("KETNAP_CI"):
+            pytest.fail("tmux is required in CI (.ci/run installs it)", pytrace=False)
+        pytest.skip("tmux is not installed")
+    if problem := _pty_problem():
+        pytest.skip(problem)
+    term = Terminal(server.ssh_args(key, "-t"))  # `ssh -t server`: the forced command opens the app
+    try:
+        term.wait_for(f"{title} — Hôm nay 30/09/2021")
+        screen = term.wait_for(in_tree[-1])  # the tree has been filled
+        tree = _tree(screen)
+        assert all(text in tree for text in in_tree), screen
+        assert not any(text in screen for text in not_in_tree), screen
+        term.keys("C-q")
+        term.wait_for("EXITED 0")
+    finally:
+        term.close()
