@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 from dataclasses import dataclass
@@ -238,9 +239,10 @@ def log_background_view(actor: Actor, person_id: int, unit_id: int | None, case_
     """Every opening of a person's background is on the audit trail."""
     from db.connection import write_transaction
 
+    entity, entity_id = ("case_file", case_id) if case_id else ("person", person_id)
     with write_transaction():
-        audit.record(actor, "view_background", "person", person_id, None,
-                     {"case": case_id} if case_id else None, unit_id)
+        audit.record(actor, "view_background", entity, entity_id, None, None, unit_id,
+                     person_id=person_id)
 
 
 def case_view(actor: Actor, case_id: int, as_of: datetime.date, *, log: bool = True) -> CaseView:
@@ -297,9 +299,11 @@ def case_view(actor: Actor, case_id: int, as_of: datetime.date, *, log: bool = T
     if not background:
         shown = _hidden(shown)
         documents = tuple(DocumentView(d.kind, d.received, None) for d in documents)
-        events = tuple(e for e in events if e.kind != "note")
+        # free text (notes, reasons) may tell the background: a viewer gets none of it
+        events = tuple(dataclasses.replace(e, reason=None) for e in events if e.kind != "note")
+        steps_t = tuple(dataclasses.replace(s, undo_reason=None) for s in steps_t)
     return CaseView(case.id, shown, _ref(case.branch), case.stage, status,
-                    case.outcome, case.hold_reason, steps_t, documents, tuple(introducers),
+                    case.outcome, case.hold_reason if background else None, steps_t, documents, tuple(introducers),
                     helpers, certificates, action, events, not background)
 
 

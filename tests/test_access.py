@@ -117,6 +117,11 @@ def test_viewer_sees_no_background_anywhere(who):
     assert view.background_hidden and view.person.full_name == person.full_name
     assert (view.person.born, view.person.citizen_id, view.person.phone, view.person.ethnicity,
             view.person.residence) == (None, None, None, None, None)
+    held = open_case_in(OWN)
+    pipeline.hold(who["admin"], held.id, "Chờ thẩm tra lý lịch", today=TODAY)
+    held_view = cases.case_view(viewer, held.id, TODAY)
+    assert held_view.status == "on_hold" and held_view.hold_reason is None
+    assert all(e.reason is None for e in held_view.events)
     assert cases.find(viewer, person.citizen_id, TODAY) == []  # an ID finds nobody
     found = cases.find(viewer, person.full_name, TODAY)
     assert found and all(r.born is None for r in found)
@@ -140,8 +145,11 @@ def test_opening_a_background_is_logged_once_per_opening(who):
     cases.case_view(who["secretary"], case.id, TODAY)
     cases.case_view(who["secretary"], case.id, TODAY, log=False)
     [entry] = E.select().where(E.action == "view_background")
-    assert (entry.account_id, entry.person_id, entry.unit_id) == (
-        who["secretary"].account_id, case.person_id, case.branch_id)
+    assert (entry.account_id, entry.person_id, entry.unit_id, entry.entity, entry.entity_id) == (
+        who["secretary"].account_id, case.person_id, case.branch_id, "case_file", case.id)
+    # so the file's history and the person's both show it
+    assert [e.action for e in audit.entries(who["admin"], TODAY, case_id=case.id)] == ["view_background"]
+    assert [e.action for e in audit.entries(who["admin"], TODAY, person_id=case.person_id)] == ["view_background"]
 
 
 def test_only_organisers_and_admins_override_warnings(who):

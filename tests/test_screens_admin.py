@@ -134,7 +134,9 @@ async def test_the_history_of_a_file_lists_its_entries_and_shows_one_in_full(mak
         assert "Lịch sử hồ sơ: " + case.person.full_name in text
         assert "demo_organiser" in text and "Ghi chú" in text
         assert "[bold]Hẹn[/bold] gặp" in text  # the note's text, literally
-        assert "1 mục" in content_text(screen.query_one("#audit-info", Static))
+        # the note, and the opening of the file (its background view) before it
+        assert "2 mục" in content_text(screen.query_one("#audit-info", Static))
+        assert [e.action for e in screen.entries] == ["note", "view_background"]
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, EntryScreen)
