@@ -65,7 +65,7 @@ def _actor(account: models.Account) -> Actor:
 def account_actor(name: str) -> Actor:
     account = models.Account.get_or_none(models.Account.name == name)
     if account is None or account.disabled:
-        raise AccessError("no_account", name=name)
+        raise AccessError("no_account", name=name, disabled=account is not None)
     return _actor(account)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from peewee import JOIN
 
 from db import audit, models
-from db.access import ROLES, AccessError, Actor, require_admin
+from db.access import ROLES, SYSTEM, AccessError, Actor, ensure_admin, require_admin
 from db.connection import write_transaction
 
 # A login name as the system and authorized_keys spell it.
@@ -82,6 +82,16 @@ def _get(name: str) -> models.Account:
     if account is None:
         raise AccountError("not_found", name=name)
     return account
+
+
+def create_first_admin(login: str) -> Actor:
+    """The administrator `ketnap init` makes of the login that ran it, on the audit trail."""
+    with write_transaction():
+        actor, created = ensure_admin(login)
+        if created:
+            account = models.Account.get_by_id(actor.account_id)
+            audit.record(SYSTEM, "account_add", "account", account.id, None, _snapshot(account), None)
+    return actor
 
 
 def add(actor: Actor, name: str, role: str, unit_id: int | None, *,

@@ -378,6 +378,8 @@ def _actor(requested: str | None, location: str) -> Actor:
                 return admin
         if not has_accounts():
             raise Refusal("no_account", t("cli.error.no_accounts_yet")) from None
+        if exc.params.get("disabled"):
+            raise Refusal("no_account", t("error.account_disabled", name=safe(name))) from None
         raise Refusal("no_account", t("error.no_account", name=safe(name))) from None
 
 
@@ -392,7 +394,7 @@ def _session(args) -> Session:
     return Session(location, today, actor)
 
 
-def refusal_from(exc: Exception) -> Refusal:
+def refusal_from(exc: Exception, actor: Actor | None = None) -> Refusal:
     """The refusal for an exception raised by db (unit lookups, files not found, access)."""
     from db.access import NotFound
     from db.units import UnitLookupError
@@ -407,7 +409,9 @@ def refusal_from(exc: Exception) -> Refusal:
     if isinstance(exc, NotFound):
         return Refusal("not_found", t("error.not_found", id=safe(exc.args[0] if exc.args else "")))
     if isinstance(exc, AccessError):
-        return Refusal(exc.code, t(f"error.{exc.code}", name=safe(exc.params.get("name", ""))))
+        name = exc.params.get("name") or (actor.name if actor else "")
+        key = "error.viewer_forbidden" if exc.params.get("role") == "viewer" else f"error.{exc.code}"
+        return Refusal(exc.code, t(key, name=safe(name)))
     raise exc
 
 
@@ -433,7 +437,9 @@ def cmd_init(args) -> int:
             print(t("cli.init.backup", path=safe(opened.backup)))
     login = os_login()
     if not has_accounts():
-        ensure_admin(login)
+        from db.accounts import create_first_admin
+
+        create_first_admin(login)
         print(t("cli.init.admin_created", name=safe(login)))
     elif not opened.created and not opened.applied:
         print(t("cli.init.up_to_date", path=path))
@@ -1078,7 +1084,7 @@ def _run(args, lang_explicit: bool) -> int:
         if args.command in cli_admin.COMMANDS:
             return cli_admin.run(args, session)
     except (NotFound, UnitLookupError, AccessError) as exc:
-        raise refusal_from(exc) from None
+        raise refusal_from(exc, session.actor) from None
     raise AssertionError(f"unhandled command {args.command!r}")  # the parser allows no other
 
 
