@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from peewee import JOIN
 
 from db import audit, models
-from db.access import ROLES, SYSTEM, AccessError, Actor, ensure_admin, require_admin
+from db.access import ROLES, SYSTEM, Actor, ensure_admin, require_admin
 from db.connection import write_transaction
 
 # A login name as the system and authorized_keys spell it.

@@ -30,7 +30,7 @@ from db.audit import EntryView
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
-from tui.widgets import PagedTable, fit, rename_key, safe, translate_bindings
+from tui.widgets import InMemoryPages, PagedTable, fit, rename_key, safe, translate_bindings
 
 LIMIT = 500
 AT_WIDTH = 16  # dd/mm/yyyy hh:mm
@@ -110,9 +110,10 @@ class EntriesLoaded(Message):
         self.error = error
 
 
-class AuditScreen(Screen):
+class AuditScreen(InMemoryPages, Screen):
     """The entries of one file, unit or person; Enter shows one in full."""
 
+    LIST = "entries"
     CSS_PATH = "audit.tcss"
     HELP_TITLE = "audit.help_title"
     HELP_NOTES = ("audit.help_note",)
@@ -182,10 +183,6 @@ class AuditScreen(Screen):
         used = sum(columns.values()) + len(columns)
         columns["change"] = max(width - used, 10)
         return columns
-
-    def _page_size(self) -> int:
-        table = self.query_one(PagedTable)
-        return max(table.size.height - 1, 1) if table.size.height > 1 else 18
 
     def _show(self, first: int, row: int) -> None:
         entries = self.entries or []
@@ -262,19 +259,6 @@ class AuditScreen(Screen):
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
         self._show_detail()
-
-    @on(PagedTable.PageRequested)
-    def _turn_page(self, message: PagedTable.PageRequested) -> None:
-        message.stop()
-        size = self._page_size()
-        first = 0 if message.step == 0 else self.first + message.step * size
-        self._show(first, message.row)
-
-    @on(PagedTable.Resized)
-    def _resized(self, message: PagedTable.Resized) -> None:
-        message.stop()
-        if self.entries is not None:
-            self._show(self.first, max(self.query_one(PagedTable).cursor_row, 0))
 
     @on(DataTable.RowSelected)
     def _open(self, event: DataTable.RowSelected) -> None:

@@ -18,7 +18,7 @@ from db.worklist import WorkItem
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
-from tui.widgets import PagedTable, fit, safe, translate_bindings
+from tui.widgets import InMemoryPages, PagedTable, fit, safe, translate_bindings
 
 DATE_WIDTH = 10
 STATE_WIDTH = 18  # "QUÁ HẠN 1.234 ngày"
@@ -43,9 +43,10 @@ def state_text(item: WorkItem, today) -> Text:
     return Text(" · ".join(parts), style="bold" if item.overdue else "")
 
 
-class WorklistScreen(Screen):
+class WorklistScreen(InMemoryPages, Screen):
     """What is due and what is late, for one unit and the units below it."""
 
+    LIST = "items"
     CSS_PATH = "worklist.tcss"
     HELP_TITLE = "worklist.help_title"
     HELP_NOTES = ("worklist.help_note",)
@@ -86,10 +87,6 @@ class WorklistScreen(Screen):
     def _loaded(self, message: WorklistLoaded) -> None:
         self.items = message.items
         self._show(0, 0)
-
-    def _page_size(self) -> int:
-        table = self.query_one(PagedTable)
-        return max(table.size.height - 1, 1) if table.size.height > 1 else 20
 
     def _show(self, first: int, row: int) -> None:
         items = self.items or []
@@ -132,19 +129,6 @@ class WorklistScreen(Screen):
                                   last=i18n.number(self.first + rows),
                                   total=i18n.number(len(items))))
         self.query_one("#worklist-info", Static).update(line)
-
-    @on(PagedTable.PageRequested)
-    def _turn_page(self, message: PagedTable.PageRequested) -> None:
-        message.stop()
-        size = self._page_size()
-        first = 0 if message.step == 0 else self.first + message.step * size
-        self._show(first, message.row)
-
-    @on(PagedTable.Resized)
-    def _resized(self, message: PagedTable.Resized) -> None:
-        message.stop()
-        if self.items is not None:
-            self._show(self.first, max(self.query_one(PagedTable).cursor_row, 0))
 
     @on(DataTable.RowSelected)
     def _open(self, event: DataTable.RowSelected) -> None:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.tmux_helpers import Terminal
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,38 +21,6 @@ if shutil.which("tmux") is None:
     if os.environ.get("KETNAP_CI"):
         pytest.fail("tmux is required in CI (.ci/run installs it)", pytrace=False)
     pytest.skip("tmux is not installed", allow_module_level=True)
-
-
-class Terminal:
-    """One tmux session on a private socket, running a command."""
-
-    def __init__(self, command: list[str], width: int = 80, height: int = 24, env: dict | None = None):
-        self.socket = f"ketnap-test-{uuid.uuid4().hex[:8]}"
-        environment = " ".join(f"{k}={v}" for k, v in (env or {}).items())
-        shell = f"env {environment} {' '.join(command)}; echo EXITED $?; sleep 30"
-        subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", "t",
-                        "-x", str(width), "-y", str(height), shell], check=True)
-
-    def screen(self) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, "capture-pane", "-p", "-t", "t"],
-                              capture_output=True, text=True).stdout
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "send-keys", "-t", "t", *keys], check=True)
-
-    def wait_for(self, text: str, timeout: float = 20.0) -> str:
-        """Poll the screen until `text` shows (a condition with a deadline, not a fixed sleep)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
 @pytest.fixture

@@ -21,11 +21,12 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.tmux_helpers import Terminal
 
 
 def _program(name: str) -> str | None:
@@ -315,36 +316,6 @@ def test_the_database_and_audit_head_are_the_owners_alone(server):
 
 # --- the application itself, in a terminal ---------------------------------------------------
 
-class Terminal:
-    """One tmux session on a private socket running `ssh -t`, at 100x30."""
-
-    def __init__(self, command: list[str]):
-        self.socket = f"ketnap-ssh-{uuid.uuid4().hex[:8]}"
-        shell = f"{shlex.join(command)}; echo EXITED $?; sleep 30"
-        subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", "t",
-                        "-x", "100", "-y", "30", shell], check=True)
-
-    def screen(self) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, "capture-pane", "-p", "-t", "t"],
-                              capture_output=True, text=True).stdout
-
-    def wait_for(self, text: str, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if text in screen:
-                return screen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
-            time.sleep(0.05)
-
-    def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "send-keys", "-t", "t", *keys], check=True)
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
-
-
 def _pty_problem() -> str | None:
     """Why an unprivileged sshd cannot hand out a terminal here, if it cannot.
 
@@ -390,7 +361,7 @@ def test_the_application_over_ssh_in_tmux(server, key, title, in_tree, not_in_tr
         pytest.skip("tmux is not installed")
     if problem := _pty_problem():
         pytest.skip(problem)
-    term = Terminal(server.ssh_args(key, "-t"))  # `ssh -t server`: the forced command opens the app
+    term = Terminal(server.ssh_args(key, "-t"), width=100, height=30)  # `ssh -t server`: the forced command opens the app
     try:
         term.wait_for(f"{title} — Hôm nay 30/09/2021")
         screen = term.wait_for(in_tree[-1])  # the tree has been filled

@@ -18,11 +18,11 @@ import sqlite3
 import sys
 from dataclasses import dataclass
 
-from peewee import JOIN, PeeweeException
+from peewee import PeeweeException
 
 from db import connection, models
-from db.access import (AccessError, Actor, account_actor, active_accounts, ensure_admin, first_admin,
-                       has_accounts, has_active_account, os_login, resolve_actor)
+from db.access import (AccessError, Actor, active_accounts, first_admin, has_accounts,
+                       has_active_account, os_login, resolve_actor)
 from db.text import clean, printable
 from tui import i18n
 from tui.i18n import t

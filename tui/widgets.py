@@ -230,3 +230,27 @@ class UnitTree(Tree):
             node.collapse()
         elif node.parent is not None and node.parent is not self.root:
             self.move_cursor(node.parent)
+
+
+class InMemoryPages:
+    """For a screen that shows a list it holds in memory through one PagedTable: the page size,
+    page turns and redrawing after a resize. The screen keeps `first` and the list in the
+    attribute named by LIST (None until loaded), and draws with `_show(first, row)`."""
+
+    LIST = "rows"
+    first = 0
+
+    def _page_size(self) -> int:
+        table = self.query_one(PagedTable)
+        return max(table.size.height - 1, 1) if table.size.height > 1 else 20
+
+    def on_paged_table_page_requested(self, message: PagedTable.PageRequested) -> None:
+        message.stop()
+        size = self._page_size()
+        first = 0 if message.step == 0 else self.first + message.step * size
+        self._show(first, message.row)
+
+    def on_paged_table_resized(self, message: PagedTable.Resized) -> None:
+        message.stop()
+        if getattr(self, self.LIST) is not None:
+            self._show(self.first, max(self.query_one(PagedTable).cursor_row, 0))

@@ -1,0 +1,40 @@
+"""A real terminal for end-to-end tests: one tmux session on a private socket."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+import uuid
+
+
+class Terminal:
+    """One tmux session on a private socket, running a command; the screen is read as text."""
+
+    def __init__(self, command: list[str], width: int = 80, height: int = 24, env: dict | None = None):
+        self.socket = f"ketnap-test-{uuid.uuid4().hex[:8]}"
+        environment = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in (env or {}).items())
+        shell = f"env {environment} {shlex.join(command)}; echo EXITED $?; sleep 30"
+        subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", "new-session", "-d", "-s", "t",
+                        "-x", str(width), "-y", str(height), shell], check=True)
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, "capture-pane", "-p", "-t", "t"],
+                              capture_output=True, text=True).stdout
+
+    def keys(self, *keys: str) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "send-keys", "-t", "t", *keys], check=True)
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> str:
+        """Poll the screen until `text` shows (a condition with a deadline, not a fixed sleep)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
