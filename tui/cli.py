@@ -230,10 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help=t("cli.help.json"))
     _case_write_parsers(case_commands, command)
     _case_new_parser(case_commands)
-    from tui import cli_admin, cli_transfer
+    from tui import cli_admin, cli_classes, cli_transfer
 
     cli_transfer.add_parsers(commands)
     cli_admin.add_parsers(commands)
+    cli_classes.add_parser(commands)
     return parser
 
 
@@ -1081,6 +1082,10 @@ def _run(args, lang_explicit: bool) -> int:
             return cli_transfer.run(args, session)
         from tui import cli_admin
 
+        if args.command == "class":
+            from tui import cli_classes
+
+            return cli_classes.run(args, session)
         if args.command in cli_admin.COMMANDS:
             return cli_admin.run(args, session)
     except (NotFound, UnitLookupError, AccessError) as exc:
