@@ -6,7 +6,7 @@ the free-text notes on the file (not the timeline of the Steps tab).
 
 The writes of the pipeline, each asking what it needs first: `a` records the next step (the step
 form), `u` undoes the last step, `c` closes the file, `r` reopens it, `o` puts it on hold or
-releases it, `g` adds a note. Each runs `db.pipeline` in a thread, then the file is read again; a refusal shows
+releases it, `g` adds a note, `k` enrols the file in an awareness class. Each runs `db.pipeline` in a thread, then the file is read again; a refusal shows
 its sentences under the summary and nothing is saved. `y` shows the file's history (the audit
 trail).
 
@@ -162,11 +162,13 @@ class CaseScreen(Screen):
         Binding("r", "reopen", "case.keys.reopen", show=False, id="case.reopen"),
         Binding("o", "hold", "case.keys.hold", show=False, id="case.hold"),
         Binding("g", "add_note", "case.note.key", show=False, id="case.note"),
+        Binding("k", "enrol_class", "picker.key", tooltip="picker.key_long", show=False,
+                id="case.enrol_class"),
         # in the help (F1): the footer has no room at 80 columns
         Binding("y", "history", "audit.key_case", tooltip="audit.key_case_long", show=False,
                 id="case.history"),
     ]
-    WRITE_KEYS = ("a", "u", "c", "r", "o", "g")
+    WRITE_KEYS = ("a", "u", "c", "r", "o", "g", "k")
 
     def __init__(self, context: AppContext, case_id: int) -> None:
         super().__init__()
@@ -461,6 +463,21 @@ class CaseScreen(Screen):
                 self._load()
 
         self.app.push_screen(StepForm(self.context, self.case_id, view.stage, view.person.full_name), saved)
+
+    def action_enrol_class(self) -> None:
+        """Enrol the file in one of the year's awareness classes (screens/class_enrol.py)."""
+        from screens.class_enrol import ClassPicker  # imported on first use
+
+        view = self.view
+        if view is None or self._read_only():
+            return
+
+        def done(message: str | None) -> None:
+            if message:
+                self.say(message)
+                self._load()
+
+        self.app.push_screen(ClassPicker(self.context, self.case_id, view.person.full_name), done)
 
     def action_undo(self) -> None:
         if self.view is None or self._read_only():

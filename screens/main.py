@@ -4,6 +4,7 @@ The people list holds one screenful, fetched from `db.people.people_page` with k
 in Vietnamese name order; PageDown/PageUp (and the arrows past the last or first row) fetch the
 next or previous page. Database work runs in thread workers that post their results back.
 
+`k` lists the unit's classes for the year (screens/classes.py).
 `y` shows the change history of the unit listed, `Y` that of the person highlighted in the list
 (screens/audit.py); `U` the accounts (screens/accounts.py, administrators only).
 """
@@ -115,6 +116,9 @@ class MainScreen(Screen):
         Binding("h", "toggle_ended", "keys.ended", tooltip="keys.ended_long", show=False,
                 id="main.ended"),  # in the help (F1): the footer has no room at 80 columns
         Binding("w", "worklist", "keys.worklist", tooltip="keys.worklist_long", id="main.worklist"),
+        # in the help (F1): the footer has no room at 80 columns
+        Binding("k", "classes", "classes.key", tooltip="classes.key_long", show=False,
+                id="main.classes"),
         Binding("n", "new_case", "new_case.key", tooltip="new_case.key_long", show=False,
                 id="main.new_case"),
         Binding("y", "unit_history", "audit.key_unit", tooltip="audit.key_unit_long", show=False,
@@ -278,6 +282,12 @@ class MainScreen(Screen):
         from screens.worklist import WorklistScreen  # imported on first use
 
         self.app.push_screen(WorklistScreen(self.context, self.unit))
+
+    def action_classes(self) -> None:
+        """The classes of the unit whose people are listed (and of the units above it)."""
+        from screens.classes import ClassListScreen  # imported on first use
+
+        self.app.push_screen(ClassListScreen(self.context, self.unit))
 
     def action_new_case(self) -> None:
         """A new candidate in the branch whose people are listed; the new file opens."""
