@@ -329,16 +329,19 @@ class ClassListScreen(Screen):
             return
         title.update(Text(t("classes.warnings", n=i18n.number(len(warnings))), style="bold"))
         width = table.size.width or self.app.size.width
-        name_w = min(24, max(width // 3, 12))
-        branch_w = min(18, max(width // 5, 8))
+        name_w = min(24, max(width * 2 // 7, 12))
+        branch_w = min(18, max(width // 6, 8))
         table.clear(columns=True)
         table.add_column(t("main.col.name"), key="name", width=name_w + 1)
         table.add_column(t("main.col.branch"), key="branch", width=branch_w + 1)
-        table.add_column(t("classes.col.warning"), key="warning")
-        for w in warnings[:500]:
+        rest = max(width - name_w - branch_w - 3, 10)
+        table.add_column(t("classes.col.warning"), key="warning", width=rest)
+        for w in warnings[:500]:  # the first 500 (a province's worth would not be read anyway)
+            key = f"classes.warning_short.{w.code}"
+            text = t(key, due=i18n.date(w.due)) if i18n.has(key) else t(f"class_warning.{w.code}",
+                                                                         due=i18n.date(w.due))
             table.add_row(fit(safe(w.full_name), name_w), fit(safe(short_unit_name(w.branch.name)), branch_w),
-                          Text(t(f"class_warning.{w.code}", due=i18n.date(w.due))),
-                          key=str(w.case_id))
+                          fit(Text(text), rest), key=str(w.case_id))
 
     def say(self, message: str | None) -> None:
         line = self.query_one("#classes-message", Static)

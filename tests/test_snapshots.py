@@ -137,3 +137,55 @@ def test_accounts_80x24(snap_compare, sample_app, fixed_clock):
         await settle(pilot)
 
     assert snap_compare(make(), terminal_size=(80, 24), run_before=run_before)
+
+
+def _sample_classes(sample):
+    """A plan and three classes of the sample's district; the markup-named candidate enrolled in
+    the running one."""
+    import datetime
+
+    from db import classes
+    from db.access import account_actor
+
+    actor = account_actor("tester")
+    D, today = datetime.date, datetime.date(2021, 9, 30)
+    classes.set_plan(actor, sample.district, 2021, "awareness", 3, 90, today)
+    done = classes.new_class(actor, kind="awareness", name="Lớp bồi dưỡng nhận thức về Đảng, khóa 1 năm 2021",
+                             unit_id=sample.district, planned_start=D(2021, 3, 15), start=D(2021, 3, 15),
+                             end=D(2021, 3, 19), place="Trung tâm Chính trị", capacity=40, today=today)
+    classes.update_class(actor, done, today, status="finished")
+    running = classes.new_class(actor, kind="awareness",
+                                name="Lớp bồi dưỡng nhận thức về Đảng, khóa 2 năm 2021",
+                                unit_id=sample.district, planned_start=D(2021, 9, 27),
+                                start=D(2021, 9, 27), end=D(2021, 10, 1), capacity=30, today=today)
+    classes.new_class(actor, kind="new_member", name="Lớp bồi dưỡng lý luận chính trị cho đảng viên mới, khóa 1 năm 2021",
+                      unit_id=sample.district, planned_start=D(2021, 11, 15), capacity=50, today=today)
+    classes.enrol(actor, running, [sample.markup_case], today)
+    return running
+
+
+def test_class_list_80x24(snap_compare, sample_app):
+    sample, make = sample_app
+    _sample_classes(sample)
+    assert snap_compare(make(), terminal_size=(80, 24), run_before=_open(sample.district, "k"))
+
+
+def test_class_results_grid_80x24(snap_compare, sample_app):
+    sample, make = sample_app
+    running = _sample_classes(sample)
+
+    async def run_before(pilot) -> None:
+        from screens.classes import ClassScreen
+
+        await settle(pilot)
+        pilot.app.push_screen(ClassScreen(pilot.app.context, running))
+        await settle(pilot)
+        for key in ("r", "p"):
+            await pilot.press(key)
+            await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press(*"0201/GCN", "enter")
+        await settle(pilot)
+
+    assert snap_compare(make(), terminal_size=(80, 24), run_before=run_before)
