@@ -1373,6 +1373,47 @@ def load_demo(login: str, *, force: bool = False) -> DemoSummary:
     return summary
 
 
+def _new_candidates(cfg: dict, accounts: dict[str, int]) -> None:
+    """The candidates found last (demo.toml `new_candidate`), opened as the commune's organiser
+    would in the application."""
+    from db import pipeline
+    from db.access import account_actor
+
+    organiser = account_actor("demo_xa") if "demo_xa" in accounts else None
+    helpers = {group["branch"]: _helper_for(group["branch"], group["identified_on"])
+               for group in cfg.get("new_candidate", [])}
+    serial = 990000  # fictitious IDs as for every demo person (province 000), a range of their own
+    for group in cfg.get("new_candidate", []):
+        branch = models.Unit.get(models.Unit.code == group["branch"])
+        for full_name, sex, born in group["candidates"]:
+            serial += 1
+            century = (0 if born.year < 2000 else 2) + (1 if sex == "F" else 0)
+            citizen_id = f"000{century}{born.year % 100:02d}{serial:06d}"
+            day = group["identified_on"]
+            case_id = pipeline.open_case(organiser, branch.id, {"full_name": full_name, "sex": sex, "born": born,
+                                                                "citizen_id": citizen_id},
+                                         cfg["today"], identified_on=day,
+                                         recommended_by=cfg["recommended_by"]["youth"])
+            # the same rows on every load: the entry stamps are the day's, not the clock's
+            stamp = datetime.datetime.combine(day, datetime.time(8))
+            case = models.CaseFile.get_by_id(case_id)
+            models.Person.update(created_at=stamp).where(models.Person.id == case.person_id).execute()
+            models.CaseFile.update(opened_at=stamp).where(models.CaseFile.id == case_id).execute()
+            models.Step.update(entered_at=stamp).where(models.Step.case == case_id).execute()
+            # and, as every demo file, a party member of the branch to help the candidate
+            models.Helper.create(case=case_id, person=helpers[group["branch"]], since=day)
+
+
+def _helper_for(branch_code: str, day: Date) -> int:
+    """The first (by name) official member of the branch on `day`."""
+    A, M, P, U = models.Affiliation, models.Membership, models.Person, models.Unit
+    return (P.select(P.id).join(A, on=(A.person == P.id)).join(U, on=(A.unit == U.id))
+            .switch(P).join(M, on=(M.person == P.id))
+            .where((U.code == branch_code) & (A.start <= day) & (A.end.is_null() | (A.end > day))
+                   & (M.official_on <= day) & (M.ended_on.is_null() | (M.ended_on > day)))
+            .order_by(P.sort_key, P.id).scalar())
+
+
 def _load(login: str, force: bool) -> DemoSummary:
     with _transaction():
         if force:
@@ -1406,6 +1447,7 @@ def _load(login: str, force: bool) -> DemoSummary:
             _bulk_insert(model, account_rows if model is models.Account else rows.get(model) or [])
         admin, _created = ensure_admin(login)
         set_setting("today", cfg["today"].isoformat())
+        _new_candidates(cfg, accounts)
         set_setting("demo", "1")
         today = cfg["today"]
         M = models.Membership

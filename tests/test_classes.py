@@ -203,3 +203,12 @@ def test_cli_refusals_are_plain_sentences(demo_db, capsys):
     assert "takes 1 trainees" in doc["error"]["message"] and "Nobody was enrolled" in doc["error"]["message"]
     status, out, err = run(capsys, "--db", demo_db, "--user", "demo_viewer", "class", "enrol", class_id, files[0])
     assert status == 1
+
+
+def test_the_demo_has_a_group_of_twelve_from_three_nà_phặc_branches_to_enrol(organiser):
+    class_id = classes.list_classes(organiser, TODAY, year=2021, kind="awareness")[-1].id  # khóa 5
+    found = classes.candidates(organiser, class_id, TODAY, unit_id=unit_id("NS-NP"))
+    by_branch: dict[str, int] = {}
+    for c in found:
+        by_branch[c.branch.code] = by_branch.get(c.branch.code, 0) + 1
+    assert {code: n for code, n in by_branch.items() if n >= 4} == {"NS-NP-03": 4, "NS-NP-05": 4, "NS-NP-06": 4}
