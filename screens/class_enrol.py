@@ -57,7 +57,7 @@ class Enrolled(Message):
 def matches(candidate: Candidate, words: list[str]) -> bool:
     """Every typed word is in the folded name, branch name or branch code."""
     haystack = " ".join((fold(candidate.full_name), fold(candidate.branch.name),
-                         fold(candidate.branch.code)))
+                         fold(short_unit_name(candidate.branch.name)), fold(candidate.branch.code)))
     return all(word in haystack for word in words)
 
 
@@ -317,6 +317,11 @@ class EnrolScreen(InMemoryPages, Screen):
         self._show(index - index % size, index % size)
 
     def action_back(self) -> None:
+        field = self.query_one("#enrol-filter", Input)
+        if self.focused is field:  # Escape in the filter: clear it, back to the list
+            field.value = ""
+            self.set_focus(self.query_one(PagedTable))
+            return
         if self.marked:
             def answered(yes: bool | None) -> None:
                 if yes:
@@ -404,8 +409,8 @@ class ClassPicker(ModalScreen):
         table.clear(columns=True)
         table.add_column(t("classes.col.name"), key="name", width=31)
         table.add_column(t("classes.col.start"), key="start", width=11)
-        table.add_column(t("classes.col.status"), key="status", width=9)
-        table.add_column(t("classes.col.enrolled"), key="enrolled", width=7)
+        table.add_column(t("classes.col.status"), key="status", width=11)
+        table.add_column(t("classes.col.enrolled"), key="enrolled", width=9)
         for row in self.rows:
             table.add_row(fit(safe(short_class_name(row.name)), 30),
                           Text(i18n.date(row.start or row.planned_start)),

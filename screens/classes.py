@@ -206,10 +206,12 @@ class ClassListScreen(Screen):
                 id="classes.new"),
         Binding("left_square_bracket", "year(-1)", "classes.key_year", key_display="[ ]",
                 tooltip="classes.key_year_long", id="classes.year"),
-        Binding("minus", "year(-1)", "classes.key_previous_year", show=False,
+        Binding("minus", "year(-1)", "classes.key_previous_year", show=False, key_display="-",
                 id="classes.previous_year"),
-        Binding("right_square_bracket,plus", "year(1)", "classes.key_next_year", show=False,
-                id="classes.next_year"),
+        Binding("right_square_bracket", "year(1)", "classes.key_next_year", show=False,
+                key_display="]", id="classes.next_year"),
+        Binding("plus", "year(1)", "classes.key_next_year", show=False, key_display="+",
+                id="classes.next_year_plus"),
     ]
 
     def __init__(self, context: AppContext, unit: UnitNode | None, year: int | None = None) -> None:
@@ -370,6 +372,7 @@ class ClassListScreen(Screen):
         event.stop()
         if event.row_key.value is None:
             return
+        self.say(None)  # about what was done before; stale once back from the class
         self.app.push_screen(ClassScreen(self.context, int(event.row_key.value), self.unit))
 
     @on(DataTable.RowSelected, "#class-warnings")
