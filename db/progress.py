@@ -1,0 +1,458 @@
+"""Where a unit stands: the figures of `ketnap stats` (interfaces.md `stats --json`, domain.md
+section 6) for a unit and everything under it, for a year, as of any date.
+
+Everything is computed from the recorded rows: steps (a file's stage on a day is its last step
+dated on or before it), memberships and affiliations, classes, targets; and the unit tree as it
+stood on each date that matters (a decision counts for the units its branch sat under on the
+decision's date), so that last year's report comes out the same today.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from peewee import fn
+
+from db import models
+from db.access import Actor, NotFound, scope_root
+from db.cases import UnitRef
+from db.units import subtree_ids
+
+Date = datetime.date
+BRANCH_TYPES = ("branch", "grassroots_branch")
+FUNNEL = ("identified", "in_class", "certified", "dossier", "branch_approved", "committee_approved",
+          "admitted", "probationary")
+
+
+@dataclass(frozen=True)
+class ClassFigures:
+    held: int
+    planned: int
+    trainees: int
+
+    @property
+    def held_percent(self) -> float | None:
+        return _percent(self.held, self.planned)
+
+
+@dataclass(frozen=True)
+class TermFigures:
+    name: str
+    start: Date
+    end: Date
+    admitted: int
+    target_per_year: int | None
+    admitted_per_year: float
+    reorganised: dict
+
+
+@dataclass(frozen=True)
+class ChildFigures:
+    unit: UnitRef
+    admitted: int
+    target: int | None
+
+    @property
+    def target_percent(self) -> float | None:
+        return _percent(self.admitted, self.target)
+
+
+@dataclass(frozen=True)
+class Stats:
+    unit: UnitRef
+    year: int
+    as_of: Date
+    branches: int
+    members_official: int
+    members_probationary: int
+    population: int | None
+    admitted: int
+    target: int | None
+    expected: int
+    sent_to_class: int
+    classes: dict[str, ClassFigures]
+    funnel: dict[str, int]
+    overdue: int
+    term: TermFigures | None
+    children: list[ChildFigures] = field(default_factory=list)
+
+    @property
+    def members(self) -> int:
+        return self.members_official + self.members_probationary
+
+    @property
+    def members_percent_of_population(self) -> float | None:
+        return round(100 * self.members / self.population, 1) if self.population else None
+
+    @property
+    def target_percent(self) -> float | None:
+        return _percent(self.admitted, self.target)
+
+    @property
+    def expected_percent(self) -> float | None:
+        return _percent(self.expected, self.target)
+
+    @property
+    def in_class(self) -> int:
+        return self.funnel.get("in_class", 0)
+
+
+def _percent(part: int, whole: int | None) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+def default_as_of(year: int, today: Date) -> Date:
+    """Today, or 31/12 of `year` when that is earlier."""
+    return min(today, Date(year, 12, 31))
+
+
+# --- the tree on any day ------------------------------------------------------------------------
+
+class Tree:
+    """The units and their parent links, read once; the subtree of a unit on any day."""
+
+    def __init__(self):
+        U, L = models.Unit, models.UnitLink
+        self.units = {u.id: u for u in U.select()}
+        self.links: dict[int, list[tuple]] = defaultdict(list)
+        for unit, parent, start, end in L.select(L.unit, L.parent, L.start, L.end).tuples():
+            self.links[unit].append((parent, start, end))
+        self._children: dict[Date, dict[int | None, list[int]]] = {}
+
+    def alive(self, unit_id: int, day: Date) -> bool:
+        u = self.units[unit_id]
+        return u.founded <= day and (u.ended is None or u.ended > day)
+
+    def parent_on(self, unit_id: int, day: Date) -> int | None:
+        links = self.links.get(unit_id)
+        if not links:
+            return self.units[unit_id].parent_id
+        for parent, start, end in links:
+            if start <= day and (end is None or end > day):
+                return parent
+        return None
+
+    def children_on(self, day: Date) -> dict[int | None, list[int]]:
+        if day not in self._children:
+            children: dict[int | None, list[int]] = defaultdict(list)
+            for uid in self.units:
+                if self.alive(uid, day):
+                    children[self.parent_on(uid, day)].append(uid)
+            self._children[day] = children
+        return self._children[day]
+
+    def subtree(self, unit_id: int, day: Date) -> set[int]:
+        if unit_id not in self.units or not self.alive(unit_id, day):
+            return set()
+        children = self.children_on(day)
+        found, todo = set(), [unit_id]
+        while todo:
+            uid = todo.pop()
+            found.add(uid)
+            todo.extend(children.get(uid, ()))
+        return found
+
+
+def _ref(unit: models.Unit) -> UnitRef:
+    return UnitRef(unit.id, unit.code, unit.name)
+
+
+# --- the figures --------------------------------------------------------------------------------
+
+def _admissions(first: Date, last: Date) -> list[tuple[int, Date, int]]:
+    """(file, decision date, the branch that voted) for decisions dated first..last."""
+    S, C = models.Step, models.CaseFile
+    voted = dict(S.select(S.case, S.unit).where((S.stage == "branch_approved") & S.undone_at.is_null())
+                 .tuples())
+    rows = (S.select(S.case, S.date, C.branch).join(C, on=(S.case == C.id))
+            .where((S.stage == "admitted") & S.undone_at.is_null() & (S.date >= first) & (S.date <= last))
+            .tuples())
+    return [(case, day, voted.get(case, branch)) for case, day, branch in rows]
+
+
+def _count_admitted(tree: Tree, unit_id: int, admissions) -> int:
+    return sum(1 for _case, day, branch in admissions if branch in tree.subtree(unit_id, day))
+
+
+def _stages_on(day: Date, branches: set[int]) -> dict[int, str]:
+    """The stage on `day` of each file of these branches open on `day`."""
+    S, C = models.Step, models.CaseFile
+    last_seq = (S.select(S.case, fn.MAX(S.seq).alias("seq"))
+                .where(S.undone_at.is_null() & (S.date <= day)).group_by(S.case))
+    rows = (S.select(S.case, S.stage)
+            .join(last_seq, on=((S.case == last_seq.c.case_id) & (S.seq == last_seq.c.seq)))
+            .switch(S).join(C, on=(S.case == C.id))
+            .where(C.branch.in_(list(branches))
+                   & ((C.status != "closed") | C.closed_on.is_null() | (C.closed_on > day)))
+            .tuples())
+    return dict(rows)
+
+
+def _members(tree: Tree, unit_id: int, day: Date) -> tuple[int, int]:
+    """(official, probationary) members of the unit's tree on `day`."""
+    M, A = models.Membership, models.Affiliation
+    inside = list(tree.subtree(unit_id, day))
+    rows = (M.select(M.person, M.official_on).join(A, on=(A.person == M.person))
+            .where((M.ceremony_on <= day) & (M.ended_on.is_null() | (M.ended_on > day))
+                   & (A.start <= day) & (A.end.is_null() | (A.end > day)) & A.unit.in_(inside))
+            .distinct().tuples())
+    official = probationary = 0
+    for _person, official_on in rows:
+        if official_on is not None and official_on <= day:
+            official += 1
+        else:
+            probationary += 1
+    return official, probationary
+
+
+def _population(tree: Tree, unit_id: int, day: Date) -> int | None:
+    total = sum(tree.units[u].population or 0 for u in tree.subtree(unit_id, day)
+                if tree.units[u].level == "commune")
+    return total or None
+
+
+def target_for(unit_id: int, year: int) -> int | None:
+    """The unit's latest target for `year`, else its term's yearly average."""
+    T, Term = models.Target, models.Term
+    row = (T.select(T.value).where((T.unit == unit_id) & (T.year == year))
+           .order_by(T.set_on.desc(), T.id.desc()).first())
+    if row is not None:
+        return row.value
+    row = (T.select(T.value).join(Term).where((T.unit == unit_id) & (Term.start <= Date(year, 12, 31))
+                                              & (Term.end >= Date(year, 1, 1)))
+           .order_by(T.set_on.desc(), T.id.desc()).first())
+    return row.value if row else None
+
+
+def _sent_to_class(tree: Tree, unit_id: int, year: int, as_of: Date) -> int:
+    E, C, A = models.Enrolment, models.TrainingClass, models.Affiliation
+    rows = (E.select(E.person, C.start, A.unit).join(C, on=(E.training_class == C.id))
+            .join(A, on=((A.person == E.person) & (A.start <= C.start) & (A.end.is_null() | (A.end > C.start))))
+            .where((C.kind == "awareness") & C.start.is_null(False) & (C.start >= Date(year, 1, 1))
+                   & (C.start <= as_of)).tuples())
+    return len({person for person, start, unit in rows if unit in tree.subtree(unit_id, start)})
+
+
+def _classes(tree: Tree, unit_id: int, year: int, as_of: Date, kind: str) -> ClassFigures:
+    T, E, P = models.TrainingClass, models.Enrolment, models.ClassPlan
+    inside = list(tree.subtree(unit_id, as_of))
+    of_year = list(T.select(T.id, T.start).where((T.kind == kind) & (T.year == year) & T.unit.in_(inside)
+                                                 & (T.status != "cancelled")).tuples())
+    held = [cid for cid, start in of_year if start is not None and start <= as_of]
+    plans = [n for (n,) in P.select(P.classes).where(P.unit.in_(inside) & (P.year == year) & (P.kind == kind))
+             .tuples()]
+    trainees = E.select().where(E.training_class.in_(held)).count() if held else 0
+    return ClassFigures(len(held), sum(plans) if plans else len(of_year), trainees)
+
+
+def _reorganised(tree: Tree, unit_id: int, first: Date, last: Date) -> dict:
+    """Reorganisations effective first..last acting on units of the tree as it stood the day
+    before (domain.md section 2): grassroots organisations among the sources, village branches
+    split or merged, agency branches under a commune dissolved, and how many of those there were
+    at the start."""
+    C, P = models.UnitChange, models.UnitChangePart
+    units = tree.units
+    grassroots, villages, dissolved = set(), set(), set()
+    for change in C.select().where((C.effective >= first) & (C.effective <= last)):
+        before = change.effective - datetime.timedelta(days=1)
+        inside = tree.subtree(unit_id, before)
+        for (source_id,) in P.select(P.unit).where((P.change == change) & (P.role == "source")).tuples():
+            source = units[source_id]
+            if source.id not in inside:
+                continue
+            if source.org_type in ("grassroots_committee", "grassroots_branch"):
+                grassroots.add(source.id)
+            if change.kind in ("split", "merge") and source.category == "village":
+                villages.add(source.id)
+            parent = units.get(tree.parent_on(source.id, before))
+            if change.kind == "dissolve" and source.category == "agency" and parent is not None \
+                    and parent.level == "commune":
+                dissolved.add(source.id)
+    at_start = {uid for uid in tree.subtree(unit_id, first)
+                if units[uid].category == "agency" and units[uid].org_type in BRANCH_TYPES
+                and units.get(tree.parent_on(uid, first)) is not None
+                and units[tree.parent_on(uid, first)].level == "commune"}
+    return {"grassroots": len(grassroots), "village_branches": len(villages),
+            "agency_branches_dissolved": len(dissolved & at_start), "agency_branches_at_start": len(at_start)}
+
+
+def _term(tree: Tree, unit_id: int, as_of: Date) -> TermFigures | None:
+    Term, T = models.Term, models.Target
+    term = Term.select().where((Term.start <= as_of) & (Term.end >= as_of)).first()
+    if term is None:
+        return None
+    admitted = _count_admitted(tree, unit_id, _admissions(term.start, as_of))
+    row = (T.select(T.value).where((T.unit == unit_id) & (T.term == term.id))
+           .order_by(T.set_on.desc(), T.id.desc()).first())
+    years = max((as_of - term.start).days + 1, 1) / 365.25
+    return TermFigures(term.name, term.start, term.end, admitted, row.value if row else None,
+                       round(admitted / years, 1), _reorganised(tree, unit_id, term.start, as_of))
+
+
+def _overdue(actor: Actor, unit_id: int, as_of: Date) -> int:
+    from db.worklist import worklist
+
+    return sum(1 for item in worklist(actor, unit_id, as_of) if item.overdue)
+
+
+def stats(actor: Actor, unit_id: int | None, year: int, as_of: Date, *, today: Date | None = None,
+          children: bool = True) -> Stats:
+    """The figures of `unit_id` (None: the highest unit the actor may see) for `year` as of
+    `as_of`. NotFound when the unit is not the actor's to see on `as_of`."""
+    tree = Tree()
+    if unit_id is None:
+        unit_id = scope_root(actor)
+        if unit_id is None:
+            tops = tree.children_on(as_of).get(None, [])
+            if not tops:
+                raise NotFound(None)
+            unit_id = min(tops, key=lambda u: (tree.units[u].sort_order, u))
+    root = scope_root(actor)
+    if root is not None and unit_id not in subtree_ids(actor, root, as_of):
+        raise NotFound(unit_id)
+    if not tree.alive(unit_id, as_of):
+        raise NotFound(unit_id)
+    inside = tree.subtree(unit_id, as_of)
+    admissions = _admissions(Date(year, 1, 1), as_of)
+    admitted = _count_admitted(tree, unit_id, admissions)
+    stages = _stages_on(as_of, inside)
+    funnel = {stage: 0 for stage in FUNNEL}
+    for stage in stages.values():
+        if stage in funnel:
+            funnel[stage] += 1
+    official, probationary = _members(tree, unit_id, as_of)
+    kids = []
+    if children:
+        for child in sorted(tree.children_on(as_of).get(unit_id, []),
+                            key=lambda u: (tree.units[u].sort_order, tree.units[u].code)):
+            kids.append(ChildFigures(_ref(tree.units[child]), _count_admitted(tree, child, admissions),
+                                     target_for(child, year)))
+        kids.sort(key=lambda c: (c.target_percent is None, -(c.target_percent or 0)))
+    return Stats(
+        unit=_ref(tree.units[unit_id]), year=year, as_of=as_of,
+        branches=sum(1 for u in inside if tree.units[u].org_type in BRANCH_TYPES),
+        members_official=official, members_probationary=probationary,
+        population=_population(tree, unit_id, as_of), admitted=admitted,
+        target=target_for(unit_id, year),
+        expected=admitted + funnel["branch_approved"] + funnel["committee_approved"],
+        sent_to_class=_sent_to_class(tree, unit_id, year, as_of),
+        classes={kind: _classes(tree, unit_id, year, as_of, kind) for kind in ("awareness", "new_member")},
+        funnel=funnel, overdue=_overdue(actor, unit_id, as_of), term=_term(tree, unit_id, as_of),
+        children=kids)
+
+
+def stats_json(s: Stats) -> dict:
+    """`stats --json` (interfaces.md)."""
+    def iso(day):
+        return day.isoformat() if day else None
+
+    def ref(u):
+        return {"code": u.code, "name": u.name}
+
+    term = None
+    if s.term is not None:
+        term = {"name": s.term.name, "start": iso(s.term.start), "end": iso(s.term.end),
+                "admitted": s.term.admitted, "target_per_year": s.term.target_per_year,
+                "admitted_per_year": s.term.admitted_per_year, "reorganised": s.term.reorganised}
+    return {
+        "unit": ref(s.unit), "year": s.year, "as_of": iso(s.as_of), "branches": s.branches,
+        "members": {"total": s.members, "official": s.members_official,
+                    "probationary": s.members_probationary},
+        "population": s.population, "members_percent_of_population": s.members_percent_of_population,
+        "admitted": s.admitted, "target": s.target, "target_percent": s.target_percent,
+        "expected_by_year_end": s.expected, "expected_percent": s.expected_percent,
+        "sent_to_class": s.sent_to_class, "in_class": s.in_class,
+        "classes": {kind: {"held": c.held, "planned": c.planned, "held_percent": c.held_percent,
+                           "trainees": c.trainees} for kind, c in s.classes.items()},
+        "funnel": dict(s.funnel), "overdue": s.overdue, "term": term,
+        "children": [{"unit": ref(c.unit), "admitted": c.admitted, "target": c.target,
+                      "target_percent": c.target_percent} for c in s.children],
+    }
+
+
+# --- targets ------------------------------------------------------------------------------------
+
+class TargetError(Exception):
+    """A refused target: `code` is bad_value or no_term."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    unit: UnitRef
+    year: int | None
+    term: str | None
+    value: int
+    set_on: Date
+    set_by: str | None
+    note: str | None
+    current: bool  # the latest for its key (the one in force)
+
+
+def set_target(actor: Actor, unit_id: int, value: int, today: Date, *, year: int | None = None,
+               term: bool = False, note: str | None = None) -> None:
+    """A new target for the unit: for `year`, or with `term` the yearly average of the term
+    containing 31/12 of `year` (or today). Older rows stay: the history of changes."""
+    from db import audit
+    from db.access import may_override
+    from db.connection import write_transaction
+    from db.text import clean
+
+    if not may_override(actor):
+        from db.access import AccessError
+
+        raise AccessError("forbidden", role=actor.role)
+    if value < 0:
+        raise TargetError("bad_value", field="value", value=value)
+    root = scope_root(actor)
+    if root is not None and unit_id not in subtree_ids(actor, root, today):
+        raise NotFound(unit_id)
+    T, Term = models.Target, models.Term
+    with write_transaction():
+        term_row = None
+        if term:
+            day = Date(year, 12, 31) if year else today
+            term_row = Term.select().where((Term.start <= day) & (Term.end >= day)).first()
+            if term_row is None:
+                raise TargetError("no_term", date=day.isoformat())
+        elif year is None:
+            raise TargetError("bad_value", field="year", value=None)
+        key = (T.unit == unit_id) & ((T.term == term_row.id) if term_row else (T.year == year))
+        previous = T.select(T.value).where(key).order_by(T.set_on.desc(), T.id.desc()).first()
+        row = T.create(unit=unit_id, year=None if term_row else year, term=term_row.id if term_row else None,
+                       value=value, set_on=today, set_by=actor.account_id,
+                       note=clean(note).strip() or None if note else None)
+        audit.record(actor, "target", "target", row.id,
+                     {"value": previous.value} if previous else None,
+                     {"year": year if not term_row else None, "term": term_row.name if term_row else None,
+                      "value": value, "note": row.note}, unit_id)
+
+
+def targets(actor: Actor, today: Date, *, unit_id: int | None = None) -> list[TargetRow]:
+    """Every target row of the units the actor sees (below `unit_id` when given), newest first
+    per unit and key, with the one in force marked."""
+    from peewee import JOIN
+
+    T, Term, U, A = models.Target, models.Term, models.Unit, models.Account
+    root = unit_id if unit_id is not None else scope_root(actor)
+    query = (T.select(U.id, U.code, U.name, T.year, T.term, Term.name, T.value, T.set_on, A.name, T.note)
+             .join(U, on=(T.unit == U.id)).switch(T)
+             .join(Term, JOIN.LEFT_OUTER, on=(T.term == Term.id)).switch(T)
+             .join(A, JOIN.LEFT_OUTER, on=(T.set_by == A.id)))
+    if root is not None:
+        query = query.where(T.unit.in_(subtree_ids(actor, root, today)))
+    seen: set[tuple] = set()
+    out = []
+    for uid, code, uname, year, term_id, term_name, value, set_on, account, note in (
+            query.order_by(U.code, T.year.desc(), T.term.desc(), T.set_on.desc(), T.id.desc()).tuples()):
+        key = (uid, year, term_id)
+        out.append(TargetRow(UnitRef(uid, code, uname), year, term_name, value, set_on, account, note,
+                             key not in seen))
+        seen.add(key)
+    return out
