@@ -230,11 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help=t("cli.help.json"))
     _case_write_parsers(case_commands, command)
     _case_new_parser(case_commands)
-    from tui import cli_admin, cli_classes, cli_transfer
+    from tui import cli_admin, cli_classes, cli_progress, cli_transfer
 
     cli_transfer.add_parsers(commands)
     cli_admin.add_parsers(commands)
     cli_classes.add_parser(commands)
+    cli_progress.add_parsers(commands)
     return parser
 
 
@@ -1086,6 +1087,10 @@ def _run(args, lang_explicit: bool) -> int:
             from tui import cli_classes
 
             return cli_classes.run(args, session)
+        if args.command in ("stats", "target"):
+            from tui import cli_progress
+
+            return cli_progress.run(args, session)
         if args.command in cli_admin.COMMANDS:
             return cli_admin.run(args, session)
     except (NotFound, UnitLookupError, AccessError) as exc:

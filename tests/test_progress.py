@@ -1,0 +1,134 @@
+"""The progress figures against counts made independently from the raw rows (tests/demo_figures.py),
+for Nà Phặc and the district, as of 30/09/2021, 30/06/2021 and the end of the last term; and a new
+admission moving the figures of its branch, its committee and the district at once."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+
+from db import models, pipeline, progress
+from db.access import AccessError, account_actor
+from tests import demo_figures as fig
+from tui import cli
+
+Date = datetime.date
+TODAY = Date(2021, 9, 30)
+TERM_END = Date(2020, 6, 30)
+
+
+@pytest.fixture
+def admin(demo_db):
+    return account_actor("demo_admin")
+
+
+def independent(code: str, year: int, as_of: Date) -> dict:
+    unit = fig.unit_id(code)
+    members = fig.member_ids(unit, as_of)
+    official = fig.member_ids(unit, as_of, official=True)
+    admitted = fig.admitted(unit, Date(year, 1, 1), as_of)
+    pending = fig.open_files_at(unit, as_of, ("branch_approved", "committee_approved"))
+    classes = fig.classes(unit, year, as_of)
+    return {"branches": fig.branch_count(unit, as_of), "members": len(members),
+            "official": len(official), "admitted": admitted, "expected": admitted + pending,
+            "sent_to_class": fig.sent_to_class(unit, year, as_of), "target": fig.target(unit, year),
+            "share": fig.population_share(unit, as_of),
+            "classes": (classes["held"], classes["planned"], classes["trainees"]),
+            "in_class": fig.open_files_at(unit, as_of, ("in_class",))}
+
+
+def ours(actor, code: str, year: int, as_of: Date) -> dict:
+    s = progress.stats(actor, fig.unit_id(code), year, as_of)
+    c = s.classes["awareness"]
+    return {"branches": s.branches, "members": s.members, "official": s.members_official,
+            "admitted": s.admitted, "expected": s.expected, "sent_to_class": s.sent_to_class,
+            "target": s.target, "share": s.members_percent_of_population,
+            "classes": (c.held, c.planned, c.trainees), "in_class": s.in_class}
+
+
+@pytest.mark.parametrize("code, year, as_of", [
+    ("NS-NP", 2021, TODAY), ("NS", 2021, TODAY), ("NS-NP", 2021, Date(2021, 6, 30)),
+    ("NS", 2021, Date(2021, 6, 30)), ("NS", 2020, TERM_END), ("NS-BV", 2021, TODAY)])
+def test_every_figure_equals_a_count_from_the_rows(admin, code, year, as_of):
+    assert ours(admin, code, year, as_of) == independent(code, year, as_of)
+
+
+def test_the_articles_figures(admin):
+    np_ = progress.stats_json(progress.stats(admin, fig.unit_id("NS-NP"), 2021, TODAY))
+    assert (np_["branches"], np_["members"]["total"], np_["admitted"], np_["sent_to_class"]) == (27, 635, 15, 23)
+    assert (np_["expected_by_year_end"], np_["target"], np_["expected_percent"]) == (25, 20, 125.0)
+    ns = progress.stats_json(progress.stats(admin, fig.unit_id("NS"), 2021, TODAY))
+    assert ns["classes"]["awareness"] == {"held": 4, "planned": 5, "held_percent": 80.0, "trainees": 152}
+    assert (ns["admitted"], ns["target"]) == (113, 120)
+    before = progress.stats_json(progress.stats(admin, fig.unit_id("NS"), 2020, TERM_END))
+    assert (before["members"]["total"], before["members_percent_of_population"]) == (3267, 10.5)
+    assert before["term"]["admitted"] == 801 and before["term"]["name"] == "2015–2020"
+    assert before["term"]["reorganised"] == {"grassroots": 4, "village_branches": 18,
+                                             "agency_branches_dissolved": 7, "agency_branches_at_start": 7}
+    assert ns["term"]["target_per_year"] == 120
+
+
+def test_moving_the_date_back_moves_every_figure_consistently(admin):
+    now = progress.stats(admin, fig.unit_id("NS-NP"), 2021, TODAY)
+    june = progress.stats(admin, fig.unit_id("NS-NP"), 2021, Date(2021, 6, 30))
+    assert june.admitted <= now.admitted and june.sent_to_class <= now.sent_to_class
+    assert june.expected == june.admitted + june.funnel["branch_approved"] + june.funnel["committee_approved"]
+    assert sum(c.admitted for c in june.children) == june.admitted
+
+
+def test_children_add_up_and_sort_by_percent(admin):
+    ns = progress.stats(admin, fig.unit_id("NS"), 2021, TODAY)
+    assert sum(c.admitted for c in ns.children) == ns.admitted
+    percents = [c.target_percent for c in ns.children if c.target_percent is not None]
+    assert percents == sorted(percents, reverse=True)
+    assert all(c.target_percent is not None for c in ns.children[:len(percents)])
+
+
+def test_a_new_admission_moves_branch_committee_and_district_at_once(admin):
+    C = models.CaseFile
+    case = C.select().join(models.Unit).where((C.stage == "committee_approved") & C.is_open()
+                                              & (models.Unit.code.startswith("NS-NP-"))).first()
+    branch = case.branch
+    before = {u: progress.stats(admin, u, 2021, TODAY, children=False).admitted
+              for u in (branch.id, fig.unit_id("NS-NP"), fig.unit_id("NS"))}
+    expected_before = progress.stats(admin, fig.unit_id("NS-NP"), 2021, TODAY, children=False).expected
+    pipeline.apply(admin, case.id, pipeline.StepInput("admitted", TODAY, decision="999-QĐ/HU", received=TODAY),
+                   TODAY, override_reason="test")
+    after = {u: progress.stats(admin, u, 2021, TODAY, children=False).admitted for u in before}
+    assert {u: after[u] - before[u] for u in before} == {u: 1 for u in before}
+    # it was already expected: admitted + pending stays the same
+    assert progress.stats(admin, fig.unit_id("NS-NP"), 2021, TODAY, children=False).expected == expected_before
+
+
+def test_scope_and_targets(admin):
+    secretary = account_actor("demo_secretary")
+    own = progress.stats(secretary, None, 2021, TODAY)
+    assert own.unit.code == "NS-NP-07"
+    with pytest.raises(progress.NotFound):
+        progress.stats(secretary, fig.unit_id("NS"), 2021, TODAY)
+    with pytest.raises(AccessError):
+        progress.set_target(secretary, fig.unit_id("NS-NP-07"), 3, TODAY, year=2021)
+    organiser = account_actor("demo_organiser")
+    progress.set_target(organiser, fig.unit_id("NS-NP"), 30, TODAY, year=2021, note="Nghị quyết bổ sung")
+    assert progress.stats(organiser, fig.unit_id("NS-NP"), 2021, TODAY).target == 30
+    history = [r for r in progress.targets(organiser, TODAY, unit_id=fig.unit_id("NS-NP")) if r.year == 2021]
+    assert [(r.value, r.current) for r in history[:2]] == [(30, True), (20, False)]
+
+
+def test_cli_stats_json_and_target(demo_db, capsys):
+    user = ("--db", demo_db, "--user", "demo_organiser")
+    assert cli.main([*user, "stats", "--unit", "NS-NP", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["admitted"], doc["target"], doc["target_percent"], doc["expected_by_year_end"]) == (15, 20, 75.0, 25)
+    assert doc["in_class"] == doc["funnel"]["in_class"] and doc["unit"]["code"] == "NS-NP"
+    assert cli.main([*user, "stats", "--year", "2020", "--as-of", "30/06/2020", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["unit"]["code"] == "NS" and doc["members"]["total"] == 3267
+    assert cli.main([*user, "--lang", "en", "target", "set", "--unit", "NS-NP", "--year", "2021", "22"]) == 0
+    assert "22" in capsys.readouterr().out
+    assert cli.main([*user, "target", "list", "--unit", "NS-NP", "--all", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["targets"]
+    assert [(r["value"], r["current"]) for r in rows if r["year"] == 2021][:2] == [(22, True), (20, False)]
+    assert cli.main(["--db", demo_db, "--user", "demo_viewer", "target", "set", "--unit", "NS", "--year", "2021", "1"]) == 1
