@@ -456,3 +456,84 @@ def targets(actor: Actor, today: Date, *, unit_id: int | None = None) -> list[Ta
                              key not in seen))
         seen.add(key)
     return out
+
+
+# --- breakdowns and time in stage ---------------------------------------------------------------
+
+BREAKDOWN = ("female", "ethnic_minority", "religion", "youth_union", "age_18_30", "upper_secondary",
+             "readmitted")
+MAJORITY = "Kinh"  # the majority group: everyone else counts as an ethnic minority
+
+
+@dataclass(frozen=True)
+class StageTime:
+    stage: str
+    files: int  # files that left the stage (the time is known)
+    median_days: int | None
+    slowest: tuple[tuple[int, str, int], ...]  # (file, name, days), the slowest first
+
+
+def _admitted_files(tree: Tree, unit_id: int, year: int, as_of: Date) -> list[tuple[int, Date]]:
+    return [(case, day) for case, day, branch in _admissions(Date(year, 1, 1), as_of)
+            if branch in tree.subtree(unit_id, day)]
+
+
+def breakdown(actor: Actor, unit_id: int, year: int, as_of: Date) -> dict:
+    """The year's admissions (as `stats().admitted`) by the statistics forms' columns (11-HD/BTCTW):
+    women, ethnic minorities, religious believers, Youth Union members, aged 18-30 on the decision
+    date, upper-secondary education (12/12), re-admitted; and by occupation."""
+    root = scope_root(actor)
+    if root is not None and unit_id not in subtree_ids(actor, root, as_of):
+        raise NotFound(unit_id)
+    from db.calendar import full_months_between
+
+    tree = Tree()
+    files = dict(_admitted_files(tree, unit_id, year, as_of))
+    C, P = models.CaseFile, models.Person
+    rows = (C.select(C.id, C.readmission, P.sex, P.ethnicity, P.religion, P.youth_union, P.born,
+                     P.education, P.occupation).join(P, on=(C.person == P.id))
+            .where(C.id.in_(list(files))).tuples())
+    counts = {key: 0 for key in BREAKDOWN}
+    occupations: dict[str, int] = defaultdict(int)
+    for case, readmission, sex, ethnicity, religion, youth, born, education, occupation in rows:
+        counts["female"] += sex == "F"
+        counts["ethnic_minority"] += bool(ethnicity) and ethnicity != MAJORITY
+        counts["religion"] += bool(religion and religion.strip() and religion.strip().lower() not in ("không", "khong"))
+        counts["youth_union"] += bool(youth)
+        if born is not None:
+            months = full_months_between(born, files[case])
+            counts["age_18_30"] += 18 * 12 <= months < 31 * 12
+        counts["upper_secondary"] += (education or "").startswith("12/12")
+        counts["readmitted"] += bool(readmission)
+        occupations[occupation or ""] += 1
+    return {"admitted": len(files), **counts,
+            "occupation": dict(sorted(occupations.items(), key=lambda kv: (-kv[1], kv[0])))}
+
+
+def stage_times(actor: Actor, unit_id: int, as_of: Date, *, slowest: int = 5) -> list[StageTime]:
+    """How long the unit's files (branch in its tree on `as_of`) stayed in each stage, from each
+    step to the next one, for the steps up to `as_of`: the median in days and the slowest files."""
+    import statistics
+
+    root = scope_root(actor)
+    if root is not None and unit_id not in subtree_ids(actor, root, as_of):
+        raise NotFound(unit_id)
+    inside = list(Tree().subtree(unit_id, as_of))
+    S, C, P = models.Step, models.CaseFile, models.Person
+    rows = (S.select(S.case, S.seq, S.stage, S.date, P.full_name)
+            .join(C, on=(S.case == C.id)).join(P, on=(C.person == P.id))
+            .where(S.undone_at.is_null() & (S.date <= as_of) & C.branch.in_(inside))
+            .order_by(S.case, S.seq).tuples())
+    spans: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+    previous = None
+    for case, _seq, stage, day, name in rows:
+        if previous is not None and previous[0] == case:
+            spans[previous[1]].append(((day - previous[2]).days, case, name))
+        previous = (case, stage, day)
+    out = []
+    for stage in FUNNEL:
+        times = spans.get(stage, [])
+        days = [d for d, _c, _n in times]
+        worst = tuple((c, n, d) for d, c, n in sorted(times, key=lambda x: (-x[0], x[1]))[:slowest])
+        out.append(StageTime(stage, len(times), int(statistics.median(days)) if days else None, worst))
+    return out

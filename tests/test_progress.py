@@ -132,3 +132,29 @@ def test_cli_stats_json_and_target(demo_db, capsys):
     rows = json.loads(capsys.readouterr().out)["targets"]
     assert [(r["value"], r["current"]) for r in rows if r["year"] == 2021][:2] == [(22, True), (20, False)]
     assert cli.main(["--db", demo_db, "--user", "demo_viewer", "target", "set", "--unit", "NS", "--year", "2021", "1"]) == 1
+
+
+def test_breakdown_of_the_years_admissions_from_the_rows(admin):
+    from db.calendar import full_months_between
+
+    unit = fig.unit_id("NS")
+    got = progress.breakdown(admin, unit, 2021, TODAY)
+    S, C, P = models.Step, models.CaseFile, models.Person
+    rows = list(S.select(S.date, P.sex, P.ethnicity, P.born, P.youth_union)
+                .join(C, on=(S.case == C.id)).join(P, on=(C.person == P.id))
+                .where((S.stage == "admitted") & S.undone_at.is_null()
+                       & (S.date >= Date(2021, 1, 1)) & (S.date <= TODAY)).tuples())
+    assert got["admitted"] == len(rows) == 113  # every 2021 decision is the district's
+    assert got["female"] == sum(1 for r in rows if r[1] == "F")
+    assert got["ethnic_minority"] == sum(1 for r in rows if r[2] and r[2] != "Kinh")
+    assert got["youth_union"] == sum(1 for r in rows if r[4])
+    assert got["age_18_30"] == sum(1 for r in rows if r[3] and 216 <= full_months_between(r[3], r[0]) < 372)
+    assert sum(got["occupation"].values()) == 113
+
+
+def test_time_in_stage(admin):
+    times = {t.stage: t for t in progress.stage_times(admin, fig.unit_id("NS"), TODAY)}
+    assert times["in_class"].median_days is not None and times["in_class"].median_days < 30
+    assert times["probationary"].median_days >= 365  # twelve months of probation, then the review
+    worst = times["identified"].slowest
+    assert worst == tuple(sorted(worst, key=lambda w: -w[2]))

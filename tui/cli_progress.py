@@ -66,7 +66,13 @@ def cmd_stats(args, session) -> int:
     unit = find_unit(session.actor, args.unit, as_of) if args.unit else None
     figures = progress.stats(session.actor, unit.id if unit else None, year, as_of)
     if args.json:
-        print_json(progress.stats_json(figures))
+        doc = progress.stats_json(figures)
+        doc["breakdown"] = progress.breakdown(session.actor, figures.unit.id, year, as_of)
+        doc["stage_times"] = [
+            {"stage": st.stage, "files": st.files, "median_days": st.median_days,
+             "slowest": [{"case_id": c, "full_name": n, "days": d} for c, n, d in st.slowest]}
+            for st in progress.stage_times(session.actor, figures.unit.id, as_of)]
+        print_json(doc)
         return 0
     s = figures
     console = _console()
