@@ -298,10 +298,11 @@ def _overdue(actor: Actor, unit_id: int, as_of: Date) -> int:
 
 
 def stats(actor: Actor, unit_id: int | None, year: int, as_of: Date, *, today: Date | None = None,
-          children: bool = True) -> Stats:
+          children: bool = True, tree: Tree | None = None) -> Stats:
     """The figures of `unit_id` (None: the highest unit the actor may see) for `year` as of
-    `as_of`. NotFound when the unit is not the actor's to see on `as_of`."""
-    tree = Tree()
+    `as_of`. NotFound when the unit is not the actor's to see on `as_of`. A caller asking for
+    several units may pass one `Tree`."""
+    tree = tree or Tree()
     if unit_id is None:
         unit_id = scope_root(actor)
         if unit_id is None:
@@ -478,7 +479,7 @@ def _admitted_files(tree: Tree, unit_id: int, year: int, as_of: Date) -> list[tu
             if branch in tree.subtree(unit_id, day)]
 
 
-def breakdown(actor: Actor, unit_id: int, year: int, as_of: Date) -> dict:
+def breakdown(actor: Actor, unit_id: int, year: int, as_of: Date, *, tree: Tree | None = None) -> dict:
     """The year's admissions (as `stats().admitted`) by the statistics forms' columns (11-HD/BTCTW):
     women, ethnic minorities, religious believers, Youth Union members, aged 18-30 on the decision
     date, upper-secondary education (12/12), re-admitted; and by occupation."""
@@ -487,7 +488,7 @@ def breakdown(actor: Actor, unit_id: int, year: int, as_of: Date) -> dict:
         raise NotFound(unit_id)
     from db.calendar import full_months_between
 
-    tree = Tree()
+    tree = tree or Tree()
     files = dict(_admitted_files(tree, unit_id, year, as_of))
     C, P = models.CaseFile, models.Person
     rows = (C.select(C.id, C.readmission, P.sex, P.ethnicity, P.religion, P.youth_union, P.born,
@@ -537,3 +538,52 @@ def stage_times(actor: Actor, unit_id: int, as_of: Date, *, slowest: int = 5) ->
         worst = tuple((c, n, d) for d, c, n in sorted(times, key=lambda x: (-x[0], x[1]))[:slowest])
         out.append(StageTime(stage, len(times), int(statistics.median(days)) if days else None, worst))
     return out
+
+
+# --- the report a unit sends up -----------------------------------------------------------------
+
+REPORT_COLUMNS = ("target", "admitted", "target_percent", "expected", "classes_held", "sent_to_class",
+                  "members", "members_percent_of_population") + BREAKDOWN
+
+
+@dataclass(frozen=True)
+class Report:
+    unit: UnitRef
+    parent: UnitRef | None  # the unit above, for the document's header
+    level: str | None
+    year: int
+    as_of: Date
+    rows: list[tuple[UnitRef, dict]]  # one per child unit, in the tree's order
+    totals: dict  # the sum of the rows (percentages computed from the sums)
+    own: Stats  # the unit's own figures (its own target)
+
+
+def _report_row(s: Stats, b: dict) -> dict:
+    return {"target": s.target, "admitted": s.admitted, "target_percent": s.target_percent,
+            "expected": s.expected, "classes_held": s.classes["awareness"].held,
+            "sent_to_class": s.sent_to_class, "members": s.members,
+            "members_percent_of_population": s.members_percent_of_population,
+            "population": s.population, **{k: b[k] for k in BREAKDOWN}}
+
+
+def report(actor: Actor, unit_id: int, year: int, as_of: Date) -> Report:
+    """One row per child unit with its target, admissions, expected, classes, trainees, members,
+    share of population and the breakdown columns; the totals are the sums of the rows."""
+    tree = Tree()
+    own = stats(actor, unit_id, year, as_of, children=False, tree=tree)
+    rows = []
+    for child in sorted(tree.children_on(as_of).get(unit_id, []),
+                        key=lambda u: (tree.units[u].sort_order, tree.units[u].code)):
+        s = stats(actor, child, year, as_of, children=False, tree=tree)
+        rows.append((s.unit, _report_row(s, breakdown(actor, child, year, as_of, tree=tree))))
+    totals: dict = {}
+    for key in REPORT_COLUMNS + ("population",):
+        values = [r[key] for _u, r in rows if r[key] is not None]
+        totals[key] = sum(values) if values else None
+    totals["target_percent"] = _percent(totals["admitted"], totals["target"])
+    totals["members_percent_of_population"] = (round(100 * totals["members"] / totals["population"], 1)
+                                               if totals["population"] else None)
+    parent_id = tree.parent_on(unit_id, as_of)
+    unit = tree.units[unit_id]
+    return Report(own.unit, _ref(tree.units[parent_id]) if parent_id else None, unit.level, year, as_of,
+                  rows, totals, own)

@@ -158,3 +158,39 @@ def test_time_in_stage(admin):
     assert times["probationary"].median_days >= 365  # twelve months of probation, then the review
     worst = times["identified"].slowest
     assert worst == tuple(sorted(worst, key=lambda w: -w[2]))
+
+
+def test_export_report_xlsx_reads_back_and_adds_up(demo_db, tmp_path, capsys):
+    from openpyxl import load_workbook
+
+    path = tmp_path / "bao-cao.xlsx"
+    assert cli.main(["--db", demo_db, "--user", "demo_organiser", "export", "report", "--unit", "NS",
+                     "--year", "2021", "--as-of", "30/09/2021", "--format", "xlsx", "-o", str(path)]) == 0
+    assert path.stat().st_mode & 0o077 == 0
+    sheet = load_workbook(path).active
+    cells = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert cells[0][0] == "ĐẢNG BỘ TỈNH BẮC KẠN" and "ĐẢNG CỘNG SẢN VIỆT NAM" in cells[0]
+    assert cells[1][0] == "HUYỆN ỦY NGÂN SƠN" and cells[3][0].endswith("-BC/HU")
+    assert "Ngân Sơn, ngày 30 tháng 9 năm 2021" in cells[2]
+    head = next(i for i, row in enumerate(cells) if row[0] == "STT")
+    headers = cells[head]
+    total_at = next(i for i, row in enumerate(cells) if row[1] == "Tổng cộng")
+    rows = cells[head + 1:total_at]
+    assert len(rows) == 31
+    district = progress.stats(account_actor("demo_organiser"), fig.unit_id("NS"), 2021, TODAY)
+    expected = {"Đã kết nạp": district.admitted, "Dự kiến cả năm": district.expected,
+                "Tổng số đảng viên": district.members, "Cử đi học lớp nhận thức": district.sent_to_class}
+    for header, value in expected.items():
+        col = headers.index(header)
+        assert sum(row[col] or 0 for row in rows) == cells[total_at][col] == value, header
+    nu = headers.index("Nữ")
+    assert cells[total_at][nu] == progress.breakdown(account_actor("demo_organiser"), fig.unit_id("NS"), 2021, TODAY)["female"]
+
+
+def test_export_report_csv_to_standard_output(demo_db, capsys):
+    assert cli.main(["--db", demo_db, "--user", "demo_organiser", "--lang", "en", "export", "report",
+                     "--unit", "NS-NP", "--format", "csv", "-o", "-"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("ĐẢNG BỘ HUYỆN NGÂN SƠN") and any(line.startswith("No.,Unit,Target") for line in lines)
+    total = next(line for line in lines if line.startswith(",Total,"))
+    assert total.split(",")[3] == "15"

@@ -188,6 +188,8 @@ def cmd_export(args, session) -> int:
     from db.units import find_unit
     from tui.cli import Refusal, _option_date, _scrub, print_json, safe
 
+    if args.kind == "report":
+        return cmd_export_report(args, session)
     if args.kind != "cases":
         raise Refusal("bad_value", t("cli.transfer.export_not_yet", kind=safe(args.kind)))
     fmt = args.format or ("json" if args.output.lower().endswith(".json") or args.output == "-" else None)
@@ -209,4 +211,49 @@ def cmd_export(args, session) -> int:
         print_json({"ok": True, "kind": "cases", "file": args.output, "count": len(documents)})
     else:
         print(t("cli.transfer.exported", n=i18n.number(len(documents)), name=safe(args.output)))
+    return 0
+
+
+def cmd_export_report(args, session) -> int:
+    """`ketnap export report`: one row per child unit, the totals, the party document's head."""
+    from db import audit, progress
+    from db.connection import write_transaction
+    from db.units import find_unit
+    from tui import report_file
+    from tui.cli import Refusal, _option_date, print_json, safe
+
+    fmt = args.format or ("xlsx" if args.output.lower().endswith(".xlsx") else
+                          "csv" if args.output.lower().endswith(".csv") or args.output == "-" else None)
+    if fmt not in ("xlsx", "csv"):
+        raise Refusal("bad_value", t("cli.transfer.report_formats"))
+    if fmt == "xlsx" and args.output == "-":
+        raise Refusal("bad_value", t("cli.transfer.report_xlsx_file"))
+    year = args.year or session.today.year
+    as_of = _option_date(args.as_of) if args.as_of else progress.default_as_of(year, session.today)
+    if args.unit:
+        unit_id = find_unit(session.actor, args.unit, as_of).id
+    else:
+        unit_id = progress.stats(session.actor, None, year, as_of, children=False).unit.id
+    report = progress.report(session.actor, unit_id, year, as_of)
+    with write_transaction():
+        audit.record(session.actor, "export", "database", None, None,
+                     {"kind": "report", "unit": unit_id, "year": year, "as_of": as_of,
+                      "destination": args.output}, unit_id)
+    try:
+        if fmt == "csv":
+            text = report_file.write_csv(report, None)
+            if args.output == "-":
+                sys.stdout.write(text.lstrip("\ufeff"))
+                return 0
+            write_private(args.output, text)
+        else:
+            report_file.write_xlsx(report, args.output)
+    except OSError as exc:
+        raise Refusal("bad_value", t("cli.transfer.cannot_write", name=safe(args.output),
+                                     message=safe(exc))) from None
+    if args.json:
+        print_json({"ok": True, "kind": "report", "file": args.output, "rows": len(report.rows)})
+    else:
+        print(t("cli.transfer.report_written", unit=safe(report.unit.name), n=len(report.rows),
+                name=safe(args.output)))
     return 0
