@@ -13,7 +13,7 @@ import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from peewee import fn
+from peewee import JOIN, fn
 
 from db import models
 from db.access import Actor, NotFound, scope_root
@@ -110,16 +110,35 @@ def default_as_of(year: int, today: Date) -> Date:
 
 # --- the tree on any day ------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class _UnitRow:
+    id: int
+    code: str
+    name: str
+    org_type: str
+    level: str | None
+    category: str | None
+    population: int | None
+    parent_id: int | None
+    founded: Date
+    ended: Date | None
+    sort_order: int
+
+
 class Tree:
     """The units and their parent links, read once; the subtree of a unit on any day."""
 
     def __init__(self):
         U, L = models.Unit, models.UnitLink
-        self.units = {u.id: u for u in U.select()}
+        self.units = {row[0]: _UnitRow(*row) for row in U.select(
+            U.id, U.code, U.name, U.org_type, U.level, U.category, U.population, U.parent, U.founded,
+            U.ended, U.sort_order).tuples()}
         self.links: dict[int, list[tuple]] = defaultdict(list)
         for unit, parent, start, end in L.select(L.unit, L.parent, L.start, L.end).tuples():
             self.links[unit].append((parent, start, end))
         self._children: dict[Date, dict[int | None, list[int]]] = {}
+        self._subtrees: dict[tuple[int, Date], set[int]] = {}
+        self._ancestors: dict[tuple[int, Date], frozenset[int]] = {}
 
     def alive(self, unit_id: int, day: Date) -> bool:
         u = self.units[unit_id]
@@ -144,15 +163,46 @@ class Tree:
         return self._children[day]
 
     def subtree(self, unit_id: int, day: Date) -> set[int]:
-        if unit_id not in self.units or not self.alive(unit_id, day):
-            return set()
-        children = self.children_on(day)
+        key = (unit_id, day)
+        if key not in self._subtrees:
+            found: set[int] = set()
+            if unit_id in self.units and self.alive(unit_id, day):
+                children = self.children_on(day)
+                todo = [unit_id]
+                while todo:
+                    uid = todo.pop()
+                    found.add(uid)
+                    todo.extend(children.get(uid, ()))
+            self._subtrees[key] = found
+        return self._subtrees[key]
+
+    def ever_below(self, unit_id: int) -> set[int]:
+        """Every unit that sat below `unit_id` at any time (a superset of each day's subtree),
+        to narrow queries before the exact check of each row's day."""
+        children: dict[int | None, set[int]] = defaultdict(set)
+        for uid, row in self.units.items():
+            children[row.parent_id].add(uid)
+            for parent, _start, _end in self.links.get(uid, ()):
+                children[parent].add(uid)
         found, todo = set(), [unit_id]
         while todo:
             uid = todo.pop()
-            found.add(uid)
-            todo.extend(children.get(uid, ()))
+            if uid not in found:
+                found.add(uid)
+                todo.extend(children.get(uid, ()))
         return found
+
+    def ancestors(self, unit_id: int | None, day: Date) -> frozenset[int]:
+        """The unit and the units above it on `day`: the units whose subtree holds it then."""
+        key = (unit_id, day)
+        if key not in self._ancestors:
+            chain, seen, unit = [], set(), unit_id
+            while unit is not None and unit in self.units and unit not in seen and self.alive(unit, day):
+                seen.add(unit)
+                chain.append(unit)
+                unit = self.parent_on(unit, day)
+            self._ancestors[key] = frozenset(chain)
+        return self._ancestors[key]
 
 
 def _ref(unit: models.Unit) -> UnitRef:
@@ -161,19 +211,24 @@ def _ref(unit: models.Unit) -> UnitRef:
 
 # --- the figures --------------------------------------------------------------------------------
 
-def _admissions(first: Date, last: Date) -> list[tuple[int, Date, int]]:
-    """(file, decision date, the branch that voted) for decisions dated first..last."""
+def _admissions(first: Date, last: Date, units: set[int] | None = None) -> list[tuple[int, Date, int]]:
+    """(file, decision date, the branch that voted) for decisions dated first..last (of branches
+    among `units`, when given)."""
     S, C = models.Step, models.CaseFile
-    voted = dict(S.select(S.case, S.unit).where((S.stage == "branch_approved") & S.undone_at.is_null())
-                 .tuples())
-    rows = (S.select(S.case, S.date, C.branch).join(C, on=(S.case == C.id))
-            .where((S.stage == "admitted") & S.undone_at.is_null() & (S.date >= first) & (S.date <= last))
-            .tuples())
-    return [(case, day, voted.get(case, branch)) for case, day, branch in rows]
+    V = S.alias("vote")
+    voted = fn.COALESCE(fn.MAX(V.unit), C.branch)
+    query = (S.select(S.case, S.date, voted).join(C, on=(S.case == C.id))
+             .join(V, JOIN.LEFT_OUTER, on=((V.case == S.case) & (V.stage == "branch_approved")
+                                            & V.undone_at.is_null()))
+             .where((S.stage == "admitted") & S.undone_at.is_null() & (S.date >= first) & (S.date <= last))
+             .group_by(S.id))
+    if units is not None:
+        query = query.having(voted.in_(list(units)))
+    return list(query.tuples())
 
 
 def _count_admitted(tree: Tree, unit_id: int, admissions) -> int:
-    return sum(1 for _case, day, branch in admissions if branch in tree.subtree(unit_id, day))
+    return sum(1 for _case, day, branch in admissions if unit_id in tree.ancestors(branch, day))
 
 
 def _stages_on(day: Date, branches: set[int]) -> dict[int, str]:
@@ -231,8 +286,8 @@ def _sent_to_class(tree: Tree, unit_id: int, year: int, as_of: Date) -> int:
     rows = (E.select(E.person, C.start, A.unit).join(C, on=(E.training_class == C.id))
             .join(A, on=((A.person == E.person) & (A.start <= C.start) & (A.end.is_null() | (A.end > C.start))))
             .where((C.kind == "awareness") & C.start.is_null(False) & (C.start >= Date(year, 1, 1))
-                   & (C.start <= as_of)).tuples())
-    return len({person for person, start, unit in rows if unit in tree.subtree(unit_id, start)})
+                   & (C.start <= as_of) & A.unit.in_(list(tree.ever_below(unit_id)))).tuples())
+    return len({person for person, start, unit in rows if unit_id in tree.ancestors(unit, start)})
 
 
 def _classes(tree: Tree, unit_id: int, year: int, as_of: Date, kind: str) -> ClassFigures:
@@ -283,7 +338,7 @@ def _term(tree: Tree, unit_id: int, as_of: Date) -> TermFigures | None:
     term = Term.select().where((Term.start <= as_of) & (Term.end >= as_of)).first()
     if term is None:
         return None
-    admitted = _count_admitted(tree, unit_id, _admissions(term.start, as_of))
+    admitted = _count_admitted(tree, unit_id, _admissions(term.start, as_of, tree.ever_below(unit_id)))
     row = (T.select(T.value).where((T.unit == unit_id) & (T.term == term.id))
            .order_by(T.set_on.desc(), T.id.desc()).first())
     years = max((as_of - term.start).days + 1, 1) / 365.25
@@ -316,7 +371,7 @@ def stats(actor: Actor, unit_id: int | None, year: int, as_of: Date, *, today: D
     if not tree.alive(unit_id, as_of):
         raise NotFound(unit_id)
     inside = tree.subtree(unit_id, as_of)
-    admissions = _admissions(Date(year, 1, 1), as_of)
+    admissions = _admissions(Date(year, 1, 1), as_of, tree.ever_below(unit_id))
     admitted = _count_admitted(tree, unit_id, admissions)
     stages = _stages_on(as_of, inside)
     funnel = {stage: 0 for stage in FUNNEL}
@@ -475,8 +530,8 @@ class StageTime:
 
 
 def _admitted_files(tree: Tree, unit_id: int, year: int, as_of: Date) -> list[tuple[int, Date]]:
-    return [(case, day) for case, day, branch in _admissions(Date(year, 1, 1), as_of)
-            if branch in tree.subtree(unit_id, day)]
+    return [(case, day) for case, day, branch in _admissions(Date(year, 1, 1), as_of, tree.ever_below(unit_id))
+            if unit_id in tree.ancestors(branch, day)]
 
 
 def breakdown(actor: Actor, unit_id: int, year: int, as_of: Date, *, tree: Tree | None = None) -> dict:

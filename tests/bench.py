@@ -186,12 +186,39 @@ def pipeline_figures(db_path: str, runs: int) -> list[tuple[str, float, float]]:
         with connection.write_transaction():
             for n in range(10_000 - models.AuditEntry.select().count()):
                 audit.record(actor, "note", "case_file", case_id, None, {"text": f"bench {n}"}, None)
+        figures += _panel_figures(actor, today, 5)
         figures.append(("verify audit chain, 10k entries (ms)", _median_ms(audit.verify, 3),
                         _median_ms(lambda: sql("SELECT * FROM audit_entry ORDER BY id").fetchall(), 3)))
         return figures
     finally:
         connection.close_database()
         shutil.rmtree(copy.parent, ignore_errors=True)
+
+
+def _panel_figures(actor, today, runs: int) -> list[tuple[str, float, float]]:
+    """The progress panel (db.progress.stats) of the top unit and of a branch, each against one
+    aggregate SQL query over the same rows (the year's decisions and the open files per stage of
+    the unit's branches)."""
+    from db import models, progress
+    from db.units import subtree_ids
+
+    sql = models.database.execute_sql
+    U = models.Unit
+    top = progress.stats(actor, None, today.year, today, children=False).unit.id
+    branch = U.select(U.id).where(U.org_type == "branch").order_by(U.id).scalar()
+    out = []
+    for label, unit in (("progress panel, top unit (ms)", top), ("progress panel, a branch (ms)", branch)):
+        ids = subtree_ids(actor, unit, today)
+        marks = ",".join("?" * len(ids))
+
+        def aggregate(ids=ids, marks=marks) -> None:
+            sql(f"SELECT c.stage, count(*), sum(s.stage = 'admitted' AND s.date >= ?) FROM case_file c "
+                f"JOIN step s ON s.case_id = c.id WHERE c.branch_id IN ({marks}) GROUP BY c.stage",
+                [f"{today.year}-01-01", *ids]).fetchall()
+
+        out.append((label, _median_ms(lambda unit=unit: progress.stats(actor, unit, today.year, today), runs),
+                    _median_ms(aggregate, runs)))
+    return out
 
 
 def synth_figures(people: int, runs: int) -> list[tuple[str, float, float | None]]:
@@ -243,6 +270,7 @@ def synth_figures(people: int, runs: int) -> list[tuple[str, float, float | None
                  _median_ms(bare_worklist_rows, runs)),
                 ("search a name (ms)", _median_ms(lambda: search.matching_person_ids(name, 20), runs),
                  _median_ms(bare_search, runs)),
+                *_panel_figures(actor, synth.TODAY, max(3, runs // 3)),
             ]
         finally:
             connection.close_database()
