@@ -5,6 +5,7 @@ in Vietnamese name order; PageDown/PageUp (and the arrows past the last or first
 next or previous page. Database work runs in thread workers that post their results back.
 
 `k` lists the unit's classes for the year (screens/classes.py).
+`p` shows the unit's progress against its target (screens/progress.py).
 `y` shows the change history of the unit listed, `Y` that of the person highlighted in the list
 (screens/audit.py); `U` the accounts (screens/accounts.py, administrators only).
 """
@@ -119,6 +120,8 @@ class MainScreen(Screen):
         # in the help (F1): the footer has no room at 80 columns
         Binding("k", "classes", "classes.key", tooltip="classes.key_long", show=False,
                 id="main.classes"),
+        Binding("p", "progress", "progress.key", tooltip="progress.key_long", show=False,
+                id="main.progress"),  # in the help (F1): the footer has no room at 80 columns
         Binding("n", "new_case", "new_case.key", tooltip="new_case.key_long", show=False,
                 id="main.new_case"),
         Binding("y", "unit_history", "audit.key_unit", tooltip="audit.key_unit_long", show=False,
@@ -288,6 +291,15 @@ class MainScreen(Screen):
         from screens.classes import ClassListScreen  # imported on first use
 
         self.app.push_screen(ClassListScreen(self.context, self.unit))
+
+    def action_progress(self) -> None:
+        """The progress of the unit whose people are listed against its target."""
+        if self.unit is None:
+            self.notify(t("progress.pick_unit"), markup=False, timeout=4)
+            return
+        from screens.progress import ProgressScreen  # imported on first use
+
+        self.app.push_screen(ProgressScreen(self.context, self.unit))
 
     def action_new_case(self) -> None:
         """A new candidate in the branch whose people are listed; the new file opens."""

@@ -1,5 +1,8 @@
 """The work list of a unit and everything below it: open files with their next action and due
 date, overdue first. The list is computed once (db.worklist) and shown a screenful at a time.
+
+The progress screen opens it for the files behind one of its numbers: as of another day than
+today (`as_of`), for some stages only (`stages`), or the overdue files only (`overdue_only`).
 """
 
 from __future__ import annotations
@@ -55,11 +58,15 @@ class WorklistScreen(InMemoryPages, Screen):
         Binding("escape", "back", "keys.back", id="worklist.back"),
     ]
 
-    def __init__(self, context: AppContext, unit: UnitNode) -> None:
+    def __init__(self, context: AppContext, unit: UnitNode, *, as_of=None,
+                 stages: tuple[str, ...] | None = None, overdue_only: bool = False) -> None:
         super().__init__()
         translate_bindings(self)
         self.context = context
-        self.unit = unit
+        self.unit = unit  # anything with an id and a name (a UnitNode or a UnitRef)
+        self.as_of = as_of or context.today
+        self.stages = stages
+        self.overdue_only = overdue_only
         self.items: list[WorkItem] | None = None
         self.first = 0  # index of the first item on the page shown
 
@@ -78,9 +85,13 @@ class WorklistScreen(InMemoryPages, Screen):
     @work(thread=True, exclusive=True, group="worklist")
     def _load(self) -> None:
         try:
-            items = worklist.worklist(self.context.actor, self.unit.id, self.context.today)
+            items = worklist.worklist(self.context.actor, self.unit.id, self.as_of)
         finally:
             connection.close_database()  # this thread's connection only
+        if self.stages is not None:
+            items = [item for item in items if item.stage in self.stages]
+        if self.overdue_only:
+            items = [item for item in items if item.overdue]
         self.post_message(WorklistLoaded(items))
 
     @on(WorklistLoaded)
@@ -104,7 +115,7 @@ class WorklistScreen(InMemoryPages, Screen):
             table.add_row(fit(safe(item.full_name), widths["name"]),
                           fit(Text(code_name("next_action", item.next_action)), widths["action"]),
                           Text(i18n.date(item.due)),
-                          fit(state_text(item, self.context.today), widths["state"]),
+                          fit(state_text(item, self.as_of), widths["state"]),
                           key=str(item.case_id))
         table.has_before = self.first > 0
         table.has_after = self.first + size < len(items)
@@ -124,6 +135,12 @@ class WorklistScreen(InMemoryPages, Screen):
         late = sum(1 for item in items if item.overdue)
         line = Text(t("worklist.summary", n=i18n.number(len(items)), late=i18n.number(late)),
                     style="bold")
+        if self.stages is not None:
+            line.append(" · " + ", ".join(code_name("stage", s) for s in self.stages))
+        if self.overdue_only:
+            line.append(" · " + t("worklist.filter.overdue_only"))
+        if self.as_of != self.context.today:
+            line.append(" · " + t("worklist.filter.as_of", date=i18n.date(self.as_of)))
         if rows:
             line.append(" · " + t("main.rows", first=i18n.number(self.first + 1),
                                   last=i18n.number(self.first + rows),

@@ -189,3 +189,23 @@ def test_class_results_grid_80x24(snap_compare, sample_app):
         await settle(pilot)
 
     assert snap_compare(make(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_progress_na_phac_80x24(snap_compare, demo_db, monkeypatch):
+    """The progress screen of Nà Phặc on the demo (the article's figures: 15/20, 25/20, 23)."""
+    import datetime
+
+    from db.access import account_actor
+    from db.units import find_unit
+    from tui.context import AppContext
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    today = datetime.date(2021, 9, 30)
+    actor = account_actor("demo_organiser")
+    town = find_unit(actor, "NS-NP", today)
+    app = KetnapApp(AppContext(location=demo_db, actor=actor, today=today, lang="vi"),
+                    theme="textual-dark")
+    try:
+        assert snap_compare(app, terminal_size=(80, 24), run_before=_open(town.id, "p"))
+    finally:
+        i18n.set_language("vi")

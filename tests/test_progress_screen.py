@@ -1,0 +1,267 @@
+"""The progress screen on the demo (today 30/09/2021), driven with the keyboard: the article's
+figures for Nà Phặc and the district (domain.md section 6), drilling down and back, another
+as-of date, setting a target and who may, the lists behind the numbers."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from textual.widgets import DataTable, Input
+
+from db import progress, worklist
+from db.access import account_actor
+from db.units import find_unit
+from screens.dialogs import FormField
+from screens.main import MainScreen
+from screens.progress import (AsOfDialog, Panel, ProgressScreen, TargetDialog, TargetHistory,
+                              big_lines, chart_text, month_ends)
+from screens.worklist import WorklistScreen
+from tests.ui_helpers import open_unit, screen_text, settle
+from tui import i18n
+from tui.app import KetnapApp
+from tui.context import AppContext
+
+TODAY = datetime.date(2021, 9, 30)
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def make_app(demo_db):
+    def make(login: str = "demo_organiser", lang: str = "vi") -> KetnapApp:
+        return KetnapApp(AppContext(location=demo_db, actor=account_actor(login), today=TODAY,
+                                    lang=lang), theme="textual-dark")
+
+    yield make
+    i18n.set_language("vi")
+
+
+async def open_progress(pilot, code: str | None) -> ProgressScreen:
+    app = pilot.app
+    await settle(pilot)
+    if code is not None:
+        unit = find_unit(app.context.actor, code, TODAY)
+        await open_unit(pilot, unit.id)
+    await pilot.press("p")
+    await settle(pilot)
+    assert isinstance(app.screen, ProgressScreen)
+    return app.screen
+
+
+def panel(screen, key: str) -> str:
+    return screen.query_one(f"#panel-{key}", Panel).plain
+
+
+async def type_date(pilot, text: str) -> None:
+    field = pilot.app.screen.query_one(Input)
+    field.value = ""
+    await pilot.press(*text)
+
+
+# --- the figures ---------------------------------------------------------------------------------
+
+async def test_p_shows_na_phacs_figures_of_the_article(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS-NP")
+        assert screen.unit.code == "NS-NP"
+        assert panel(screen, "admitted").startswith("15 / 20 · 75,0% chỉ tiêu · chưa đạt, còn thiếu 5")
+        assert panel(screen, "expected").startswith("25 / 20 · 125,0% · vượt chỉ tiêu")
+        assert "10 chờ quyết định" in panel(screen, "expected")  # 25 - 15
+        assert panel(screen, "sent").startswith("23 ")
+        assert panel(screen, "members").startswith("635")
+        assert "27 chi bộ" in panel(screen, "members")
+        text = screen_text(app)
+        assert "Tiến độ: Đảng bộ thị trấn Nà Phặc" in text
+        assert "75,0% chỉ tiêu" in text and "125,0% · vượt chỉ tiêu" in text
+        # the large figures are drawn, not written: 15 in the 3x5 block font
+        assert big_lines("15")[0] in text
+        # the month-by-month chart: 15 admitted by the end of September, none later
+        assert screen.cumulative == [0, 2, 5, 7, 8, 11, 13, 15, 15]
+        assert "─ đường thẳng tới chỉ tiêu 20 ngày 31/12" in str(
+            screen.query_one("#progress-chart").render())
+
+
+async def test_the_district_its_classes_and_drilling_down_and_back(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS")
+        assert panel(screen, "admitted").startswith("113 / 120")
+        assert panel(screen, "classes").startswith("4 / 5 lớp · 80,0% kế hoạch · 152 học viên")
+        children = screen.query_one("#progress-children", DataTable)
+        codes = [c.unit.code for c in screen.stats.children]
+        percents = [c.target_percent for c in screen.stats.children]
+        known = [p for p in percents if p is not None]
+        assert known == sorted(known, reverse=True)  # best first, no target last
+        row = codes.index("NS-NP")
+        assert children.get_row_at(row)[2].plain.strip() == "15/20"
+        assert children.get_row_at(row)[3].plain.strip() == "75,0%"
+        assert "█" in children.get_row_at(row)[1].plain and "░" in children.get_row_at(row)[1].plain
+        children.focus()
+        children.move_cursor(row=row)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.unit.code == "NS-NP" and len(screen.trail) == 2
+        assert panel(screen, "admitted").startswith("15 / 20")
+        assert "huyện Ngân Sơn › thị trấn Nà Phặc" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen and screen.unit.code == "NS"
+        assert panel(screen, "admitted").startswith("113 / 120")
+        assert children.cursor_row == row  # back on the unit one came from
+        children.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.unit.code == "NS-NP"
+        await pilot.press("backspace")
+        await settle(pilot)
+        assert screen.unit.code == "NS"
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_as_of_the_end_of_the_term(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS")
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, AsOfDialog)
+        field = app.screen.query_one(FormField)
+        await type_date(pilot, "31/02/2020")
+        await pilot.press("enter")
+        assert isinstance(app.screen, AsOfDialog)
+        assert "Không có ngày 31/02/2020" in screen_text(app)
+        await type_date(pilot, "30-06-2020")
+        await pilot.press("enter")
+        assert "dd/mm/yyyy" in field._error
+        await type_date(pilot, "01/10/2021")
+        await pilot.press("enter")
+        assert isinstance(app.screen, AsOfDialog)
+        assert "sau hôm nay" in field._error
+        await type_date(pilot, "30/06/2020")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen
+        assert (screen.year, screen.as_of) == (2020, datetime.date(2020, 6, 30))
+        assert panel(screen, "members").startswith("3.267 · 10,5% dân số")
+        text = screen_text(app)
+        assert "Năm 2020, tính đến 30/06/2020" in text
+        assert "Nhiệm kỳ 2015–2020: kết nạp 801" in text
+        # a year key goes back to that year's default date
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert (screen.year, screen.as_of) == (2021, TODAY)
+        assert panel(screen, "admitted").startswith("113 / 120")
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert (screen.year, screen.as_of) == (2020, datetime.date(2020, 12, 31))
+
+
+# --- targets -------------------------------------------------------------------------------------
+
+async def test_setting_a_target_changes_the_percent_and_the_history_keeps_both(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS-NP")
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, TargetDialog)
+        assert "Chỉ tiêu đang áp dụng: 20" in screen_text(app)
+        await pilot.press(*"3x")
+        assert "Chỉ gõ chữ số" in screen_text(app)  # said at the field as it is typed
+        await pilot.press("enter")
+        assert isinstance(app.screen, TargetDialog)  # nothing saved
+        app.screen.query_one("#in-value", Input).value = ""
+        await pilot.press(*"30", "tab", *"Nghị quyết Đảng ủy tháng 9")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is screen
+        assert "Đã đặt chỉ tiêu năm 2021: 30." in screen_text(app)
+        assert panel(screen, "admitted").startswith("15 / 30 · 50,0% chỉ tiêu")
+        unit_id = screen.unit.id
+        assert progress.target_for(unit_id, 2021) == 30
+        await pilot.press("h")
+        await settle(pilot)
+        assert isinstance(app.screen, TargetHistory)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 2
+        newest = [cell.plain.strip() for cell in table.get_row_at(0)]
+        assert newest[0] == "●" and newest[2] == "30" and newest[-1].startswith("Nghị quyết")
+        assert "Nghị quyết Đảng ủy tháng 9" in screen_text(app)  # the whole note, below the table
+        assert [c.plain.strip() for c in table.get_row_at(1)][:3] == ["", "Năm 2021", "20"]
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_a_secretary_cannot_set_a_target(make_app):
+    app = make_app("demo_secretary")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, None)
+        assert not any(b.show for b in screen._bindings.key_to_bindings["t"])  # not in the footer
+        before = list(progress.targets(account_actor("demo_organiser"), TODAY, unit_id=screen.unit.id))
+        await pilot.press("t")
+        await settle(pilot)
+        assert app.screen is screen
+        assert "Chỉ cán bộ tổ chức và quản trị viên được đặt chỉ tiêu." in screen_text(app)
+        after = list(progress.targets(account_actor("demo_organiser"), TODAY, unit_id=screen.unit.id))
+        assert after == before
+
+
+# --- the lists behind the numbers ----------------------------------------------------------------
+
+async def test_overdue_and_a_funnel_stage_open_the_work_list(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS-NP")
+        unit_id = screen.unit.id
+        screen.query_one("#panel-overdue", Panel).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, WorklistScreen) and app.screen.overdue_only
+        assert len(app.screen.items) == screen.stats.overdue
+        await pilot.press("escape")
+        funnel = screen.query_one("#progress-funnel", DataTable)
+        funnel.focus()
+        funnel.move_cursor(row=list(progress.FUNNEL).index("branch_approved"))
+        await pilot.press("enter")
+        await settle(pilot)
+        listed = app.screen
+        assert isinstance(listed, WorklistScreen)
+        expected = [i for i in worklist.worklist(app.context.actor, unit_id, TODAY)
+                    if i.stage == "branch_approved"]
+        assert len(listed.items) == screen.stats.funnel["branch_approved"] == len(expected) == 4
+        assert "Chi bộ đề nghị kết nạp" in screen_text(app)
+        await pilot.press("escape")
+        screen.query_one("#panel-expected", Panel).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert len(app.screen.items) == screen.stats.expected - screen.stats.admitted
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_help_lists_the_keys_and_english(make_app):
+    app = make_app(lang="en")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS-NP")
+        assert panel(screen, "expected").startswith("25 / 20 · 125.0% · above target")
+        await pilot.press("f1")
+        await pilot.pause()
+        text = screen_text(app)
+        for words in ("Progress against the target", "Year", "Date", "Target", "History", "Back"):
+            assert words in text
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+# --- the drawing ---------------------------------------------------------------------------------
+
+def test_month_ends_and_the_chart():
+    assert month_ends(2021, TODAY)[-2:] == [datetime.date(2021, 8, 31), TODAY]
+    assert len(month_ends(2020, datetime.date(2020, 12, 31))) == 12
+    chart = chart_text([0, 2, 5, 7, 8, 11, 13, 15, 15], 20, 78).plain.splitlines()
+    assert len(chart) == 8 + 4
+    assert all(len(line) <= 78 for line in chart)
+    assert chart[-2].split()[1:] == ["0", "2", "5", "7", "8", "11", "13", "15", "15"]
+    assert "█" in "".join(chart) and "─" in "".join(chart)
