@@ -160,7 +160,8 @@ class EnrolScreen(InMemoryPages, Screen):
 
     def _widths(self, width: int) -> dict[str, int]:
         stage = max(len(stage_short(s)) for s in ("identified", "certified", "probationary"))
-        fixed = {"mark": 3, "stage": stage, "note": 10}
+        # the marks are "[x]"/"[ ]"; the header a word ("Chọn"), not one that looks like a mark
+        fixed = {"mark": max(3, len(t("enrol.col.mark"))), "stage": stage, "note": 10}
         rest = max(width - sum(fixed.values()) - 4, 20)
         name = min(max(rest // 2, 12), 28)
         return {**fixed, "name": name, "branch": rest - name}

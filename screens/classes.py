@@ -5,8 +5,8 @@ listed (and of the units above it) for one year, with the year's plan above ("K�
 lớp đã mở (80 %), 152 học viên") and the warnings below (certificates about to expire with no
 branch vote, probation ending with no new-member class); `[`/`]` (or `-`/`+`) change the year,
 `n` plans a class (`ClassForm`), Enter opens it (`ClassScreen`: its data and trainees; `e` enrols,
-`r` records results, Enter opens a trainee's file). Enrolment and results live in
-screens/class_enrol.py and screens/class_results.py.
+`r` records results, `c` changes the class in the same `ClassForm`, Enter opens a trainee's
+file). Enrolment and results live in screens/class_enrol.py and screens/class_results.py.
 
 Every read and write goes through db.classes in a thread worker; a refusal (ClassError,
 TraineeRefused, AccessError, NotFound) is shown as a sentence in the user's language
@@ -38,7 +38,8 @@ from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
 from tui.messages import error_message, rule_message
-from tui.widgets import InMemoryPages, PagedTable, fit, hide_keys, safe, translate_bindings
+from tui.widgets import (InMemoryPages, PagedTable, fit, hide_keys, rename_key, safe,
+                         translate_bindings)
 
 DATE_WIDTH = 10
 
@@ -407,7 +408,12 @@ class ClassListScreen(Screen):
 
 class ClassForm(FormScreen):
     """A new class of `unit`: kind, name, planned start, start, end, place, capacity. Dismisses
-    with the new class's id."""
+    with the new class's id.
+
+    Given `row` (a class), the same form changes that class instead (key `c` on the class): its
+    fields prefilled, the kind shown but not changeable, a status added; it saves only the fields
+    that changed (`db.classes.update_class`) and dismisses with the names of the fields changed
+    (an empty list when nothing was)."""
 
     CSS_PATH = "classes.tcss"
     HELP_TITLE = "classes.form_title"
@@ -417,42 +423,73 @@ class ClassForm(FormScreen):
 
     FIELDS = ("name", "planned_start", "start", "end", "place", "capacity")
 
-    def __init__(self, context: AppContext, unit: UnitNode, year: int,
-                 numbers: dict[str, int] | None = None) -> None:
+    def __init__(self, context: AppContext, unit: UnitNode | None, year: int,
+                 numbers: dict[str, int] | None = None, *, row: ClassRow | None = None) -> None:
         super().__init__()
         self.context = context
         self.unit = unit
         self.year = year
         self.numbers = numbers or {}
+        self.row = row
         self._busy = False
         self._suggested = self._suggest("awareness")
+        if row is not None:
+            self.HELP_TITLE = "classes.edit_title"
 
     def _suggest(self, kind: str) -> str:
         return t(f"classes.suggest_name.{kind}", n=self.numbers.get(kind, 1), year=self.year)
 
+    def _initial(self) -> dict[str, str]:
+        """The fields' text when the form opens: the class's values, or a new class's."""
+        row = self.row
+        if row is None:
+            return {"name": self._suggested}
+        return {"name": row.name, "planned_start": i18n.date(row.planned_start),
+                "start": i18n.date(row.start), "end": i18n.date(row.end), "place": row.place or "",
+                "capacity": "" if row.capacity is None else str(row.capacity)}
+
     def compose(self) -> ComposeResult:
+        row = self.row
+        initial = self._initial()
+        title = (t("classes.form_title_in", unit=self.unit.name) if row is None
+                 else t("classes.edit_title_of", name=short_class_name(row.name)))
         with Vertical(id="class-form"):
-            yield Static(t("classes.form_title_in", unit=self.unit.name), id="class-form-title",
-                         markup=False)
+            yield Static(title, id="class-form-title", markup=False)
             with VerticalScroll(id="class-fields", can_focus=False):
                 with Horizontal(classes="form-row"):
-                    yield Label(t("classes.field.kind") + " *", classes="form-label", markup=False)
-                    yield Select([(code_name("class_kind", k), k) for k in classes.KINDS],
-                                 value="awareness", allow_blank=False, compact=True, id="in-kind")
-                yield FormField("name", t("classes.field.name"), required=True, value=self._suggested)
+                    yield Label(t("classes.field.kind") + (" *" if row is None else ""),
+                                classes="form-label", markup=False)
+                    if row is None:
+                        yield Select([(code_name("class_kind", k), k) for k in classes.KINDS],
+                                     value="awareness", allow_blank=False, compact=True, id="in-kind")
+                    else:  # not changeable: shown as text
+                        yield Static(code_name("class_kind", row.kind), id="class-kind", markup=False)
+                if row is not None:
+                    with Horizontal(classes="form-row"):
+                        yield Label(t("classes.field.status") + " *", classes="form-label",
+                                    markup=False)
+                        yield Select([(code_name("class_status", s), s) for s in classes.STATUSES],
+                                     value=row.status, allow_blank=False, compact=True,
+                                     id="in-status")
+                yield FormField("name", t("classes.field.name"), required=True, value=initial["name"])
                 yield FormField("planned_start", t("classes.field.planned_start"), kind="date",
-                                required=True)
-                yield FormField("start", t("classes.field.start"), kind="date")
-                yield FormField("end", t("classes.field.end"), kind="date")
-                yield FormField("place", t("classes.field.place"))
-                yield FormField("capacity", t("classes.field.capacity"), kind="count")
-                yield Static(t("classes.form_note"), classes="form-note", markup=False)
+                                required=True, value=initial.get("planned_start", ""))
+                yield FormField("start", t("classes.field.start"), kind="date",
+                                value=initial.get("start", ""))
+                yield FormField("end", t("classes.field.end"), kind="date", value=initial.get("end", ""))
+                yield FormField("place", t("classes.field.place"), value=initial.get("place", ""))
+                yield FormField("capacity", t("classes.field.capacity"), kind="count",
+                                value=initial.get("capacity", ""))
+                note = (t("classes.form_note") if row is None
+                        else t("classes.edit_note", n=i18n.number(row.enrolled)))
+                yield Static(note, classes="form-note", markup=False)
             yield MessageBox(id="class-messages")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(MessageBox).display = False
-        self.call_after_refresh(self.query_one("#in-kind", Select).focus)
+        first = "#in-kind" if self.row is None else "#in-status"
+        self.call_after_refresh(self.query_one(first, Select).focus)
 
     @on(Select.Changed, "#in-kind")
     def _kind_changed(self, event: Select.Changed) -> None:
@@ -465,11 +502,31 @@ class ClassForm(FormScreen):
             field.initial = self._suggested
 
     def is_dirty(self) -> bool:
+        if self.row is not None:
+            return super().is_dirty() or self.query_one("#in-status", Select).value != self.row.status
         return super().is_dirty() or self.query_one("#in-kind", Select).value != "awareness"
 
     def _field(self, name: str) -> FormField | None:
         found = [f for f in self.query(FormField) if f.field_name == name]
         return found[0] if found else None
+
+    def _changes(self, values: dict) -> dict:
+        """The values that differ from the class's (a name or place retyped the same is none)."""
+        row = self.row
+        changes = {}
+        for name in self.FIELDS:
+            before = getattr(row, name)
+            after = values.get(name)
+            if name in ("name", "place"):
+                if (after or "").strip() == (before or "").strip():
+                    continue
+            elif after == before:
+                continue
+            changes[name] = after
+        status = self.query_one("#in-status", Select).value
+        if status != row.status:
+            changes["status"] = status
+        return changes
 
     def action_save(self) -> None:
         if self._busy:
@@ -484,6 +541,14 @@ class ClassForm(FormScreen):
             field.show_error(t("classes.error.capacity"))
             field.input.focus()
             self.query_one(MessageBox).show([t("step.fix_fields")])
+            return
+        if self.row is not None:
+            changes = self._changes(values)
+            if not changes:
+                self.dismiss([])
+                return
+            self._busy = True
+            self._update(changes)
             return
         values["kind"] = self.query_one("#in-kind", Select).value
         self._busy = True
@@ -500,8 +565,19 @@ class ClassForm(FormScreen):
                 today=ctx.today)
             result = ("saved", class_id, None)
         except (ClassError, AccessError, NotFound) as exc:
-            result = ("error", class_error_text(exc),
-                      exc.params.get("field") if isinstance(exc, ClassError) else None)
+            result = ("error", _form_error_text(exc), _error_field(exc))
+        finally:
+            connection.close_database()  # this thread's connection only
+        self.app.call_from_thread(self._finished, result)
+
+    @work(thread=True, exclusive=True, group="class-form")
+    def _update(self, changes: dict) -> None:
+        ctx = self.context
+        try:
+            classes.update_class(ctx.actor, self.row.id, ctx.today, **changes)
+            result = ("saved", sorted(changes), None)
+        except (ClassError, AccessError, NotFound) as exc:
+            result = ("error", _form_error_text(exc), _error_field(exc))
         finally:
             connection.close_database()  # this thread's connection only
         self.app.call_from_thread(self._finished, result)
@@ -516,7 +592,29 @@ class ClassForm(FormScreen):
         if field is not None:
             field.show_error(payload)
             field.input.focus()
+        elif field_name == "status" and self.row is not None:
+            self.query_one("#in-status", Select).focus()
         self.query_one(MessageBox).show([t("step.not_saved"), payload])
+
+
+def _form_error_text(exc: Exception) -> str:
+    """A refusal of the form's values, said about the field where the form can say it better."""
+    if isinstance(exc, ClassError):
+        if exc.code == "over_capacity" and "adding" not in exc.params:  # a capacity set too low
+            return t("classes.error.capacity_below", capacity=_param("capacity", exc.params.get("capacity")),
+                     enrolled=_param("enrolled", exc.params.get("enrolled")))
+        if exc.code == "bad_value" and exc.params.get("field") == "end":
+            return t("classes.error.end_before_start")
+    return class_error_text(exc)
+
+
+def _error_field(exc: Exception) -> str | None:
+    """The form field a refusal is about (over capacity: the capacity)."""
+    if not isinstance(exc, ClassError):
+        return None
+    if exc.code == "over_capacity":
+        return "capacity"
+    return exc.params.get("field")
 
 
 # --- one class -------------------------------------------------------------------------------
@@ -546,7 +644,8 @@ def class_summary(row: ClassRow, hidden: int = 0) -> Text:
 
 
 class ClassScreen(InMemoryPages, Screen):
-    """One class: its data and its trainees. `e` enrols, `r` records results."""
+    """One class: its data and its trainees. `e` enrols, `r` records results, `c` changes the
+    class (organisers and administrators; help-only, the footer being full at 80 columns)."""
 
     LIST = "trainees"
     CSS_PATH = "classes.tcss"
@@ -558,6 +657,9 @@ class ClassScreen(InMemoryPages, Screen):
         Binding("e", "enrol", "classes.key_enrol", tooltip="classes.key_enrol_long", id="class.enrol"),
         Binding("r", "results", "classes.key_results", tooltip="classes.key_results_long",
                 id="class.results"),
+        # help-only: the footer is full at 80 columns
+        Binding("c", "edit", "classes.key_edit", show=False, tooltip="classes.key_edit_long",
+                id="class.edit"),
     ]
 
     def __init__(self, context: AppContext, class_id: int, unit: UnitNode | None = None) -> None:
@@ -571,6 +673,8 @@ class ClassScreen(InMemoryPages, Screen):
         self.first = 0
         if not may_write(context.actor):
             hide_keys(self, ["e", "r"])
+        if not may_override(context.actor):
+            rename_key(self, "c", "")  # out of the help too; still answers, to say who may
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -711,3 +815,20 @@ class ClassScreen(InMemoryPages, Screen):
             self._load()
 
         self.app.push_screen(ResultsScreen(self.context, self.view.row, pending), done)
+
+    def action_edit(self) -> None:
+        if self.view is None:
+            return
+        if not may_override(self.context.actor):
+            self.say(t("classes.forbidden"))
+            return
+        row = self.view.row
+
+        def done(changed: list[str] | None) -> None:
+            if changed is None:  # cancelled
+                return
+            self.say(t("classes.edited_done") if changed else t("classes.edit_unchanged"))
+            if changed:
+                self._load()
+
+        self.app.push_screen(ClassForm(self.context, None, row.year, row=row), done)

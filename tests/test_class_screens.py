@@ -168,6 +168,101 @@ async def test_a_secretary_sees_the_districts_classes_but_does_not_plan(make_app
         assert "Chỉ cán bộ tổ chức" in screen_text(app)
 
 
+# --- changing a class ------------------------------------------------------------------------
+
+async def test_c_changes_a_class_capacity_and_status(make_app, organiser):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_class(pilot, RUNNING)
+        assert "38/40" in screen_text(app) and "Đang học" in screen_text(app)
+        await pilot.press("c")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, ClassForm) and form.row.id == RUNNING
+        # prefilled from the class; the kind shown, not a field
+        assert form.query_one("#in-planned_start", Input).value == "27/09/2021"
+        assert form.query_one("#in-end", Input).value == "01/10/2021"
+        assert form.query_one("#in-capacity", Input).value == "40"
+        assert "Lớp nhận thức về Đảng" in screen_text(app) and not form.query("#in-kind")
+        # the status first: Enter opens it, ↓ from "Đang học" to "Đã xong"
+        await pilot.press("enter", "down", "enter")
+        await pilot.press(*["tab"] * 6, "ctrl+u")
+        await type_text(pilot, "45")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is screen
+        text = screen_text(app)
+        assert "Đã sửa lớp." in text
+        assert "38/45" in text and "Đã xong" in text
+    row = classes.class_view(organiser, RUNNING, TODAY).row
+    assert (row.capacity, row.status) == (45, "finished")
+    assert (row.start, row.end, row.place) == (datetime.date(2021, 9, 27), datetime.date(2021, 10, 1),
+                                               "Trung tâm Chính trị huyện Ngân Sơn")
+    A = models.AuditEntry
+    assert A.select().where((A.action == "class_change") & (A.entity_id == RUNNING)).count() == 1
+
+
+async def test_a_capacity_below_the_enrolled_is_refused_at_the_field(make_app, organiser):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await open_class(pilot, RUNNING)
+        await pilot.press("c")
+        await settle(pilot)
+        form = app.screen
+        await pilot.press("enter", "down", "down", "enter")  # cancelled, with the capacity
+        form.query_one("#in-capacity", Input).value = "30"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form
+        text = screen_text(app)
+        assert "Chưa lưu" in text
+        assert "Lớp đã có 38 học viên: sĩ số tối đa không thể là 30." in text
+        capacity = form.query_one("#field-capacity")
+        assert capacity.query_one(".form-error").display
+        assert app.focused is form.query_one("#in-capacity", Input)
+        # an end before the start: said at the end
+        form.query_one("#in-capacity", Input).value = "40"
+        form.query_one("#in-end", Input).value = "20/09/2021"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert app.screen is form
+        assert "Ngày bế giảng trước ngày khai giảng." in screen_text(app)
+        assert app.focused is form.query_one("#in-end", Input)
+    row = classes.class_view(organiser, RUNNING, TODAY).row
+    assert (row.capacity, row.status, row.end) == (40, "running", datetime.date(2021, 10, 1))
+    assert not models.AuditEntry.select().where(models.AuditEntry.action == "class_change").exists()
+
+
+async def test_nothing_changed_saves_nothing(make_app):
+    app = make_app(lang="en")
+    async with app.run_test(size=SIZE) as pilot:
+        await open_class(pilot, RUNNING)
+        await pilot.press("c")
+        await settle(pilot)
+        assert "Edit class · khóa 4 năm 2021" in screen_text(app)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert isinstance(app.screen, ClassScreen)
+        assert "Nothing was changed." in screen_text(app)
+    assert not models.AuditEntry.select().where(models.AuditEntry.action == "class_change").exists()
+
+
+async def test_a_secretary_does_not_get_the_edit_key(make_app, organiser):
+    from tui.widgets import help_rows
+
+    app = make_app("demo_secretary")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_class(pilot, RUNNING)
+        assert not [row for row in help_rows([screen]) if row[0] == "c"]
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.screen is screen
+        assert "Chỉ cán bộ tổ chức" in screen_text(app)
+    # the organiser has it, in the help (the footer is full at 80 columns)
+    assert [row for row in help_rows([ClassScreen(AppContext(location="", actor=organiser, today=TODAY),
+                                                  RUNNING)]) if row[0] == "c"]
+
+
 # --- enrolment -------------------------------------------------------------------------------
 
 async def test_enrol_candidates_from_several_branches(make_app, organiser):
@@ -198,6 +293,7 @@ async def test_enrol_candidates_from_several_branches(make_app, organiser):
             await pilot.press("space")
         assert screen.marked == {first.case_id, second.case_id}
         assert table.get_row_at(names.index(second.full_name))[0].plain == "[x]"  # a mark, not colour
+        assert table.columns["mark"].label.plain == "Chọn"  # a word, not a mark
         await pilot.press("slash", "ctrl+u", "enter")  # the filter cleared: everyone again
         await settle(pilot)
         names = table_names(table, 1)
