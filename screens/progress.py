@@ -107,7 +107,7 @@ def right(value: str, width: int, style: str = "") -> Text:
     return fit(Text(value.rjust(width), style=style), width)
 
 
-def verdict(part: int, target: int | None) -> str:
+def verdict(part: int, target: int | None, *, short: bool = False) -> str:
     """"đạt" at 100 %, "vượt chỉ tiêu" above, what is missing below (domain.md section 6)."""
     if not target:
         return t("progress.no_target")
@@ -115,7 +115,7 @@ def verdict(part: int, target: int | None) -> str:
         return t("progress.reached")
     if part > target:
         return t("progress.above")
-    return t("progress.below", n=i18n.number(target - part))
+    return t("progress.short" if short else "progress.below", n=i18n.number(target - part))
 
 
 class Panel(Widget, can_focus=False):
@@ -317,6 +317,7 @@ class ProgressScreen(Screen):
         self.cumulative: list[int] | None = None
         self._seq = 0
         self._select: int | None = None  # the child to put the cursor on once loaded
+        self._back_to_child = False  # once loaded, the focus goes to that child's row
         if not may_override(context.actor):
             hide_keys(self, ["t"])  # still answers, to say who sets targets
 
@@ -408,6 +409,12 @@ class ProgressScreen(Screen):
             self._show_children(self.stats)
             self._show_funnel(self.stats)
             self._show_chart()
+        if self._back_to_child:
+            self._back_to_child = False
+            children = self.query_one("#progress-children", DataTable)
+            if children.row_count:
+                children.focus()
+                self.call_after_refresh(children.scroll_visible, animate=False)
         if self.focused is None:
             self._focus_first()
 
@@ -446,7 +453,8 @@ class ProgressScreen(Screen):
         panels["expected"].show(
             t("progress.panel.expected"), i18n.number(s.expected), of(s.expected, s.target),
             [" · ".join(x for x in (pct(s.expected_percent, "progress.percent_only"),
-                                    verdict(s.expected, s.target) if s.target else "") if x),
+                                    verdict(s.expected, s.target, short=True) if s.target else "")
+                                   if x),
              t("progress.pending", n=i18n.number(pending))])
         open_files = sum(s.funnel.values())
         panels["overdue"].show(
@@ -573,6 +581,7 @@ class ProgressScreen(Screen):
         self.say(None)
         if len(self.trail) > 1:
             self._select = self.trail.pop().id
+            self._back_to_child = True
             self._load()
             return
         self.app.pop_screen()
@@ -622,6 +631,9 @@ class ProgressScreen(Screen):
         self.say(None)
         self.trail.append(child.unit)
         self._load()
+        # the child's headline first: back to the top, on its first panel with a list
+        self.query_one("#panel-expected", Panel).focus(scroll_visible=False)
+        self.query_one("#progress-body", VerticalScroll).scroll_home(animate=False)
 
     @on(DataTable.RowSelected, "#progress-funnel")
     def _open_stage(self, event: DataTable.RowSelected) -> None:
@@ -848,19 +860,19 @@ class TargetHistory(ModalScreen):
         self.rows = message.rows
         info.update(Text(t("progress.history_info", n=i18n.number(len(message.rows)))))
         width = table.size.width or self.app.size.width - 4
-        cols = {"for": 12, "value": 8, "set_on": 10, "by": 14}
+        cols = {"for": 16, "value": 8, "set_on": 10, "by": 14}
         note_w = max(width - sum(cols.values()) - len(cols) - 2, 8)
         table.add_column("", key="mark", width=2)
         for key, w in cols.items():
-            justify = "right" if key == "value" else "left"
-            table.add_column(fit(Text(t(f"progress.history_col.{key}"), justify=justify), w), key=key,
+            label = t(f"progress.history_col.{key}")
+            table.add_column(right(label, w) if key == "value" else fit(Text(label), w), key=key,
                              width=w + 1)
         table.add_column(fit(Text(t("progress.history_col.note")), note_w), key="note", width=note_w)
         for i, row in enumerate(message.rows):
             what = (t("progress.history_year", year=row.year) if row.year is not None
                     else t("progress.history_term", name=row.term or ""))
             table.add_row(Text("●" if row.current else ""), fit(Text(what), cols["for"]),
-                          Text(i18n.number(row.value), justify="right"),
+                          right(i18n.number(row.value), cols["value"]),
                           Text(i18n.date(row.set_on)), fit(safe(row.set_by), cols["by"]),
                           fit(safe(row.note), note_w), key=str(i))
 
