@@ -178,7 +178,8 @@ def month_ends(year: int, as_of: Date) -> list[Date]:
     `as_of`, the last one being `as_of` itself."""
     days = []
     for month in range(1, 13):
-        end = (Date(year + 1, 1, 1) if month == 12 else Date(year, month + 1, 1)) - datetime.timedelta(days=1)
+        first_of_next = Date(year + 1, 1, 1) if month == 12 else Date(year, month + 1, 1)
+        end = first_of_next - datetime.timedelta(days=1)
         if Date(year, month, 1) > as_of:
             break
         days.append(min(end, as_of))
@@ -445,16 +446,19 @@ class ProgressScreen(Screen):
             return t(key, percent=i18n.percent(value)) if value is not None else ""
 
         panels = {p.key: p for p in self.query(Panel)}
+        # "t: set one" only to those who may
+        no_target = t("progress.no_target_key" if may_override(self.context.actor)
+                      else "progress.no_target_short")
         panels["admitted"].show(
             t("progress.panel.admitted", year=s.year), i18n.number(s.admitted), of(s.admitted, s.target),
-            [pct(s.target_percent, "progress.of_target") or t("progress.no_target_key"),
+            [pct(s.target_percent, "progress.of_target") or no_target,
              verdict(s.admitted, s.target) if s.target else ""])
         pending = s.expected - s.admitted
         panels["expected"].show(
             t("progress.panel.expected"), i18n.number(s.expected), of(s.expected, s.target),
             [" · ".join(x for x in (pct(s.expected_percent, "progress.percent_only"),
                                     verdict(s.expected, s.target, short=True) if s.target else "")
-                                   if x),
+                                   if x) or t("progress.no_target_short"),
              t("progress.pending", n=i18n.number(pending))])
         open_files = sum(s.funnel.values())
         panels["overdue"].show(

@@ -65,7 +65,8 @@ async def test_p_shows_na_phacs_figures_of_the_article(make_app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_progress(pilot, "NS-NP")
         assert screen.unit.code == "NS-NP"
-        assert panel(screen, "admitted").startswith("15 / 20 · 75,0% chỉ tiêu · chưa đạt, còn thiếu 5")
+        assert panel(screen, "admitted").startswith(
+            "15 / 20 · 75,0% chỉ tiêu · chưa đạt, còn thiếu 5")
         assert panel(screen, "expected").startswith("25 / 20 · 125,0% · vượt chỉ tiêu")
         assert "10 chờ quyết định" in panel(screen, "expected")  # 25 - 15
         assert panel(screen, "sent").startswith("23 ")
@@ -199,6 +200,8 @@ async def test_a_secretary_cannot_set_a_target(make_app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_progress(pilot, None)
         assert not any(b.show for b in screen._bindings.key_to_bindings["t"])  # not in the footer
+        assert "chưa có chỉ tiêu" in panel(screen, "admitted")
+        assert "t: đặt" not in panel(screen, "admitted")  # not offered to those who may not
         before = list(progress.targets(account_actor("demo_organiser"), TODAY, unit_id=screen.unit.id))
         await pilot.press("t")
         await settle(pilot)
