@@ -642,3 +642,19 @@ def report(actor: Actor, unit_id: int, year: int, as_of: Date) -> Report:
     unit = tree.units[unit_id]
     return Report(own.unit, _ref(tree.units[parent_id]) if parent_id else None, unit.level, year, as_of,
                   rows, totals, own)
+
+
+def admitted_by(actor: Actor, unit_id: int, year: int, days: list[Date]) -> list[int]:
+    """The unit's admissions of `year` counted up to each of `days` (cumulative, one query):
+    the monthly line of the progress chart."""
+    if not days:
+        return []
+    root = scope_root(actor)
+    if root is not None and unit_id not in subtree_ids(actor, root, max(days)):
+        raise NotFound(unit_id)
+    tree = Tree()
+    dates = sorted(day for _case, day, branch in _admissions(Date(year, 1, 1), max(days), tree.ever_below(unit_id))
+                   if unit_id in tree.ancestors(branch, day))
+    import bisect
+
+    return [bisect.bisect_right(dates, day) for day in days]

@@ -384,11 +384,8 @@ class ProgressScreen(Screen):
     def _fetch_months(self, seq: int, place: Place) -> None:
         cumulative: list[int] = []
         try:
-            for day in month_ends(place.year, place.as_of):
-                if seq != self._seq:
-                    return  # the screen has moved on
-                cumulative.append(progress.stats(self.context.actor, place.unit.id, place.year, day,
-                                                 children=False).admitted)
+            cumulative = progress.admitted_by(self.context.actor, place.unit.id, place.year,
+                                              list(month_ends(place.year, place.as_of)))
         except (NotFound, AccessError):
             pass  # the figures' worker says why
         finally:

@@ -194,3 +194,11 @@ def test_export_report_csv_to_standard_output(demo_db, capsys):
     assert lines[0].startswith("ĐẢNG BỘ HUYỆN NGÂN SƠN") and any(line.startswith("No.,Unit,Target") for line in lines)
     total = next(line for line in lines if line.startswith(",Total,"))
     assert total.split(",")[3] == "15"
+
+
+def test_admissions_counted_up_to_each_month_end(admin):
+    unit = fig.unit_id("NS-NP")
+    ends = [Date(2021, m + 1, 1) - datetime.timedelta(days=1) for m in range(1, 9)] + [TODAY]
+    got = progress.admitted_by(admin, unit, 2021, ends)
+    assert got == [fig.admitted(unit, Date(2021, 1, 1), day) for day in ends]
+    assert got[-1] == 15 and got == sorted(got)
