@@ -57,3 +57,21 @@ def demo_admin(demo_db):
     from db.access import account_actor
 
     return account_actor("tester")
+
+
+@pytest.fixture
+def make_demo_app(demo_db):
+    """An application on the demo copy, as one of its accounts, on the demo's today."""
+    import datetime
+
+    from db.access import account_actor
+    from tui import i18n
+    from tui.app import KetnapApp
+    from tui.context import AppContext
+
+    def make(login: str = "demo_organiser", lang: str = "vi") -> KetnapApp:
+        return KetnapApp(AppContext(location=demo_db, actor=account_actor(login),
+                                    today=datetime.date(2021, 9, 30), lang=lang), theme="textual-dark")
+
+    yield make
+    i18n.set_language("vi")

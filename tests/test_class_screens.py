@@ -16,8 +16,6 @@ from screens.class_enrol import ClassPicker, EnrolScreen
 from screens.class_results import ResultsScreen
 from screens.classes import ClassForm, ClassListScreen, ClassScreen
 from tests.ui_helpers import screen_text, settle
-from tui import i18n
-from tui.app import KetnapApp
 from tui.context import AppContext
 from tui.widgets import PagedTable
 
@@ -28,13 +26,8 @@ CENTRE = "Trung tâm Chính trị huyện Ngân Sơn"
 
 
 @pytest.fixture
-def make_app(demo_db):
-    def make(login: str = "demo_organiser", lang: str = "vi") -> KetnapApp:
-        return KetnapApp(AppContext(location=demo_db, actor=account_actor(login), today=TODAY,
-                                    lang=lang), theme="textual-dark")
-
-    yield make
-    i18n.set_language("vi")
+def make_app(make_demo_app):
+    return make_demo_app
 
 
 @pytest.fixture

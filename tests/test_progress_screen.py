@@ -18,22 +18,14 @@ from screens.progress import (AsOfDialog, Panel, ProgressScreen, TargetDialog, T
                               big_lines, chart_text, month_ends)
 from screens.worklist import WorklistScreen
 from tests.ui_helpers import open_unit, screen_text, settle
-from tui import i18n
-from tui.app import KetnapApp
-from tui.context import AppContext
 
 TODAY = datetime.date(2021, 9, 30)
 SIZE = (80, 24)
 
 
 @pytest.fixture
-def make_app(demo_db):
-    def make(login: str = "demo_organiser", lang: str = "vi") -> KetnapApp:
-        return KetnapApp(AppContext(location=demo_db, actor=account_actor(login), today=TODAY,
-                                    lang=lang), theme="textual-dark")
-
-    yield make
-    i18n.set_language("vi")
+def make_app(make_demo_app):
+    return make_demo_app
 
 
 async def open_progress(pilot, code: str | None) -> ProgressScreen:

@@ -9,7 +9,6 @@ import pytest
 from textual.widgets import Input, Static
 
 from db import audit, models
-from db.access import account_actor
 from screens.accounts import AccountForm, AccountsScreen
 from screens.audit import AuditScreen, EntryScreen, change_text
 from screens.case import CaseScreen
@@ -17,8 +16,6 @@ from screens.main import MainScreen
 from tests.test_screens import content_text, tab_text
 from tests.ui_helpers import open_unit, screen_text, settle
 from tui import i18n
-from tui.app import KetnapApp
-from tui.context import AppContext
 from tui.widgets import PagedTable
 
 TODAY = datetime.date(2021, 9, 30)
@@ -26,13 +23,8 @@ SIZE = (80, 24)
 
 
 @pytest.fixture
-def make_app(demo_db):
-    def make(login: str, lang: str = "vi") -> KetnapApp:
-        return KetnapApp(AppContext(location=demo_db, actor=account_actor(login), today=TODAY,
-                                    lang=lang))
-
-    yield make
-    i18n.set_language("vi")
+def make_app(make_demo_app):
+    return make_demo_app
 
 
 def open_case_in(code: str) -> models.CaseFile:
