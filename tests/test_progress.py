@@ -202,3 +202,19 @@ def test_admissions_counted_up_to_each_month_end(admin):
     got = progress.admitted_by(admin, unit, 2021, ends)
     assert got == [fig.admitted(unit, Date(2021, 1, 1), day) for day in ends]
     assert got[-1] == 15 and got == sorted(got)
+
+
+def test_the_lists_behind_the_numbers(admin):
+    unit = fig.unit_id("NS-NP")
+    s = progress.stats(admin, unit, 2021, TODAY)
+    admitted = progress.admitted_list(admin, unit, 2021, TODAY)
+    assert len(admitted) == s.admitted == 15 and all(b.what and b.what.endswith("-QĐ/HU") for b in admitted)
+    assert [b.date for b in admitted] == sorted(b.date for b in admitted)
+    sent = progress.sent_to_class_list(admin, unit, 2021, TODAY)
+    assert len(sent) == s.sent_to_class == 23 and len({b.person_id for b in sent}) == 23
+    members = progress.members_list(admin, unit, TODAY)
+    assert len(members) == s.members == 635
+    assert sum(b.what == "official" for b in members) == s.members_official
+    assert {b.person_id for b in members} == fig.member_ids(unit, TODAY)
+    with pytest.raises(progress.NotFound):
+        progress.members_list(account_actor("demo_secretary"), unit, TODAY)
