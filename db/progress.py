@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from peewee import JOIN, fn
 
@@ -110,8 +111,7 @@ def default_as_of(year: int, today: Date) -> Date:
 
 # --- the tree on any day ------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _UnitRow:
+class _UnitRow(NamedTuple):
     id: int
     code: str
     name: str
@@ -130,7 +130,7 @@ class Tree:
 
     def __init__(self):
         U, L = models.Unit, models.UnitLink
-        self.units = {row[0]: _UnitRow(*row) for row in U.select(
+        self.units = {row[0]: _UnitRow._make(row) for row in U.select(
             U.id, U.code, U.name, U.org_type, U.level, U.category, U.population, U.parent, U.founded,
             U.ended, U.sort_order).tuples()}
         self.links: dict[int, list[tuple]] = defaultdict(list)
@@ -234,8 +234,9 @@ def _count_admitted(tree: Tree, unit_id: int, admissions) -> int:
 def _stages_on(day: Date, branches: set[int]) -> dict[int, str]:
     """The stage on `day` of each file of these branches open on `day`."""
     S, C = models.Step, models.CaseFile
+    files = C.select(C.id).where(C.branch.in_(list(branches)))
     last_seq = (S.select(S.case, fn.MAX(S.seq).alias("seq"))
-                .where(S.undone_at.is_null() & (S.date <= day)).group_by(S.case))
+                .where(S.undone_at.is_null() & (S.date <= day) & S.case.in_(files)).group_by(S.case))
     rows = (S.select(S.case, S.stage)
             .join(last_seq, on=((S.case == last_seq.c.case_id) & (S.seq == last_seq.c.seq)))
             .switch(S).join(C, on=(S.case == C.id))
@@ -346,10 +347,10 @@ def _term(tree: Tree, unit_id: int, as_of: Date) -> TermFigures | None:
                        round(admitted / years, 1), _reorganised(tree, unit_id, term.start, as_of))
 
 
-def _overdue(actor: Actor, unit_id: int, as_of: Date) -> int:
+def _overdue(actor: Actor, units: set[int], as_of: Date) -> int:
     from db.worklist import worklist
 
-    return sum(1 for item in worklist(actor, unit_id, as_of) if item.overdue)
+    return sum(1 for item in worklist(actor, None, as_of, unit_ids=sorted(units)) if item.overdue)
 
 
 def stats(actor: Actor, unit_id: int | None, year: int, as_of: Date, *, today: Date | None = None,
@@ -395,7 +396,7 @@ def stats(actor: Actor, unit_id: int | None, year: int, as_of: Date, *, today: D
         expected=admitted + funnel["branch_approved"] + funnel["committee_approved"],
         sent_to_class=_sent_to_class(tree, unit_id, year, as_of),
         classes={kind: _classes(tree, unit_id, year, as_of, kind) for kind in ("awareness", "new_member")},
-        funnel=funnel, overdue=_overdue(actor, unit_id, as_of), term=_term(tree, unit_id, as_of),
+        funnel=funnel, overdue=_overdue(actor, inside, as_of), term=_term(tree, unit_id, as_of),
         children=kids)
 
 

@@ -67,7 +67,7 @@ def _undone(undone_at: datetime.datetime | None, as_of: datetime.date) -> bool:
 
 
 def worklist(actor: Actor, unit_id: int | None, as_of: datetime.date, *,
-             within_days: int | None = None) -> list[WorkItem]:
+             within_days: int | None = None, unit_ids: list[int] | None = None) -> list[WorkItem]:
     """The open files of `unit_id` and every unit below it on `as_of` (None: the actor's scope,
     which for an administrator is everything), each with its next action and due date.
 
@@ -79,12 +79,12 @@ def worklist(actor: Actor, unit_id: int | None, as_of: datetime.date, *,
     a step on or before that day, and it was not yet recognised official. Its stage is its last
     live step on or before `as_of` (its recorded stage when no step is dated later, so files
     imported without every step keep theirs). A unit outside the actor's scope gives an empty
-    list.
+    list. `unit_ids`: the units themselves, for a caller in db that has already worked out the
+    subtree and checked it against the actor's scope (db.progress).
     """
     C, P, U, S = models.CaseFile, models.Person, models.Unit, models.Step
     root = unit_id if unit_id is not None else scope_root(actor)
-    unit_ids: list[int] | None = None
-    if root is not None:
+    if unit_ids is None and root is not None:
         unit_ids = subtree_ids(actor, root, as_of)
         if not unit_ids:
             return []
