@@ -6,7 +6,9 @@ year (`[`/`]`) as of a date (`d`; default: today, or 31/12 of a past year):
 - headline panels with large numbers (drawn with block characters that old consoles and PuTTY's
   fonts have: █ ▀ ▄): admitted / target, expected by year end / target, overdue files, awareness
   classes held / planned with trainees, people sent to class, members and their share of the
-  population; Enter on a panel opens the list behind its number where one exists;
+  population; Enter on a panel opens the list behind its number (every panel has one: the
+  admissions, the people sent to class and the members in screens.behind, the others in the
+  work list or the class list);
 - admitted against target per child unit, one text bar each, best first; Enter drills down into
   the child, Escape or Backspace comes back up;
 - the funnel of open files per stage; Enter opens the work list of that stage;
@@ -334,12 +336,12 @@ class ProgressScreen(Screen):
         yield Static("", id="progress-message", markup=False)
         with VerticalScroll(id="progress-body", can_focus=False):
             with Grid(id="progress-panels"):
-                yield Panel("admitted")
+                yield Panel("admitted", opens=True)
                 yield Panel("expected", opens=True)
                 yield Panel("overdue", opens=True)
                 yield Panel("classes", opens=True)
                 yield Panel("sent", opens=True)
-                yield Panel("members")
+                yield Panel("members", opens=True)
             yield Static("", id="progress-term", markup=False)
             yield Static(t("progress.children_title"), id="children-title", classes="section",
                          markup=False)
@@ -424,7 +426,7 @@ class ProgressScreen(Screen):
         self._show_chart()
 
     def _focus_first(self) -> None:
-        self.query_one("#panel-expected", Panel).focus(scroll_visible=False)
+        self.query_one("#panel-admitted", Panel).focus(scroll_visible=False)
 
     # --- drawing ----------------------------------------------------------------------------
 
@@ -606,10 +608,14 @@ class ProgressScreen(Screen):
             self._open_worklist(overdue_only=True)
         elif key == "expected":
             self._open_worklist(stages=("branch_approved", "committee_approved"))
-        elif key in ("classes", "sent"):
+        elif key == "classes":
             from screens.classes import ClassListScreen  # imported on first use
 
             self.app.push_screen(ClassListScreen(self.context, self.unit, self.year))
+        elif key in ("admitted", "sent", "members"):
+            from screens.behind import BehindScreen  # imported on first use
+
+            self.app.push_screen(BehindScreen(self.context, key, self.unit, self.year, self.as_of))
 
     def _open_worklist(self, *, stages: tuple[str, ...] | None = None,
                        overdue_only: bool = False) -> None:
@@ -633,7 +639,7 @@ class ProgressScreen(Screen):
         self.trail.append(child.unit)
         self._load()
         # the child's headline first: back to the top, on its first panel with a list
-        self.query_one("#panel-expected", Panel).focus(scroll_visible=False)
+        self.query_one("#panel-admitted", Panel).focus(scroll_visible=False)
         self.query_one("#progress-body", VerticalScroll).scroll_home(animate=False)
 
     @on(DataTable.RowSelected, "#progress-funnel")

@@ -12,12 +12,15 @@ from textual.widgets import DataTable, Input
 from db import progress, worklist
 from db.access import account_actor
 from db.units import find_unit
+from screens.behind import BehindScreen
+from screens.case import CaseScreen
 from screens.dialogs import FormField
 from screens.main import MainScreen
 from screens.progress import (AsOfDialog, Panel, ProgressScreen, TargetDialog, TargetHistory,
                               big_lines, chart_text, month_ends)
 from screens.worklist import WorklistScreen
 from tests.ui_helpers import open_unit, screen_text, settle
+from tui.widgets import PagedTable
 
 TODAY = datetime.date(2021, 9, 30)
 SIZE = (80, 24)
@@ -234,6 +237,87 @@ async def test_overdue_and_a_funnel_stage_open_the_work_list(make_app):
         assert len(app.screen.items) == screen.stats.expected - screen.stats.admitted
         await pilot.press("escape")
         assert app.screen is screen
+
+
+async def open_behind(pilot, screen, key: str) -> BehindScreen:
+    """Enter on the panel `key` of the progress screen: the list behind its number."""
+    target = screen.query_one(f"#panel-{key}", Panel)
+    assert target.can_focus and target.border_title.endswith(" ↵")  # marked as opening a list
+    target.focus()
+    await pilot.press("enter")
+    await settle(pilot)
+    listed = pilot.app.screen
+    assert isinstance(listed, BehindScreen) and listed.kind == key
+    return listed
+
+
+async def test_admitted_opens_the_years_admissions_and_a_row_its_file(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS-NP")
+        assert screen.focused is screen.query_one("#panel-admitted", Panel)  # the first panel
+        listed = await open_behind(pilot, screen, "admitted")
+        expected = progress.admitted_list(app.context.actor, screen.unit.id, 2021, TODAY)
+        assert len(listed.rows) == len(expected) == screen.stats.admitted == 15
+        text = screen_text(app)
+        assert "Đã kết nạp năm 2021 · Đảng bộ thị trấn Nà Phặc" in text
+        assert "15 người được kết nạp, tính đến 30/09/2021" in text
+        table = listed.query_one(PagedTable)
+        assert table.row_count == 15
+        first = table.get_row_at(0)
+        assert first[0].plain == expected[0].full_name
+        assert first[2].plain == expected[0].date.strftime("%d/%m/%Y")
+        assert first[3].plain == expected[0].what  # the decision's number
+        table.move_cursor(row=2)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen) and app.screen.case_id == expected[2].case_id
+        await pilot.press("escape")
+        assert app.screen is listed
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_members_and_sent_to_class_open_their_lists(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS-NP")
+        listed = await open_behind(pilot, screen, "members")
+        assert len(listed.rows) == screen.stats.members == 635
+        probationary = screen.stats.members_probationary
+        assert (f"635 đảng viên ngày 30/09/2021: {635 - probationary} chính thức, "
+                f"{probationary} dự bị" in screen_text(app))
+        table = listed.query_one(PagedTable)
+        assert 0 < table.row_count < 635  # a page at a time
+        statuses = {table.get_row_at(i)[3].plain for i in range(table.row_count)}
+        assert statuses <= {"Chính thức", "Dự bị"}  # the codes in words
+        await pilot.press("pagedown")
+        assert listed.first == table.row_count
+        assert table.get_row_at(0)[0].plain == listed.rows[listed.first].full_name
+        await pilot.press("escape")
+        assert app.screen is screen
+        listed = await open_behind(pilot, screen, "sent")
+        assert len(listed.rows) == screen.stats.sent_to_class == 23
+        assert "23 người được cử đi học" in screen_text(app)
+        assert listed.query_one(PagedTable).get_row_at(0)[3].plain == "khóa 1 năm 2021"
+        await pilot.press("escape")
+        assert app.screen is screen
+
+
+async def test_a_member_without_a_file_says_so(make_app):
+    app = make_app(lang="en")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS-NP")
+        listed = await open_behind(pilot, screen, "members")
+        text = screen_text(app)
+        assert "Members · Đảng bộ thị trấn Nà Phặc" in text and "635 members on 30/09/2021" in text
+        table = listed.query_one(PagedTable)
+        row = next(i for i in range(table.row_count) if listed.rows[i].case_id is None)
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is listed
+        assert any("no admission file here" in str(n.message) for n in app._notifications)
 
 
 async def test_help_lists_the_keys_and_english(make_app):
