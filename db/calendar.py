@@ -43,6 +43,7 @@ class WorkingDays:
         if exceptions is None:
             exceptions = {row.date: row.kind for row in models.WorkdayException.select()}
         self.exceptions = exceptions
+        self._added: dict[tuple[datetime.date, int], datetime.date] = {}
 
     def is_working_day(self, day: datetime.date) -> bool:
         kind = self.exceptions.get(day)
@@ -53,7 +54,14 @@ class WorkingDays:
         return day.weekday() < 5 and day not in _public_holidays(day.year)
 
     def add(self, start: datetime.date, days: int) -> datetime.date:
-        """The `days`-th working day after `start` (start itself not counted)."""
+        """The `days`-th working day after `start` (start itself not counted). Remembered: a
+        work list asks the same deadlines for many files."""
+        key = (start, days)
+        if key not in self._added:
+            self._added[key] = self._add(start, days)
+        return self._added[key]
+
+    def _add(self, start: datetime.date, days: int) -> datetime.date:
         day = start
         step = 1 if days >= 0 else -1
         remaining = abs(days)
