@@ -246,6 +246,17 @@ def test_a_secretary_works_on_her_branch_only(server):
     assert {item["case_id"] for item in alice} <= {item["case_id"] for item in bob}
 
 
+def test_stats_and_the_report_stop_at_the_keys_scope(server):
+    alice = _json(server.ssh("alice", "stats", "--json"))
+    bob = _json(server.ssh("bob", "stats", "--json"))
+    assert alice["unit"]["code"] == BRANCH and bob["unit"]["code"] == "NS"
+    assert alice["members"]["total"] < bob["members"]["total"]
+    refused = server.ssh("alice", "stats", "--unit", "NS", "--json")
+    assert refused.returncode == 1 and json.loads(refused.stdout)["error"]["code"] in ("unknown_unit", "not_found")
+    report = server.ssh("alice", "export", "report", "--format", "csv", "-o", "-")
+    assert report.returncode == 0 and "Tổng cộng" in report.stdout
+
+
 def test_a_secretary_does_not_find_people_of_other_branches(server, bob_files):
     elsewhere = next(f["person"]["citizen_id"] for f in bob_files
                      if f["branch"] != BRANCH and f["person"].get("citizen_id"))
