@@ -61,6 +61,19 @@ def _needs_committee(branch_id: int, parents: dict[int, int | None], org_types: 
     return False
 
 
+def _date(value) -> datetime.date | None:
+    """A date column as SQLite gives it (ISO text) or as a driver that converts it does."""
+    if value is None or isinstance(value, datetime.date):
+        return value
+    return datetime.date.fromisoformat(value[:10])
+
+
+def _datetime(value) -> datetime.datetime | None:
+    if value is None or isinstance(value, datetime.datetime):
+        return value
+    return datetime.datetime.fromisoformat(value)
+
+
 def _undone(undone_at: datetime.datetime | None, as_of: datetime.date) -> bool:
     """Undone on or before as_of (a step undone later was still live that day)."""
     return undone_at is not None and undone_at.date() <= as_of
@@ -121,12 +134,18 @@ def worklist(actor: Actor, unit_id: int | None, as_of: datetime.date, *,
 
     steps: dict[int, list[StepView]] = {}
     changed_later: set[int] = set()  # files with a step dated, or undone, after as_of
-    for step_id, case_id, seq, stage, day, received, extension, undone_at, uid, ucode, uname in (
-            S.select(S.id, S.case, S.seq, S.stage, S.date, S.received, S.extension, S.undone_at,
-                     U.id, U.code, U.name)
-            .join(U, on=(S.unit == U.id))
-            .where(S.case.in_(case_ids()))
-            .order_by(S.case, S.seq).tuples()):
+    # the largest read of the list (every step of every open file): its rows are taken as the
+    # driver gives them and the dates read with fromisoformat, several times faster than
+    # converting each column through the model's fields
+    step_rows = models.database.execute_sql(*(
+        S.select(S.id, S.case, S.seq, S.stage, S.date, S.received, S.extension, S.undone_at,
+                 U.id, U.code, U.name)
+        .join(U, on=(S.unit == U.id))
+        .where(S.case.in_(case_ids()))
+        .order_by(S.case, S.seq).sql()))
+    for step_id, case_id, seq, stage, day, received, extension, undone_at, uid, ucode, uname in step_rows:
+        day, received, undone_at = _date(day), _date(received), _datetime(undone_at)
+        extension = bool(extension)
         undone = _undone(undone_at, as_of)
         if day > as_of or (undone_at is not None and not undone):
             changed_later.add(case_id)
