@@ -19,15 +19,14 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from db import classes, connection
 from db.access import AccessError, NotFound
 from db.classes import ClassError, ClassRow, ResultInput, TraineeRefused, Trainee
 from screens.classes import class_error_text, results_default_date, short_class_name
-from screens.dialogs import FieldError, FormField, FormScreen, MessageBox, collect, parse_date
+from screens.dialogs import FieldError, FormScreen, MessageBox, ValueDialog, parse_date
 from screens.main import short_unit_name
 from tui import i18n
 from tui.context import AppContext
@@ -44,51 +43,6 @@ class GridRow:
     number: str = ""
     issued: str = ""
     refused: bool = False  # the row the last refusal was about
-
-
-class ValueDialog(FormScreen, ModalScreen):
-    """Asks one value (a first number, a date): Enter or Ctrl+S gives it, Escape goes back."""
-
-    DEFAULT_CSS = """
-    ValueDialog { align: center middle; }
-    ValueDialog .dialog { width: 76; height: auto; max-height: 22; border: round $primary; padding: 0 1; background: $surface; }
-    ValueDialog .dialog-title { text-style: bold; margin-bottom: 1; }
-    ValueDialog .dialog-keys { color: $text-muted; }
-    """
-
-    BINDINGS = [Binding("ctrl+s", "save", "form.keys.save", priority=True, id="value.save")]
-
-    def __init__(self, title: str, label: str, *, value: str = "", kind: str = "text",
-                 note: str = "") -> None:
-        super().__init__()
-        self.title_text = title
-        self.label = label
-        self.value = value
-        self.kind = kind
-        self.note = note
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
-            yield Static(self.title_text, classes="dialog-title", markup=False)
-            if self.note:
-                yield Static(self.note, markup=False)
-            yield FormField("value", self.label, kind=self.kind, value=self.value, required=True)
-            yield Static(t("form.reason_keys"), classes="dialog-keys", markup=False)
-
-    def on_mount(self) -> None:
-        self.query_one(Input).focus()
-
-    def is_dirty(self) -> bool:
-        return False  # one short value: Escape just goes back
-
-    @on(Input.Submitted)
-    def _submitted(self) -> None:
-        self.action_save()
-
-    def action_save(self) -> None:
-        values, bad = collect(self.query(FormField))
-        if bad is None:
-            self.dismiss(values["value"])
 
 
 class ResultsScreen(InMemoryPages, FormScreen):

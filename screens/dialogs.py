@@ -246,30 +246,36 @@ def _dialog_css(name: str) -> str:
     """
 
 
-class ReasonDialog(FormScreen, ModalScreen):
-    """Asks a reason (required): Enter or Ctrl+S gives it, Escape goes back."""
+class ValueDialog(FormScreen, ModalScreen):
+    """Asks one required value (a first number, a date): Enter or Ctrl+S gives it, Escape goes
+    back. A short value is not worth asking about on Escape."""
 
-    DEFAULT_CSS = _dialog_css("ReasonDialog")
+    DEFAULT_CSS = _dialog_css("ValueDialog")
+    BINDINGS = [Binding("ctrl+s", "save", "form.keys.save", priority=True, id="value.save")]
+    FIELD = "value"
 
-
-    BINDINGS = [Binding("ctrl+s", "save", "form.keys.save", priority=True, id="reason.save")]
-
-    def __init__(self, title: str, note: str = "", *, label: str | None = None) -> None:
+    def __init__(self, title: str, label: str, *, value: str = "", kind: str = "text",
+                 note: str = "") -> None:
         super().__init__()
         self.title_text = title
+        self.label = label
+        self.value = value
+        self.kind = kind
         self.note = note
-        self.label = label  # the field's label: "Lý do" unless told otherwise (e.g. a note)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.title_text, classes="dialog-title", markup=False)
             if self.note:
                 yield Static(self.note, classes="dialog-note", markup=False)
-            yield FormField("reason", self.label or t("form.field.reason"), required=True)
+            yield FormField(self.FIELD, self.label, kind=self.kind, value=self.value, required=True)
             yield Static(t("form.reason_keys"), classes="dialog-keys", markup=False)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()
+
+    def is_dirty(self) -> bool:
+        return False
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
@@ -278,7 +284,21 @@ class ReasonDialog(FormScreen, ModalScreen):
     def action_save(self) -> None:
         values, bad = collect(self.query(FormField))
         if bad is None:
-            self.dismiss(values["reason"])
+            self.dismiss(values[self.FIELD])
+
+
+class ReasonDialog(ValueDialog):
+    """Asks a reason (required); Escape asks before throwing a typed reason away."""
+
+    DEFAULT_CSS = _dialog_css("ReasonDialog")
+    BINDINGS = [Binding("ctrl+s", "save", "form.keys.save", priority=True, id="reason.save")]
+    FIELD = "reason"
+
+    def __init__(self, title: str, note: str = "", *, label: str | None = None) -> None:
+        super().__init__(title, label or t("form.field.reason"), note=note)
+
+    def is_dirty(self) -> bool:
+        return FormScreen.is_dirty(self)
 
 
 class CloseDialog(FormScreen, ModalScreen):
