@@ -692,11 +692,17 @@ def _people(ids) -> dict[int, tuple[str, UnitRef | None, str]]:
     return out
 
 
-def admitted_list(actor: Actor, unit_id: int, year: int, as_of: Date) -> list[Behind]:
-    """The files behind `admitted`: the year's decisions up to `as_of`, in date order."""
-    _check_scope(actor, unit_id, as_of)
+def admitted_list(actor: Actor, unit_id: int, year: int, as_of: Date, *, first: Date | None = None,
+                  last: Date | None = None) -> list[Behind]:
+    """The files behind `admitted`: the decisions dated `first`..`last` (by default the year's,
+    1 January up to `as_of`; the progress screen also asks for the term's, term start..as_of, and
+    for one month's, the files behind a bar of its chart), in date order. A decision counts for
+    the unit when the branch that voted was under it on the decision's date, as in `stats`."""
+    first = first or Date(year, 1, 1)
+    last = last or as_of
+    _check_scope(actor, unit_id, last)
     tree = Tree()
-    rows = [(case, day) for case, day, branch in _admissions(Date(year, 1, 1), as_of, tree.ever_below(unit_id))
+    rows = [(case, day) for case, day, branch in _admissions(first, last, tree.ever_below(unit_id))
             if unit_id in tree.ancestors(branch, day)]
     C, R, S = models.CaseFile, models.Resolution, models.Step
     person_of = dict(C.select(C.id, C.person).where(C.id.in_([c for c, _d in rows])).tuples())

@@ -1,5 +1,8 @@
 """The people behind one of the progress screen's numbers: the year's admissions, the people sent
 to class, the members on a date (db.progress.admitted_list, sent_to_class_list, members_list).
+The admissions may also be those of another span of dates (`first`..`last`): the term's, behind
+the progress screen's term line, or one month's, behind a bar of its monthly chart; the caller
+then names the list (`title`) and the count's line gives the two dates.
 
 One screen for the three: a title saying which list of which unit, the count as of which day, and
 a table (name, branch, date, what: the decision's number, the class, official or probationary)
@@ -44,11 +47,13 @@ class BehindLoaded(Message):
         self.error = error
 
 
-def fetch(context: AppContext, kind: str, unit_id: int, year: int, as_of: Date) -> list[Behind]:
-    """The list behind the number `kind` (one of KINDS)."""
+def fetch(context: AppContext, kind: str, unit_id: int, year: int, as_of: Date, *,
+          first: Date | None = None, last: Date | None = None) -> list[Behind]:
+    """The list behind the number `kind` (one of KINDS); `first`..`last`: the admissions of
+    that span instead of the year's."""
     actor = context.actor
     if kind == "admitted":
-        return progress.admitted_list(actor, unit_id, year, as_of)
+        return progress.admitted_list(actor, unit_id, year, as_of, first=first, last=last)
     if kind == "sent":
         return progress.sent_to_class_list(actor, unit_id, year, as_of)
     if kind == "members":
@@ -68,8 +73,9 @@ class BehindScreen(InMemoryPages, Screen):
         Binding("escape", "back", "keys.back", id="behind.back"),
     ]
 
-    def __init__(self, context: AppContext, kind: str, unit: UnitRef, year: int, as_of: Date) -> None:
-        if kind not in KINDS:
+    def __init__(self, context: AppContext, kind: str, unit: UnitRef, year: int, as_of: Date, *,
+                 first: Date | None = None, last: Date | None = None, title: str | None = None) -> None:
+        if kind not in KINDS or (first is not None and kind != "admitted"):
             raise ValueError(kind)
         super().__init__()
         translate_bindings(self)
@@ -78,6 +84,9 @@ class BehindScreen(InMemoryPages, Screen):
         self.unit = unit
         self.year = year
         self.as_of = as_of
+        # a span of admissions other than the year's (the term's, a month's), and its name
+        self.span = (first, last or as_of) if first is not None else None
+        self.list_title = title
         self.rows: list[Behind] | None = None
         self.first = 0  # index of the first row on the page shown
 
@@ -89,7 +98,8 @@ class BehindScreen(InMemoryPages, Screen):
 
     def on_mount(self) -> None:
         # the as-of date is on the count's line: a long unit name would push it out of the header
-        self.title = t(f"behind.title.{self.kind}", year=self.year, unit=self.unit.name)
+        self.title = self.list_title or t(f"behind.title.{self.kind}", year=self.year,
+                                          unit=self.unit.name)
         self.sub_title = ""  # nor today's date, cut in half after a long title
         self.query_one(PagedTable).focus()
         self._load()
@@ -97,7 +107,9 @@ class BehindScreen(InMemoryPages, Screen):
     @work(thread=True, exclusive=True, group="behind")
     def _load(self) -> None:
         try:
-            message = BehindLoaded(fetch(self.context, self.kind, self.unit.id, self.year, self.as_of))
+            first, last = self.span or (None, None)
+            message = BehindLoaded(fetch(self.context, self.kind, self.unit.id, self.year, self.as_of,
+                                         first=first, last=last))
         except NotFound:
             message = BehindLoaded(None, t("progress.not_found"))
         except AccessError:
@@ -163,6 +175,9 @@ class BehindScreen(InMemoryPages, Screen):
             line = Text(t("behind.count.members", n=i18n.number(len(rows)), date=day,
                           official=i18n.number(official),
                           probationary=i18n.number(len(rows) - official)), style="bold")
+        elif self.span is not None:
+            line = Text(t("behind.count.admitted_span", n=i18n.number(len(rows)),
+                          first=i18n.date(self.span[0]), last=i18n.date(self.span[1])), style="bold")
         else:
             line = Text(t(f"behind.count.{self.kind}", n=i18n.number(len(rows)), date=day),
                         style="bold")

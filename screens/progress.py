@@ -11,16 +11,22 @@ year (`[`/`]`) as of a date (`d`; default: today, or 31/12 of a past year):
   work list or the class list);
 - admitted against target per child unit, one text bar each, best first; Enter drills down into
   the child, Escape or Backspace comes back up;
+- the line of the current term (admitted since the term began, a year on average, the term's
+  target), which takes the focus like the panels: Enter opens the term's admissions (term start
+  up to the as-of date) in screens.behind;
 - the funnel of open files per stage; Enter opens the work list of that stage;
-- the year's admissions month by month (cumulative) against a straight line to the target.
+- the year's admissions month by month (cumulative) against a straight line to the target. The
+  chart takes the focus: a ▲ under one month (at first the as-of month), moved with ←/→ and
+  Home/End, marks the month whose figures are written below it in words ("Tháng 3: 4 kết nạp,
+  cộng dồn 12"), and Enter opens that month's admissions, the files behind its bar.
 
 Meaning is never carried by colour alone: bars are █ against ░ with the figures written beside
 them, the target line is ─, and "đạt"/"vượt chỉ tiêu" are words. `t` sets the unit's target
 (organisers and administrators; TargetDialog), `h` shows the history of its targets.
 
 The figures are read in a thread worker (db.progress.stats, ~0.2 s on the demo); the monthly
-series in a second one, one `stats` per month (a db function giving the admissions per month
-would make it one query).
+series in a second one (db.progress.admitted_by, one query). The lists behind the term line and
+the chart are db.progress.admitted_list over the term's or the month's dates.
 """
 
 from __future__ import annotations
@@ -188,9 +194,15 @@ def month_ends(year: int, as_of: Date) -> list[Date]:
     return days
 
 
-def chart_text(cumulative: list[int], target: int | None, width: int) -> Text:
+def chart_text(cumulative: list[int], target: int | None, width: int, marker: int | None = None,
+               keys: bool = False) -> Text:
     """Admissions since 1 January at the end of each month (bars █, ▄ for half a step) against
-    the straight line from 0 to the target on 31 December (─), the figures written below."""
+    the straight line from 0 to the target on 31 December (─), the figures written below.
+
+    `marker` (a month's index, 0 for January): a ▲ under that month, its number in reverse, and
+    a line saying its figures in words (with the keys that move it when `keys`)."""
+    if marker is not None and not 0 <= marker < len(cumulative):
+        marker = None
     label_w = 5
     col = max(4, min(6, (width - label_w - 1) // 12))
     top = max([target or 0] + cumulative + [1])
@@ -221,17 +233,100 @@ def chart_text(cumulative: list[int], target: int | None, width: int) -> Text:
     out.append(" " * label_w + "└" + "─" * (col * 12) + "\n")
     out.append(t("progress.chart.month").rjust(label_w) + " ")
     for m in range(1, 13):
-        out.append(str(m).center(col)[:col])
+        label = str(m).center(col)[:col]
+        if m - 1 == marker:  # the chosen month's number in reverse, the ▲ below says it too
+            pad = len(label) - len(label.lstrip())
+            out.append(label[:pad])
+            out.append(str(m), style="bold reverse")
+            out.append(label[pad + len(str(m)):])
+        else:
+            out.append(label)
     out.append("\n" + t("progress.chart.admitted").rjust(label_w) + " ")
     for m in range(12):
         out.append((i18n.number(cumulative[m]) if m < len(cumulative) else "").center(col)[:col],
                    style="bold")
     out.append("\n")
+    if marker is not None:
+        out.append(" " * (label_w + 1) + " " * (col * marker) + "▲".center(col)[:col] + "\n",
+                   style="bold")
+        month = cumulative[marker] - (cumulative[marker - 1] if marker else 0)
+        out.append(t("progress.chart.marker", month=marker + 1, n=i18n.number(month),
+                     total=i18n.number(cumulative[marker])), style="bold")
+        if keys:
+            out.append(" · " + t("progress.chart.keys"))
+        out.append("\n")
     legend = t("progress.chart.legend_bars")
     if target:
         legend += " · " + t("progress.chart.legend_line", target=i18n.number(target))
     out.append(legend, style="italic")
     return out
+
+
+class TermLine(Static, can_focus=True):
+    """The current term's line: admitted since the term began, a year on average, the term's
+    target. It takes the focus: Enter (the screen's) opens the term's admissions; marked ↵ like
+    the panels, and in reverse when focused (seen without colours too)."""
+
+    DEFAULT_CSS = """
+    TermLine:focus { text-style: reverse; }
+    """
+
+
+class MonthChart(Static, can_focus=True):
+    """The monthly chart with a month marker: ← → move the ▲ from month to month (Home/End: the
+    first/last month), the chosen month's figures are written below the chart; Enter (the
+    screen's) opens the admissions of that month. The marker starts on the as-of month."""
+
+    HELP_TITLE = "progress.chart_help_title"
+
+    BINDINGS = [
+        Binding("left", "month(-1)", "progress.key_month", tooltip="progress.key_month_long",
+                id="progress.chart.previous", show=False),
+        Binding("right", "month(1)", "progress.key_month", tooltip="progress.key_month_long",
+                id="progress.chart.next", show=False),
+        Binding("home", "edge(0)", "progress.key_month_edge", tooltip="progress.key_month_edge_long",
+                id="progress.chart.first", show=False),
+        Binding("end", "edge(1)", "progress.key_month_edge", tooltip="progress.key_month_edge_long",
+                id="progress.chart.last", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(t("progress.chart_loading"), id=id, markup=False)
+        translate_bindings(self)
+        self.cumulative: list[int] | None = None
+        self.target: int | None = None
+        self.month: int | None = None  # the index of the month under the ▲ (0: January)
+
+    def show(self, cumulative: list[int] | None, target: int | None) -> None:
+        """New figures: the marker goes to the last month (the as-of date's)."""
+        self.cumulative, self.target = cumulative, target
+        self.month = len(cumulative) - 1 if cumulative else None
+        self.draw()
+
+    def draw(self, focused: bool | None = None) -> None:
+        if self.cumulative is None:
+            self.update(Text(t("progress.chart_loading")))
+            return
+        width = self.size.width or self.app.size.width - 2
+        keys = self.has_focus if focused is None else focused
+        self.update(chart_text(self.cumulative, self.target, width, self.month, keys=keys))
+
+    # (called before Widget._on_focus/_on_blur have changed `has_focus`)
+    def on_focus(self) -> None:
+        self.draw(focused=True)  # the keys that move the marker, while they work
+
+    def on_blur(self) -> None:
+        self.draw(focused=False)
+
+    def action_month(self, step: int) -> None:
+        if self.month is not None and self.cumulative:
+            self.month = max(0, min(len(self.cumulative) - 1, self.month + step))
+            self.draw()
+
+    def action_edge(self, last: int) -> None:
+        if self.month is not None and self.cumulative:
+            self.month = len(self.cumulative) - 1 if last else 0
+            self.draw()
 
 
 # --- loading -------------------------------------------------------------------------------------
@@ -342,7 +437,7 @@ class ProgressScreen(Screen):
                 yield Panel("classes", opens=True)
                 yield Panel("sent", opens=True)
                 yield Panel("members", opens=True)
-            yield Static("", id="progress-term", markup=False)
+            yield TermLine("", id="progress-term", markup=False)
             yield Static(t("progress.children_title"), id="children-title", classes="section",
                          markup=False)
             yield DataTable(id="progress-children", cursor_type="row", cell_padding=0)
@@ -351,13 +446,12 @@ class ProgressScreen(Screen):
             yield DataTable(id="progress-funnel", cursor_type="row", cell_padding=0)
             yield Static(t("progress.chart_title"), id="chart-title", classes="section",
                          markup=False)
-            yield Static(t("progress.chart_loading"), id="progress-chart", markup=False)
+            yield MonthChart(id="progress-chart")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = t("header.today", date=i18n.date(self.context.today))
         self.query_one("#progress-message").display = False
-        self.query_one("#progress-chart").can_focus = True  # Tab reaches it (and scrolls to it)
         self._load()
 
     # --- loading ----------------------------------------------------------------------------
@@ -367,6 +461,7 @@ class ProgressScreen(Screen):
         self.cumulative = None
         self.title = t("progress.title", unit=self.unit.name)
         self._show_info()
+        self._show_chart()  # "counting…" and no marker until this place's months are in
         place = Place(self.unit, self.year, self.as_of)
         self._fetch(self._seq, place)
         self._fetch_months(self._seq, place)
@@ -481,7 +576,7 @@ class ProgressScreen(Screen):
              else t("progress.no_population"),
              t("progress.branches", n=i18n.number(s.branches),
                probationary=i18n.number(s.members_probationary))])
-        term = self.query_one("#progress-term", Static)
+        term = self.query_one("#progress-term", TermLine)
         if s.term is None:
             term.update(Text(""))
             term.display = False
@@ -491,6 +586,7 @@ class ProgressScreen(Screen):
                           per_year=i18n.number(s.term.admitted_per_year, 1)))
             if s.term.target_per_year:
                 line.append(" · " + t("progress.term_target", n=i18n.number(s.term.target_per_year)))
+            line.append(" ↵")  # Enter: the term's admissions
             term.update(line)
 
     def _table_width(self) -> int:
@@ -566,12 +662,13 @@ class ProgressScreen(Screen):
                           key=stage)
 
     def _show_chart(self) -> None:
-        chart = self.query_one("#progress-chart", Static)
+        chart = self.query_one("#progress-chart", MonthChart)
         if self.cumulative is None or self.stats is None:
-            chart.update(Text(t("progress.chart_loading")))
-            return
-        width = chart.size.width or self.app.size.width - 2
-        chart.update(chart_text(self.cumulative, self.stats.target, width))
+            chart.show(None, None)
+        elif chart.cumulative is not self.cumulative or chart.target != self.stats.target:
+            chart.show(self.cumulative, self.stats.target)  # new figures: the as-of month
+        else:
+            chart.draw()  # the same figures, another width: the marker stays
 
     def say(self, message: str | None) -> None:
         line = self.query_one("#progress-message", Static)
@@ -596,10 +693,37 @@ class ProgressScreen(Screen):
         self._load()
 
     def action_open(self) -> None:
-        """Enter on a panel: the list behind its number."""
+        """Enter on a panel, the term's line or the chart: the list behind its number."""
         focused = self.focused
         if isinstance(focused, Panel):
             self._open_panel(focused.key)
+        elif isinstance(focused, TermLine):
+            self._open_term()
+        elif isinstance(focused, MonthChart) and focused.month is not None:
+            self._open_month(focused.month)
+
+    def _open_term(self) -> None:
+        """The admissions of the term, from its first day to the as-of date."""
+        if self.stats is None or self.stats.term is None:
+            return
+        from screens.behind import BehindScreen  # imported on first use
+
+        term = self.stats.term
+        self.app.push_screen(BehindScreen(
+            self.context, "admitted", self.unit, self.year, self.as_of, first=term.start,
+            last=self.as_of, title=t("behind.title.term", term=term.name, unit=self.unit.name)))
+
+    def _open_month(self, index: int) -> None:
+        """The admissions of one month of the chart (0: January): the files behind its bar."""
+        ends = month_ends(self.year, self.as_of)
+        if self.stats is None or not 0 <= index < len(ends):
+            return
+        from screens.behind import BehindScreen  # imported on first use
+
+        self.app.push_screen(BehindScreen(
+            self.context, "admitted", self.unit, self.year, self.as_of,
+            first=Date(self.year, index + 1, 1), last=ends[index],
+            title=t("behind.title.month", month=index + 1, year=self.year, unit=self.unit.name)))
 
     def _open_panel(self, key: str) -> None:
         if self.stats is None:

@@ -218,3 +218,33 @@ def test_the_lists_behind_the_numbers(admin):
     assert {b.person_id for b in members} == fig.member_ids(unit, TODAY)
     with pytest.raises(progress.NotFound):
         progress.members_list(account_actor("demo_secretary"), unit, TODAY)
+
+
+def test_the_admissions_of_the_term_and_of_each_month(admin):
+    """admitted_list over other spans than the year's: the term's (behind the term line) and
+    each month's (behind a bar of the chart), against counts from the raw rows."""
+    for code in ("NS-NP", "NS"):
+        unit = fig.unit_id(code)
+        s = progress.stats(admin, unit, 2021, TODAY)
+        # the defaults are the year's admissions up to the as-of date
+        assert (progress.admitted_list(admin, unit, 2021, TODAY)
+                == progress.admitted_list(admin, unit, 2021, TODAY, first=Date(2021, 1, 1), last=TODAY))
+        term = progress.admitted_list(admin, unit, 2021, TODAY, first=s.term.start, last=TODAY)
+        assert len(term) == s.term.admitted == fig.admitted(unit, s.term.start, TODAY) > s.admitted
+        assert all(s.term.start <= b.date <= TODAY for b in term)
+        assert len({b.case_id for b in term}) == len(term)
+        ends = [Date(2021, m + 1, 1) - datetime.timedelta(days=1) for m in range(1, 9)] + [TODAY]
+        cumulative = progress.admitted_by(admin, unit, 2021, ends)
+        total = 0
+        for index, last in enumerate(ends):
+            first = Date(2021, index + 1, 1)
+            month = progress.admitted_list(admin, unit, 2021, TODAY, first=first, last=last)
+            assert all(first <= b.date <= last for b in month)
+            assert len(month) == fig.admitted(unit, first, last)
+            assert len(month) == cumulative[index] - (cumulative[index - 1] if index else 0)
+            total += len(month)
+        assert total == s.admitted
+    assert fig.admitted(fig.unit_id("NS-NP"), Date(2020, 7, 1), TODAY) == 23  # the demo's term line
+    with pytest.raises(progress.NotFound):  # the scope is checked for any span
+        progress.admitted_list(account_actor("demo_secretary"), fig.unit_id("NS"), 2021, TODAY,
+                               first=Date(2020, 7, 1), last=TODAY)

@@ -12,15 +12,16 @@ from textual.widgets import DataTable, Input
 from db import progress, worklist
 from db.access import account_actor
 from db.units import find_unit
+from tests import demo_figures as fig
 from screens.behind import BehindScreen
 from screens.case import CaseScreen
 from screens.dialogs import FormField
 from screens.main import MainScreen
-from screens.progress import (AsOfDialog, Panel, ProgressScreen, TargetDialog, TargetHistory,
-                              big_lines, chart_text, month_ends)
+from screens.progress import (AsOfDialog, MonthChart, Panel, ProgressScreen, TargetDialog,
+                              TargetHistory, TermLine, big_lines, chart_text, month_ends)
 from screens.worklist import WorklistScreen
 from tests.ui_helpers import open_unit, screen_text, settle
-from tui.widgets import PagedTable
+from tui.widgets import PagedTable, help_rows
 
 TODAY = datetime.date(2021, 9, 30)
 SIZE = (80, 24)
@@ -320,6 +321,110 @@ async def test_a_member_without_a_file_says_so(make_app):
         assert any("no admission file here" in str(n.message) for n in app._notifications)
 
 
+async def test_the_term_line_opens_the_terms_admissions(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS-NP")
+        term = screen.stats.term
+        line = screen.query_one("#progress-term", TermLine)
+        assert "Nhiệm kỳ 2020–2025: kết nạp 23" in screen_text(app) and str(line.render()).endswith(" ↵")
+        for _ in range(6):  # past the six panels, with the keyboard
+            await pilot.press("tab")
+        assert screen.focused is line
+        await pilot.press("enter")
+        await settle(pilot)
+        listed = app.screen
+        assert isinstance(listed, BehindScreen) and listed.kind == "admitted"
+        # counted from the raw rows: decisions term start..today whose voting branch was in
+        # Nà Phặc on the day, and the term line's own figure (stats, another path)
+        raw = fig.admitted(screen.unit.id, term.start, TODAY)
+        assert len(listed.rows) == raw == term.admitted == 23
+        assert all(term.start <= row.date <= TODAY for row in listed.rows)
+        assert len(listed.rows) > screen.stats.admitted  # more than the year's
+        text = screen_text(app)
+        assert "Đã kết nạp trong nhiệm kỳ 2020–2025 · Đảng bộ thị trấn Nà Phặc" in text
+        assert "23 người được kết nạp từ 01/07/2020 đến 30/09/2021" in text
+        await pilot.press("escape")
+        assert app.screen is screen and screen.focused is line
+
+
+async def test_the_chart_marker_moves_and_opens_a_months_admissions(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS-NP")
+        chart = screen.query_one("#progress-chart", MonthChart)
+        assert screen.focused is screen.query_one("#panel-admitted", Panel)
+        await pilot.press("shift+tab")  # from the first panel back round to the chart, the last part
+        assert screen.focused is chart
+        cumulative = screen.cumulative
+        assert cumulative == [0, 2, 5, 7, 8, 11, 13, 15, 15]
+        assert chart.month == 8  # the as-of month, September
+        text = screen_text(app)
+        assert "▲ Tháng 9: 0 kết nạp, cộng dồn 15 · ← → tháng, Enter: danh sách" in text
+        for _ in range(6):
+            await pilot.press("left")
+        assert chart.month == 2
+        lines = screen_text(app).splitlines()
+        months = next(line for line in lines if line.lstrip().startswith("Tháng   1"))
+        under = lines[lines.index(months) + 2]  # the figures' line, then the ▲
+        assert under.strip() == "▲" and months[under.index("▲")] == "3"  # not by colour alone
+        in_march = cumulative[2] - cumulative[1]
+        assert f"▲ Tháng 3: {in_march} kết nạp, cộng dồn {cumulative[2]}" in "\n".join(lines)
+        await pilot.press("enter")
+        await settle(pilot)
+        listed = app.screen
+        assert isinstance(listed, BehindScreen) and listed.kind == "admitted"
+        march = (datetime.date(2021, 3, 1), datetime.date(2021, 3, 31))
+        assert len(listed.rows) == in_march == fig.admitted(screen.unit.id, *march) == 3
+        assert all(march[0] <= row.date <= march[1] for row in listed.rows)
+        text = screen_text(app)
+        assert "Đã kết nạp tháng 3/2021 · Đảng bộ thị trấn Nà Phặc" in text
+        assert "3 người được kết nạp từ 01/03/2021 đến 31/03/2021" in text
+        await pilot.press("escape")
+        assert app.screen is screen and screen.focused is chart and chart.month == 2
+        await pilot.press("home")
+        assert chart.month == 0
+        await pilot.press("left")
+        assert chart.month == 0  # no month before January
+        await pilot.press("end")
+        assert chart.month == 8
+        await pilot.press("right")
+        assert chart.month == 8  # nor after the as-of month
+        await pilot.press("left", "enter")  # August: the files behind its bar
+        await settle(pilot)
+        assert len(app.screen.rows) == cumulative[7] - cumulative[6] == 2
+        await pilot.press("escape")
+        # the keys are in the help, under the chart's own heading
+        assert [row[:2] for row in help_rows([chart])] == [("←, →", "Tháng trước/sau"),
+                                                           ("Home, End", "Tháng đầu/cuối")]
+        # another year: twelve months, the marker on December, the keys gone once it loses focus
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert screen.year == 2020 and len(screen.cumulative) == 12 and chart.month == 11
+        await pilot.press("tab")
+        assert "← → tháng" not in str(chart.render())
+
+
+async def test_the_chart_and_the_term_line_in_english(make_app):
+    app = make_app(lang="en")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS-NP")
+        chart = screen.query_one("#progress-chart", MonthChart)
+        chart.focus()
+        await pilot.press("home", "right")
+        assert "▲ Month 2: 2 admitted, 2 since 1 January · ← → month, Enter: the list" in screen_text(app)
+        await pilot.press("enter")
+        await settle(pilot)
+        text = screen_text(app)
+        assert "Admitted in 2/2021 · Đảng bộ thị trấn Nà Phặc" in text
+        assert "2 admitted from 01/02/2021 to 28/02/2021" in text
+        await pilot.press("escape")
+        screen.query_one(TermLine).focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "Admitted in the 2020–2025 term · Đảng bộ thị trấn Nà Phặc" in screen_text(app)
+
+
 async def test_help_lists_the_keys_and_english(make_app):
     app = make_app(lang="en")
     async with app.run_test(size=SIZE) as pilot:
@@ -344,3 +449,15 @@ def test_month_ends_and_the_chart():
     assert all(len(line) <= 78 for line in chart)
     assert chart[-2].split()[1:] == ["0", "2", "5", "7", "8", "11", "13", "15", "15"]
     assert "█" in "".join(chart) and "─" in "".join(chart)
+
+
+def test_the_chart_marker():
+    cumulative = [0, 2, 5, 7, 8, 11, 13, 15, 15]
+    chart = chart_text(cumulative, 20, 78, marker=2).plain.splitlines()
+    assert len(chart) == 8 + 4 + 2
+    months, marker, words = chart[9], chart[11], chart[12]
+    assert marker.strip() == "▲" and months[marker.index("▲")] == "3"
+    assert words == "▲ Tháng 3: 3 kết nạp, cộng dồn 5"
+    assert chart_text(cumulative, 20, 78, marker=9).plain == chart_text(cumulative, 20, 78).plain
+    assert chart_text(cumulative, 20, 78, marker=8, keys=True).plain.splitlines()[12].endswith(
+        " · ← → tháng, Enter: danh sách")
