@@ -159,7 +159,8 @@ def open_database(location: str, *, create: bool = True) -> Database:
 def write_transaction():
     """One write transaction. On SQLite it is IMMEDIATE: a transaction that reads then writes
     waits for the lock (busy_timeout) instead of failing with "database is locked". After the
-    outermost one commits, the audit chain's head is written to its file."""
+    outermost one commits, the audit chain's head is written to its file. Before it commits, the
+    next actions of the files it touched are stored again (db.worklist.refresh_due)."""
     database = models.database
     outer = not database.in_transaction()
     if isinstance(database.obj, SqliteDatabase) and outer:
@@ -169,6 +170,10 @@ def write_transaction():
     try:
         with context:
             yield
+            if outer:
+                from db.worklist import refresh_due  # db.worklist reads models bound here
+
+                refresh_due()
     except BaseException:
         if outer:
             audit.discard_pending()
@@ -192,6 +197,76 @@ def drop_append_only(database: Database) -> None:
     """Only for wiping a whole database (`ketnap demo --force`): the triggers go, then come back."""
     for name in _APPEND_ONLY:
         database.execute_sql(f"DROP TRIGGER IF EXISTS {name}")
+
+
+# What makes a file's stored next action and due date (models.CaseDue) stale: a change to a
+# record the computation reads. The file's own records mark that file; a certificate marks its
+# holder's files; the unit tree and the working-day exceptions mark every file.
+_MARK = ("INSERT INTO case_due (case_id, stale) {rows} "
+         "ON CONFLICT (case_id) DO UPDATE SET stale = 1")
+_ONE = _MARK.format(rows="VALUES ({case}, 1)")
+_OF_PERSON = _MARK.format(rows="SELECT id, 1 FROM case_file WHERE person_id = {person}")
+_OF_STEP = _MARK.format(rows="SELECT case_id, 1 FROM step WHERE id = {step}")
+_EVERY = "UPDATE case_due SET stale = 1"
+TREE_VERSION = "tree_version"
+_TREE_CHANGED = (f"INSERT INTO setting (key, value) VALUES ('{TREE_VERSION}', hex(randomblob(8))) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+# A unit's member counts (models.MemberTally) go when a membership of one of its people, or an
+# affiliation with it, changes.
+_TALLY_OF_PERSON = ("DELETE FROM member_tally WHERE unit_id IN "
+                    "(SELECT unit_id FROM affiliation WHERE person_id = {row}.person_id)")
+_TALLY_OF_UNIT = "DELETE FROM member_tally WHERE unit_id = {row}.unit_id"
+_CACHE_TRIGGERS = {
+    "membership_tally_insert": ("AFTER INSERT ON membership", _TALLY_OF_PERSON.format(row="NEW")),
+    "membership_tally_update": ("AFTER UPDATE ON membership", _TALLY_OF_PERSON.format(row="OLD") + "; "
+                                + _TALLY_OF_PERSON.format(row="NEW")),
+    "membership_tally_delete": ("AFTER DELETE ON membership", _TALLY_OF_PERSON.format(row="OLD")),
+    "affiliation_tally_insert": ("AFTER INSERT ON affiliation", _TALLY_OF_UNIT.format(row="NEW")),
+    "affiliation_tally_update": ("AFTER UPDATE ON affiliation", _TALLY_OF_UNIT.format(row="OLD") + "; "
+                                 + _TALLY_OF_UNIT.format(row="NEW")),
+    "affiliation_tally_delete": ("AFTER DELETE ON affiliation", _TALLY_OF_UNIT.format(row="OLD")),
+    "case_file_due_insert": ("AFTER INSERT ON case_file", _ONE.format(case="NEW.id")),
+    "case_file_due_update": ("AFTER UPDATE ON case_file", _ONE.format(case="NEW.id")),
+    **{f"{table}_due_{event.lower()}": (f"AFTER {event} ON {table}", _ONE.format(case=f"{row}.case_id"))
+       for table in ("step", "document", "case_event")
+       for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))},
+    **{f"resolution_due_{event.lower()}": (f"AFTER {event} ON resolution", _OF_STEP.format(step=f"{row}.step_id"))
+       for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))},
+    **{f"certificate_due_{event.lower()}": (f"AFTER {event} ON certificate",
+                                            _OF_PERSON.format(person=f"{row}.person_id"))
+       for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))},
+    "unit_due_update": ("AFTER UPDATE OF parent_id, org_type ON unit", _EVERY),
+    # and a token that changes with every change of the unit tree, for a reader that keeps the
+    # tree between calls (db.progress.Tree.current)
+    **{f"{table}_tree_{event.lower()}": (f"AFTER {event} ON {table}", _TREE_CHANGED)
+       for table in ("unit", "unit_link") for event in ("INSERT", "UPDATE", "DELETE")},
+    **{f"{table}_due_{event.lower()}": (f"AFTER {event} ON {table}", _EVERY)
+       for table in ("unit_link", "workday_exception") for event in ("INSERT", "UPDATE", "DELETE")},
+}
+
+
+def install_cache_triggers(database: Database) -> None:
+    """The triggers that keep the stored figures honest: due dates marked stale (models.CaseDue),
+    member counts removed (models.MemberTally), the tree's token changed (TREE_VERSION)."""
+    for name, (when, action) in _CACHE_TRIGGERS.items():
+        database.execute_sql(f"CREATE TRIGGER IF NOT EXISTS {name} {when} FOR EACH ROW BEGIN {action}; END")
+
+
+def drop_cache_triggers(database: Database) -> None:
+    """Only inside a bulk load's transaction, which puts them back before it commits
+    (db.synth): a million rows written without a trigger firing for each."""
+    for name in _CACHE_TRIGGERS:
+        database.execute_sql(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def new_tree_version(database: Database) -> None:
+    """Change the tree's token, as the triggers do on every change of a unit or link."""
+    database.execute_sql(_TREE_CHANGED)
+
+
+def cache_triggers_installed(database: Database) -> bool:
+    names = {row[0] for row in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    return set(_CACHE_TRIGGERS) <= names
 
 
 def integrity_problems() -> list[str]:

@@ -42,6 +42,7 @@ from db.connection import drop_append_only, install_append_only
 from db.calendar import WorkingDays, add_months, full_months_between
 from db.connection import set_setting
 from db.text import clean, fold, name_sort_key
+from db.worklist import refresh_due
 
 Date = datetime.date
 DAY = datetime.timedelta(days=1)
@@ -1458,4 +1459,5 @@ def _load(login: str, force: bool) -> DemoSummary:
             cases=models.CaseFile.select().count(), classes=models.TrainingClass.select().count(),
             accounts=models.Account.select().count())
         audit.record(admin, "load_demo", "database", None, None, dataclasses.asdict(summary), None)
+        refresh_due()  # the files' next actions stored, as a write transaction does
     return summary

@@ -12,6 +12,7 @@ from peewee import CharField as _CharField
 from peewee import TextField as _TextField
 from peewee import (
     BooleanField,
+    CompositeKey,
     DatabaseProxy,
     DateField,
     DateTimeField,
@@ -177,7 +178,9 @@ class Affiliation(BaseModel):
     end = DateField(null=True)
 
     class Meta:
-        indexes = ((("unit", "start"), False), (("person", "start"), False))
+        # the last: every column the member counts read, so that they read the index alone
+        indexes = ((("unit", "start"), False), (("person", "start"), False),
+                   (("person", "start", "end", "unit"), False))
 
 
 # --- candidate files ----------------------------------------------------------------------
@@ -201,12 +204,27 @@ class CaseFile(BaseModel):
     version = IntegerField(default=1)
 
     class Meta:
-        indexes = ((("branch", "status", "stage"), False),)
+        indexes = ((("branch", "status", "stage"), False), (("status", "stage"), False))
 
     @classmethod
     def is_open(cls):
         """The condition of an open file: not closed, and not finished (recognised official)."""
         return (cls.status == "open") & (cls.stage != "official")
+
+
+class CaseDue(BaseModel):
+    """A file's next action and due date as last computed from all its records (db.worklist),
+    so that lists and counts of today need not recompute every file.
+
+    `settled` is the latest date found in the file's records: the row answers for any day on or
+    after it. Triggers (db.connection.install_cache_triggers) set `stale` whenever a record the
+    computation reads changes; a stale row, or a missing one, is recomputed (db.worklist)."""
+
+    case = ForeignKeyField(CaseFile, primary_key=True, on_delete="CASCADE")
+    stale = BooleanField(default=True, index=True)
+    action = CharField(null=True)
+    due = DateField(null=True, index=True)
+    settled = DateField(null=True, index=True)
 
 
 class Membership(BaseModel):
@@ -221,6 +239,25 @@ class Membership(BaseModel):
     record_number = CharField(null=True)
     ended_on = DateField(null=True)
     end_reason = CharField(null=True)  # deceased / struck_off / moved_out / ...
+
+    class Meta:
+        # every column the member counts read, so that they read the index alone
+        indexes = ((("ceremony_on", "ended_on", "official_on", "person"), False),)
+
+
+class MemberTally(BaseModel):
+    """How many members a unit had on a day (official, probationary), kept once counted so that
+    a province's panel need not count a million memberships again. Triggers
+    (db.connection.install_cache_triggers) remove a unit's rows when a membership or an
+    affiliation touching it changes; a missing row is counted again (db.progress)."""
+
+    day = DateField()
+    unit = ForeignKeyField(Unit, on_delete="CASCADE", index=True)
+    official = IntegerField()
+    probationary = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("day", "unit")
 
 
 class Step(BaseModel):
@@ -240,7 +277,10 @@ class Step(BaseModel):
     undo_reason = TextField(null=True)
 
     class Meta:
-        indexes = ((("case", "seq"), True), (("stage", "date"), False))
+        # the last two hold every column the progress figures read (the decisions of a period,
+        # and a file's branch vote), so that those reads stay in the index
+        indexes = ((("case", "seq"), True), (("stage", "date", "undone_at", "case"), False),
+                   (("case", "stage", "undone_at", "unit"), False))
 
 
 class CaseEvent(BaseModel):
@@ -383,7 +423,7 @@ class WorkdayException(BaseModel):
 ALL_MODELS = [
     Unit, UnitLink, UnitChange, UnitChangePart, Term, Target,
     Person, Affiliation, Membership,
-    CaseFile, Step, CaseEvent, Resolution, Document, Introducer, Helper, Certificate,
+    CaseFile, CaseDue, MemberTally, Step, CaseEvent, Resolution, Document, Introducer, Helper, Certificate,
     TrainingClass, ClassPlan, Enrolment,
     Account, AuditEntry, Setting, WorkdayException,
 ]

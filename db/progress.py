@@ -5,20 +5,29 @@ Everything is computed from the recorded rows: steps (a file's stage on a day is
 dated on or before it), memberships and affiliations, classes, targets; and the unit tree as it
 stood on each date that matters (a decision counts for the units its branch sat under on the
 decision's date), so that last year's report comes out the same today.
+
+Three things are kept between reads so that a province's panel does not read a million rows:
+each file's next action and due date (models.CaseDue, db.worklist), which answers for a day on
+or after the file's last dated record and gives the recorded stage and the overdue count; each
+unit's member counts per day (models.MemberTally); and the unit tree (`Tree.current`). Triggers
+installed by migration 0004 (db.connection.install_cache_triggers) drop or mark what a change
+makes wrong, and whatever is missing is computed from the records.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections import defaultdict
+import json
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from peewee import JOIN, fn
+from peewee import JOIN, SQL, Case, OperationalError, fn
 
 from db import models
 from db.access import Actor, NotFound, scope_root
 from db.cases import UnitRef
+from db.connection import TREE_VERSION
 from db.units import subtree_ids
 
 Date = datetime.date
@@ -126,7 +135,22 @@ class _UnitRow(NamedTuple):
 
 
 class Tree:
-    """The units and their parent links, read once; the subtree of a unit on any day."""
+    """The units and their parent links, read once; the subtree of a unit on any day.
+    `Tree.current()` keeps one between calls while the tree does not change."""
+
+    _kept: tuple | None = None  # (database, version token, tree)
+
+    @classmethod
+    def current(cls) -> Tree:
+        """The tree of the open database, read again only after a unit or link changed (a token
+        set by a trigger on every such change: db.connection.TREE_VERSION)."""
+        database = models.database.obj
+        version = models.Setting.select(models.Setting.value).where(
+            models.Setting.key == TREE_VERSION).scalar()
+        kept = cls._kept
+        if kept is None or kept[0] is not database or kept[1] != version or version is None:
+            cls._kept = kept = (database, version, cls())
+        return kept[2]
 
     def __init__(self):
         U, L = models.Unit, models.UnitLink
@@ -139,6 +163,8 @@ class Tree:
         self._children: dict[Date, dict[int | None, list[int]]] = {}
         self._subtrees: dict[tuple[int, Date], set[int]] = {}
         self._ancestors: dict[tuple[int, Date], frozenset[int]] = {}
+        self._ever_children: dict[int | None, set[int]] | None = None
+        self._ever_below: dict[int, frozenset[int]] = {}
 
     def alive(self, unit_id: int, day: Date) -> bool:
         u = self.units[unit_id]
@@ -176,21 +202,24 @@ class Tree:
             self._subtrees[key] = found
         return self._subtrees[key]
 
-    def ever_below(self, unit_id: int) -> set[int]:
+    def ever_below(self, unit_id: int) -> frozenset[int]:
         """Every unit that sat below `unit_id` at any time (a superset of each day's subtree),
         to narrow queries before the exact check of each row's day."""
-        children: dict[int | None, set[int]] = defaultdict(set)
-        for uid, row in self.units.items():
-            children[row.parent_id].add(uid)
-            for parent, _start, _end in self.links.get(uid, ()):
-                children[parent].add(uid)
-        found, todo = set(), [unit_id]
-        while todo:
-            uid = todo.pop()
-            if uid not in found:
-                found.add(uid)
-                todo.extend(children.get(uid, ()))
-        return found
+        if self._ever_children is None:
+            self._ever_children = defaultdict(set)
+            for uid, row in self.units.items():
+                self._ever_children[row.parent_id].add(uid)
+                for parent, _start, _end in self.links.get(uid, ()):
+                    self._ever_children[parent].add(uid)
+        if unit_id not in self._ever_below:
+            found, todo = set(), [unit_id]
+            while todo:
+                uid = todo.pop()
+                if uid not in found:
+                    found.add(uid)
+                    todo.extend(self._ever_children.get(uid, ()))
+            self._ever_below[unit_id] = frozenset(found)
+        return self._ever_below[unit_id]
 
     def ancestors(self, unit_id: int | None, day: Date) -> frozenset[int]:
         """The unit and the units above it on `day`: the units whose subtree holds it then."""
@@ -209,58 +238,137 @@ def _ref(unit: models.Unit) -> UnitRef:
     return UnitRef(unit.id, unit.code, unit.name)
 
 
+def _within(column, ids, tree: Tree):
+    """`column IN ids` for a query: nothing to check when `ids` holds every unit (a province's
+    panel), and one JSON parameter rather than one per unit (a province holds tens of thousands
+    of units, past SQLite's limit on parameters)."""
+    ids = set(ids)
+    if len(ids) >= len(tree.units) and ids >= tree.units.keys():
+        return SQL("1 = 1")
+    if len(ids) <= 500:  # a list SQLite's planner can use an index with
+        return column.in_(sorted(ids))
+    return column.in_(SQL("(SELECT value FROM json_each(?))", (json.dumps(sorted(ids)),)))
+
+
 # --- the figures --------------------------------------------------------------------------------
 
-def _admissions(first: Date, last: Date, units: set[int] | None = None) -> list[tuple[int, Date, int]]:
+def _admissions(first: Date, last: Date, units: set[int] | None = None,
+                tree: Tree | None = None) -> list[tuple[int, Date, int]]:
     """(file, decision date, the branch that voted) for decisions dated first..last (of branches
-    among `units`, when given)."""
+    among `units`, when given). Each row finds its branch vote through an index holding every
+    column read (models.Step), with no grouping."""
     S, C = models.Step, models.CaseFile
-    V = S.alias("vote")
-    voted = fn.COALESCE(fn.MAX(V.unit), C.branch)
-    query = (S.select(S.case, S.date, voted).join(C, on=(S.case == C.id))
-             .join(V, JOIN.LEFT_OUTER, on=((V.case == S.case) & (V.stage == "branch_approved")
-                                            & V.undone_at.is_null()))
-             .where((S.stage == "admitted") & S.undone_at.is_null() & (S.date >= first) & (S.date <= last))
-             .group_by(S.id))
-    if units is not None:
-        query = query.having(voted.in_(list(units)))
-    return list(query.tuples())
+    V, F = S.alias("vote"), C.alias("own")
+    voted = fn.COALESCE(
+        V.select(fn.MAX(V.unit)).where((V.case == S.case) & (V.stage == "branch_approved") & V.undone_at.is_null()),
+        F.select(F.branch).where(F.id == S.case))
+    tree = tree or Tree.current()
+    some = units is not None and len(units) < len(tree.units)
+    # a few units: start from their files (the stage written so that SQLite does not start
+    # from the index of every decision of the period instead)
+    admitted = (S.stage.concat("") if some else S.stage) == "admitted"
+    query = S.select(S.case, S.date, voted).where(admitted & S.undone_at.is_null() & (S.date >= first)
+                                                  & (S.date <= last))
+    if some:  # only the files of these branches, or voted on by one
+        query = query.where(S.case.in_(
+            C.select(C.id).where(_within(C.branch, units, tree))
+            | S.select(S.case).where((S.stage == "branch_approved") & _within(S.unit, units, tree))))
+    rows = models.database.execute_sql(*query.sql()).fetchall()
+    return [(case, _day(day), branch) for case, day, branch in rows if units is None or branch in units]
+
+
+def _day(value) -> Date:
+    return value if isinstance(value, Date) else Date.fromisoformat(value[:10])
 
 
 def _count_admitted(tree: Tree, unit_id: int, admissions) -> int:
     return sum(1 for _case, day, branch in admissions if unit_id in tree.ancestors(branch, day))
 
 
-def _stages_on(day: Date, branches: set[int]) -> dict[int, str]:
-    """The stage on `day` of each file of these branches open on `day`."""
-    S, C = models.Step, models.CaseFile
-    files = C.select(C.id).where(C.branch.in_(list(branches)))
+def _admitted_under(tree: Tree, admissions) -> Counter:
+    """How many of `admissions` count for each unit: every unit above the voting branch on the
+    decision's day (one pass, for a unit and all its children at once)."""
+    chains = Counter(tree.ancestors(branch, day) for _case, day, branch in admissions)
+    counts: Counter = Counter()
+    for chain, times in chains.items():
+        for unit in chain:
+            counts[unit] += times
+    return counts
+
+
+def _funnel(tree: Tree, day: Date, branches: set[int]) -> Counter:
+    """How many files of these branches were at each stage on `day` (open then: not closed, or
+    closed later). A file's stage that day is its last live step dated on or before it. For the
+    files whose stored next action answers for that day (models.CaseDue: nothing in them is dated
+    later) that is their recorded stage: the open files are counted per recorded stage in an
+    index, then the few others replayed from their steps."""
+    S, C, D = models.Step, models.CaseFile, models.CaseDue
+    mine = _within(C.branch, branches, tree)
+    unanswered = D.select(D.case).where((D.stale == True) | D.settled.is_null() | (D.settled > day))  # noqa: E712
+    counts = Counter(dict(C.select(C.stage, fn.COUNT(C.id)).where(mine & (C.status == "open"))
+                          .group_by(C.stage).tuples()))
+    counts.subtract(dict(C.select(C.stage, fn.COUNT(C.id)).where(mine & (C.status == "open") & C.id.in_(unanswered))
+                         .group_by(C.stage).tuples()))
+    files = C.select(C.id).where(mine & ((C.status == "open") | (C.closed_on > day)) & C.id.in_(unanswered))
     last_seq = (S.select(S.case, fn.MAX(S.seq).alias("seq"))
                 .where(S.undone_at.is_null() & (S.date <= day) & S.case.in_(files)).group_by(S.case))
-    rows = (S.select(S.case, S.stage)
+    rows = (S.select(S.stage, fn.COUNT(S.id))
             .join(last_seq, on=((S.case == last_seq.c.case_id) & (S.seq == last_seq.c.seq)))
-            .switch(S).join(C, on=(S.case == C.id))
-            .where(C.branch.in_(list(branches))
-                   & ((C.status != "closed") | C.closed_on.is_null() | (C.closed_on > day)))
-            .tuples())
-    return dict(rows)
+            .group_by(S.stage).tuples())
+    counts.update(dict(rows))
+    return counts
 
 
 def _members(tree: Tree, unit_id: int, day: Date) -> tuple[int, int]:
-    """(official, probationary) members of the unit's tree on `day`."""
+    """(official, probationary) members of the unit's tree on `day`: the sum of each unit's
+    counts (models.MemberTally), the units without stored counts for that day counted now."""
+    inside = tree.subtree(unit_id, day)
+    MT = models.MemberTally
+    mine = _within(MT.unit, inside, tree)
+    counts = {unit: (official, probationary) for unit, official, probationary in models.database.execute_sql(*(
+        MT.select(MT.unit, MT.official, MT.probationary).where((MT.day == day) & mine).sql())).fetchall()}
+    missing = inside - counts.keys()
+    if missing:
+        fresh = _count_members(tree, missing, day)
+        counts.update(fresh)
+        _keep_tally(day, fresh)
+    return sum(o for o, _p in counts.values()), sum(p for _o, p in counts.values())
+
+
+def _count_members(tree: Tree, units: set[int], day: Date) -> dict[int, tuple[int, int]]:
+    """(official, probationary) members on `day` of each of these units (their affiliation that
+    day), zero included."""
     M, A = models.Membership, models.Affiliation
-    inside = list(tree.subtree(unit_id, day))
-    rows = (M.select(M.person, M.official_on).join(A, on=(A.person == M.person))
-            .where((M.ceremony_on <= day) & (M.ended_on.is_null() | (M.ended_on > day))
-                   & (A.start <= day) & (A.end.is_null() | (A.end > day)) & A.unit.in_(inside))
-            .distinct().tuples())
-    official = probationary = 0
-    for _person, official_on in rows:
-        if official_on is not None and official_on <= day:
-            official += 1
-        else:
-            probationary += 1
-    return official, probationary
+    query = (M.select(A.unit, fn.COUNT(M.id), fn.SUM(Case(None, [(M.official_on <= day, 1)], 0)))
+             .join(A, on=(A.person == M.person))
+             .where((M.ceremony_on <= day) & (M.ended_on.is_null() | (M.ended_on > day))
+                    & (A.start <= day) & (A.end.is_null() | (A.end > day)) & _within(A.unit, units, tree))
+             .group_by(A.unit))
+    found = {unit: (0, 0) for unit in units}
+    for unit, total, official in models.database.execute_sql(*query.sql()).fetchall():
+        found[unit] = (official or 0, total - (official or 0))
+    return found
+
+
+_TALLY_DAYS = 4  # days whose member counts are kept (today's, and a few asked "as of")
+
+
+def _keep_tally(day: Date, counts: dict[int, tuple[int, int]]) -> None:
+    """Store counts just made, dropping those of older days past the few kept. Only a cache:
+    when the database cannot take the write now (read-only, busy), nothing is stored."""
+    MT = models.MemberTally
+    rows = [(day, unit, official, probationary) for unit, (official, probationary) in counts.items()]
+    try:
+        with models.database.atomic():
+            for start in range(0, len(rows), 5000):
+                MT.insert_many(rows[start:start + 5000], fields=[MT.day, MT.unit, MT.official, MT.probationary]) \
+                    .on_conflict_replace().execute()
+            others = [d for (d,) in MT.select(MT.day).where(MT.day != day).distinct()
+                      .order_by(MT.day.desc()).tuples()]
+            if len(others) >= _TALLY_DAYS:  # the day just counted, and the latest others
+                MT.delete().where(MT.day.not_in([day, *others[:_TALLY_DAYS - 1]])).execute()
+    except OperationalError:
+        pass
 
 
 def _population(tree: Tree, unit_id: int, day: Date) -> int | None:
@@ -271,36 +379,46 @@ def _population(tree: Tree, unit_id: int, day: Date) -> int | None:
 
 def target_for(unit_id: int, year: int) -> int | None:
     """The unit's latest target for `year`, else its term's yearly average."""
+    return targets_for([unit_id], year).get(unit_id)
+
+
+def targets_for(unit_ids: list[int], year: int) -> dict[int, int]:
+    """target_for of several units in two queries (the units without one left out)."""
     T, Term = models.Target, models.Term
-    row = (T.select(T.value).where((T.unit == unit_id) & (T.year == year))
-           .order_by(T.set_on.desc(), T.id.desc()).first())
-    if row is not None:
-        return row.value
-    row = (T.select(T.value).join(Term).where((T.unit == unit_id) & (Term.start <= Date(year, 12, 31))
-                                              & (Term.end >= Date(year, 1, 1)))
-           .order_by(T.set_on.desc(), T.id.desc()).first())
-    return row.value if row else None
+    found: dict[int, int] = {}
+    # newest last, so that the newest row of each unit is the one kept
+    for unit, value in (T.select(T.unit, T.value).where(T.unit.in_(unit_ids) & (T.year == year))
+                        .order_by(T.set_on, T.id).tuples()):
+        found[unit] = value
+    averages: dict[int, int] = {}
+    for unit, value in (T.select(T.unit, T.value).join(Term)
+                        .where(T.unit.in_(unit_ids) & (Term.start <= Date(year, 12, 31))
+                               & (Term.end >= Date(year, 1, 1)))
+                        .order_by(T.set_on, T.id).tuples()):
+        averages[unit] = value
+    return {**averages, **found}
 
 
 def _sent_to_class(tree: Tree, unit_id: int, year: int, as_of: Date) -> int:
     E, C, A = models.Enrolment, models.TrainingClass, models.Affiliation
-    rows = (E.select(E.person, C.start, A.unit).join(C, on=(E.training_class == C.id))
-            .join(A, on=((A.person == E.person) & (A.start <= C.start) & (A.end.is_null() | (A.end > C.start))))
-            .where((C.kind == "awareness") & C.start.is_null(False) & (C.start >= Date(year, 1, 1))
-                   & (C.start <= as_of) & A.unit.in_(list(tree.ever_below(unit_id)))).tuples())
-    return len({person for person, start, unit in rows if unit_id in tree.ancestors(unit, start)})
+    query = (E.select(E.person, C.start, A.unit).join(C, on=(E.training_class == C.id))
+             .join(A, on=((A.person == E.person) & (A.start <= C.start) & (A.end.is_null() | (A.end > C.start))))
+             .where((C.kind == "awareness") & C.start.is_null(False) & (C.start >= Date(year, 1, 1))
+                    & (C.start <= as_of) & _within(A.unit, tree.ever_below(unit_id), tree)))
+    return len({person for person, start, unit in models.database.execute_sql(*query.sql()).fetchall()
+                if unit_id in tree.ancestors(unit, _day(start))})
 
 
 def _classes(tree: Tree, unit_id: int, year: int, as_of: Date, kind: str) -> ClassFigures:
     T, E, P = models.TrainingClass, models.Enrolment, models.ClassPlan
-    inside = list(tree.subtree(unit_id, as_of))
-    of_year = list(T.select(T.id, T.start).where((T.kind == kind) & (T.year == year) & T.unit.in_(inside)
-                                                 & (T.status != "cancelled")).tuples())
-    held = [cid for cid, start in of_year if start is not None and start <= as_of]
-    plans = [n for (n,) in P.select(P.classes).where(P.unit.in_(inside) & (P.year == year) & (P.kind == kind))
-             .tuples()]
-    trainees = E.select().where(E.training_class.in_(held)).count() if held else 0
-    return ClassFigures(len(held), sum(plans) if plans else len(of_year), trainees)
+    inside = tree.subtree(unit_id, as_of)
+    of_year = (T.kind == kind) & (T.year == year) & _within(T.unit, inside, tree) & (T.status != "cancelled")
+    held_on = T.start.is_null(False) & (T.start <= as_of)
+    classes, held = T.select(fn.COUNT(T.id), fn.SUM(Case(None, [(held_on, 1)], 0))).where(of_year).tuples().get()
+    planned = P.select(fn.SUM(P.classes)).where(_within(P.unit, inside, tree) & (P.year == year)
+                                                & (P.kind == kind)).scalar()
+    trainees = E.select().join(T, on=(E.training_class == T.id)).where(of_year & held_on).count()
+    return ClassFigures(held or 0, planned if planned is not None else classes, trainees)
 
 
 def _reorganised(tree: Tree, unit_id: int, first: Date, last: Date) -> dict:
@@ -334,12 +452,17 @@ def _reorganised(tree: Tree, unit_id: int, first: Date, last: Date) -> dict:
             "agency_branches_dissolved": len(dissolved & at_start), "agency_branches_at_start": len(at_start)}
 
 
-def _term(tree: Tree, unit_id: int, as_of: Date) -> TermFigures | None:
+def _term(tree: Tree, unit_id: int, as_of: Date,
+          admissions: tuple[Date, list] | None = None) -> TermFigures | None:
+    """The term running on `as_of`; `admissions`: (a day, the decisions from it to as_of) when
+    the caller has read them."""
     Term, T = models.Term, models.Target
     term = Term.select().where((Term.start <= as_of) & (Term.end >= as_of)).first()
     if term is None:
         return None
-    admitted = _count_admitted(tree, unit_id, _admissions(term.start, as_of, tree.ever_below(unit_id)))
+    if admissions is None or admissions[0] > term.start:
+        admissions = (term.start, _admissions(term.start, as_of, tree.ever_below(unit_id), tree))
+    admitted = _count_admitted(tree, unit_id, [a for a in admissions[1] if a[1] >= term.start])
     row = (T.select(T.value).where((T.unit == unit_id) & (T.term == term.id))
            .order_by(T.set_on.desc(), T.id.desc()).first())
     years = max((as_of - term.start).days + 1, 1) / 365.25
@@ -347,10 +470,10 @@ def _term(tree: Tree, unit_id: int, as_of: Date) -> TermFigures | None:
                        round(admitted / years, 1), _reorganised(tree, unit_id, term.start, as_of))
 
 
-def _overdue(actor: Actor, units: set[int], as_of: Date) -> int:
-    from db.worklist import worklist
+def _overdue(tree: Tree, units: set[int], as_of: Date) -> int:
+    from db.worklist import overdue_count
 
-    return sum(1 for item in worklist(actor, None, as_of, unit_ids=sorted(units)) if item.overdue)
+    return overdue_count(_within(models.CaseFile.branch, units, tree), as_of)
 
 
 def stats(actor: Actor, unit_id: int | None, year: int, as_of: Date, *, today: Date | None = None,
@@ -358,7 +481,7 @@ def stats(actor: Actor, unit_id: int | None, year: int, as_of: Date, *, today: D
     """The figures of `unit_id` (None: the highest unit the actor may see) for `year` as of
     `as_of`. NotFound when the unit is not the actor's to see on `as_of`. A caller asking for
     several units may pass one `Tree`."""
-    tree = tree or Tree()
+    tree = tree or Tree.current()
     if unit_id is None:
         unit_id = scope_root(actor)
         if unit_id is None:
@@ -372,20 +495,21 @@ def stats(actor: Actor, unit_id: int | None, year: int, as_of: Date, *, today: D
     if not tree.alive(unit_id, as_of):
         raise NotFound(unit_id)
     inside = tree.subtree(unit_id, as_of)
-    admissions = _admissions(Date(year, 1, 1), as_of, tree.ever_below(unit_id))
-    admitted = _count_admitted(tree, unit_id, admissions)
-    stages = _stages_on(as_of, inside)
-    funnel = {stage: 0 for stage in FUNNEL}
-    for stage in stages.values():
-        if stage in funnel:
-            funnel[stage] += 1
+    # the decisions of the year, and of the running term when it began earlier: read once
+    term = models.Term.select().where((models.Term.start <= as_of) & (models.Term.end >= as_of)).first()
+    first = min(Date(year, 1, 1), term.start) if term is not None else Date(year, 1, 1)
+    read = _admissions(first, as_of, tree.ever_below(unit_id), tree)
+    under = _admitted_under(tree, [a for a in read if a[1] >= Date(year, 1, 1)])
+    admitted = under[unit_id]
+    counts = _funnel(tree, as_of, inside)
+    funnel = {stage: counts.get(stage, 0) for stage in FUNNEL}
     official, probationary = _members(tree, unit_id, as_of)
     kids = []
     if children:
-        for child in sorted(tree.children_on(as_of).get(unit_id, []),
-                            key=lambda u: (tree.units[u].sort_order, tree.units[u].code)):
-            kids.append(ChildFigures(_ref(tree.units[child]), _count_admitted(tree, child, admissions),
-                                     target_for(child, year)))
+        below = sorted(tree.children_on(as_of).get(unit_id, []),
+                       key=lambda u: (tree.units[u].sort_order, tree.units[u].code))
+        goals = targets_for(below, year)
+        kids = [ChildFigures(_ref(tree.units[child]), under[child], goals.get(child)) for child in below]
         kids.sort(key=lambda c: (c.target_percent is None, -(c.target_percent or 0)))
     return Stats(
         unit=_ref(tree.units[unit_id]), year=year, as_of=as_of,
@@ -396,7 +520,7 @@ def stats(actor: Actor, unit_id: int | None, year: int, as_of: Date, *, today: D
         expected=admitted + funnel["branch_approved"] + funnel["committee_approved"],
         sent_to_class=_sent_to_class(tree, unit_id, year, as_of),
         classes={kind: _classes(tree, unit_id, year, as_of, kind) for kind in ("awareness", "new_member")},
-        funnel=funnel, overdue=_overdue(actor, inside, as_of), term=_term(tree, unit_id, as_of),
+        funnel=funnel, overdue=_overdue(tree, inside, as_of), term=_term(tree, unit_id, as_of, (first, read)),
         children=kids)
 
 
@@ -544,7 +668,7 @@ def breakdown(actor: Actor, unit_id: int, year: int, as_of: Date, *, tree: Tree 
         raise NotFound(unit_id)
     from db.calendar import full_months_between
 
-    tree = tree or Tree()
+    tree = tree or Tree.current()
     files = dict(_admitted_files(tree, unit_id, year, as_of))
     C, P = models.CaseFile, models.Person
     rows = (C.select(C.id, C.readmission, P.sex, P.ethnicity, P.religion, P.youth_union, P.born,
@@ -575,7 +699,7 @@ def stage_times(actor: Actor, unit_id: int, as_of: Date, *, slowest: int = 5) ->
     root = scope_root(actor)
     if root is not None and unit_id not in subtree_ids(actor, root, as_of):
         raise NotFound(unit_id)
-    inside = list(Tree().subtree(unit_id, as_of))
+    inside = list(Tree.current().subtree(unit_id, as_of))
     S, C, P = models.Step, models.CaseFile, models.Person
     rows = (S.select(S.case, S.seq, S.stage, S.date, P.full_name)
             .join(C, on=(S.case == C.id)).join(P, on=(C.person == P.id))
@@ -625,7 +749,7 @@ def _report_row(s: Stats, b: dict) -> dict:
 def report(actor: Actor, unit_id: int, year: int, as_of: Date) -> Report:
     """One row per child unit with its target, admissions, expected, classes, trainees, members,
     share of population and the breakdown columns; the totals are the sums of the rows."""
-    tree = Tree()
+    tree = Tree.current()
     own = stats(actor, unit_id, year, as_of, children=False, tree=tree)
     rows = []
     for child in sorted(tree.children_on(as_of).get(unit_id, []),
@@ -653,7 +777,7 @@ def admitted_by(actor: Actor, unit_id: int, year: int, days: list[Date]) -> list
     root = scope_root(actor)
     if root is not None and unit_id not in subtree_ids(actor, root, max(days)):
         raise NotFound(unit_id)
-    tree = Tree()
+    tree = Tree.current()
     dates = sorted(day for _case, day, branch in _admissions(Date(year, 1, 1), max(days), tree.ever_below(unit_id))
                    if unit_id in tree.ancestors(branch, day))
     import bisect

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from db import models
 from db.access import ensure_admin
 from db.calendar import WorkingDays, add_months
-from db.connection import set_setting, write_transaction
+from db.connection import (drop_cache_triggers, install_cache_triggers, new_tree_version, set_setting,
+                           write_transaction)
 from db.demo import _toml, _weighted
 from db.text import fold, name_sort_key
 
@@ -625,10 +626,21 @@ class _Builder:
     # -- writing --
 
     def flush(self) -> None:
+        """Write the rows built so far in one transaction. The triggers that keep the stored
+        figures are lifted for it and put back before it commits: the new files are marked
+        stale in one statement (write_transaction then computes them), the tree's token
+        changed; no member counts are kept yet in a database being filled."""
+        database = models.database.obj
         with write_transaction():
+            drop_cache_triggers(database)
             for model in ORDER:
                 _insert(model, self.rows[model])
                 self.rows[model] = []
+            database.execute_sql("INSERT OR IGNORE INTO case_due (case_id, stale) SELECT id, 1 FROM case_file "
+                                 "WHERE id > (SELECT coalesce(max(case_id), 0) FROM case_due)")
+            models.MemberTally.delete().execute()
+            new_tree_version(database)
+            install_cache_triggers(database)
 
 
 def _cumulative(weights) -> list[float]:

@@ -4,6 +4,12 @@ Computed from the recorded steps, so any past date can be asked about ("as of"):
 resolutions, documents, certificates and hold events dated after that day are left out. The
 files of the whole tree are read in a fixed number of queries and the deadlines computed here,
 never a query per file.
+
+Each file's next action and due date are also stored (models.CaseDue) with the date of its
+latest record (`settled`): for any day on or after it the stored row is the answer, and only the
+other files (records dated later, or marked stale by a trigger since) are computed. Each write
+transaction stores its files again before it commits (`refresh_due`, from
+db.connection.write_transaction).
 """
 
 from __future__ import annotations
@@ -11,10 +17,12 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from peewee import fn
+
 from db import models
 from db.access import Actor, scope_root
 from db.calendar import WorkingDays
-from db.cases import (CertificateView, DocumentView, ResolutionView, StepView, UnitRef,
+from db.cases import (CertificateView, DocumentView, NextAction, ResolutionView, StepView, UnitRef,
                       next_action)
 from db.units import subtree_ids
 
@@ -79,47 +87,46 @@ def _undone(undone_at: datetime.datetime | None, as_of: datetime.date) -> bool:
     return undone_at is not None and undone_at.date() <= as_of
 
 
-def worklist(actor: Actor, unit_id: int | None, as_of: datetime.date, *,
-             within_days: int | None = None, unit_ids: list[int] | None = None) -> list[WorkItem]:
-    """The open files of `unit_id` and every unit below it on `as_of` (None: the actor's scope,
-    which for an administrator is everything), each with its next action and due date.
+def _open_on(as_of: datetime.date):
+    """The condition of a file not closed on `as_of` (open, or closed later). A file already
+    recognised official that day has no next action, so it drops out where actions are read."""
+    C = models.CaseFile
+    return (C.status == "open") | (C.closed_on > as_of)
 
-    Order: overdue first, the most overdue first; then by due date, files without one last;
-    then Vietnamese name order, then file number. `within_days` keeps only the files due within
-    that many calendar days of `as_of`, overdue ones included.
 
-    A file counts as open on `as_of` when it is not closed (or was closed after that day), it has
-    a step on or before that day, and it was not yet recognised official. Its stage is its last
-    live step on or before `as_of` (its recorded stage when no step is dated later, so files
-    imported without every step keep theirs). A unit outside the actor's scope gives an empty
-    list. `unit_ids`: the units themselves, for a caller in db that has already worked out the
-    subtree and checked it against the actor's scope (db.progress).
-    """
-    C, P, U, S = models.CaseFile, models.Person, models.Unit, models.Step
-    root = unit_id if unit_id is not None else scope_root(actor)
-    if unit_ids is None and root is not None:
-        unit_ids = subtree_ids(actor, root, as_of)
-        if not unit_ids:
-            return []
+def _answers(as_of: datetime.date):
+    """The condition on a stored next action (models.CaseDue) that it answers for `as_of`:
+    computed since the file last changed, from records none of which is dated after that day."""
+    D = models.CaseDue
+    return (D.stale == False) & (D.settled.is_null() | (D.settled <= as_of))  # noqa: E712
 
-    # files recognised official by as_of: one uncorrelated subquery (a correlated EXISTS lets
-    # SQLite walk every official step for each file)
-    recognised = (S.select(S.case).where((S.stage == "official") & S.undone_at.is_null()
-                                         & (S.date <= as_of)))
-    condition = (((C.status == "open") | (C.closed_on > as_of)) & C.id.not_in(recognised))
-    if unit_ids is not None:
-        condition &= C.branch.in_(unit_ids)
+
+def _unanswered(as_of: datetime.date):
+    """The files (a subquery of ids) whose stored next action does not answer for `as_of`: stale,
+    or with a record dated later. Every file has its row (a trigger adds it with the file), so
+    these are found in the stored rows' indexes, not by walking every file."""
+    D = models.CaseDue
+    return D.select(D.case).where((D.stale == True) | (D.settled > as_of))  # noqa: E712
+
+
+@dataclass(frozen=True)
+class _Computed:
+    stage: str
+    on_hold: bool
+    action: NextAction | None
+
+
+def _compute(condition, as_of: datetime.date) -> dict[int, _Computed]:
+    """Stage, hold and next action on `as_of` of the files matching `condition`, from their
+    steps, resolutions, documents, certificates and hold events dated up to that day (a fixed
+    number of queries, whatever the number of files)."""
+    C, U, S = models.CaseFile, models.Unit, models.Step
+    files = list(C.select(C.id, C.person, C.stage, C.on_hold, C.branch).where(condition).tuples())
+    if not files:
+        return {}
 
     def case_ids():
         return C.select(C.id).where(condition)
-
-    cases = list(C.select(C.id, C.person, C.stage, C.on_hold, P.full_name, P.sort_key,
-                          U.id, U.code, U.name)
-                 .join(P, on=(C.person == P.id))
-                 .switch(C).join(U, on=(C.branch == U.id))
-                 .where(condition).tuples())
-    if not cases:
-        return []
 
     resolutions: dict[int, list[ResolutionView]] = {}
     R = models.Resolution
@@ -134,9 +141,9 @@ def worklist(actor: Actor, unit_id: int | None, as_of: datetime.date, *,
 
     steps: dict[int, list[StepView]] = {}
     changed_later: set[int] = set()  # files with a step dated, or undone, after as_of
-    # the largest read of the list (every step of every open file): its rows are taken as the
-    # driver gives them and the dates read with fromisoformat, several times faster than
-    # converting each column through the model's fields
+    # the largest read (every step of the files): its rows are taken as the driver gives them
+    # and the dates read with fromisoformat, several times faster than converting each column
+    # through the model's fields
     step_rows = models.database.execute_sql(*(
         S.select(S.id, S.case, S.seq, S.stage, S.date, S.received, S.extension, S.undone_at,
                  U.id, U.code, U.name)
@@ -186,8 +193,8 @@ def worklist(actor: Actor, unit_id: int | None, as_of: datetime.date, *,
         parents[uid], org_types[uid] = parent, org_type
 
     calendar = WorkingDays()
-    items = []
-    for case_id, person_id, stored_stage, on_hold, full_name, sort_key, bid, bcode, bname in cases:
+    out = {}
+    for case_id, person_id, stored_stage, on_hold, branch_id in files:
         file_steps = tuple(steps.get(case_id, ()))
         live = [s for s in file_steps if not s.undone]
         if not file_steps and case_id in changed_later:
@@ -197,16 +204,154 @@ def worklist(actor: Actor, unit_id: int | None, as_of: datetime.date, *,
         stage = live[-1].stage if case_id in changed_later and live else stored_stage
         action = next_action(stage, "open", file_steps, tuple(documents.get(case_id, ())),
                              tuple(certificates.get(person_id, ())),
-                             _needs_committee(bid, parents, org_types), calendar)
-        if action is None:
-            continue
-        late = (as_of - action.due).days if action.due is not None and action.due < as_of else 0
-        if within_days is not None and (
-                action.due is None or action.due > as_of + datetime.timedelta(days=within_days)):
-            continue
+                             _needs_committee(branch_id, parents, org_types), calendar)
         hold = held.get(case_id, False) if case_id in has_events else bool(on_hold)
+        out[case_id] = _Computed(stage, hold, action)
+    return out
+
+
+def refresh_due() -> int:
+    """Compute and store the next action of every file marked stale (models.CaseDue), from all
+    its records; called inside each write transaction before it commits. The number refreshed."""
+    D, C = models.CaseDue, models.CaseFile
+    stale = [case_id for (case_id,) in D.select(D.case).where(D.stale == True).tuples()]  # noqa: E712
+    refreshed = 0
+    for start in range(0, len(stale), 4_000):
+        chunk = stale[start:start + 4_000]
+        computed = _compute(C.id.in_(chunk) & (C.status == "open"), datetime.date.max)
+        settled = dict(models.database.execute_sql(_SETTLED.format(ids=",".join("?" * len(chunk))),
+                                                   chunk * 8).fetchall())
+        rows = []
+        for case_id in chunk:
+            done = computed.get(case_id)
+            action = done.action if done is not None else None
+            rows.append((case_id, False, action.code if action else None,
+                         action.due if action else None, settled.get(case_id)))
+        D.delete().where(D.case.in_(chunk)).execute()
+        for part in range(0, len(rows), 5000):
+            D.insert_many(rows[part:part + 5000],
+                          fields=[D.case, D.stale, D.action, D.due, D.settled]).execute()
+        refreshed += len(chunk)
+    return refreshed
+
+
+def stored_problems() -> tuple[int, int]:
+    """(files without a stored next action, stored rows not marked stale that differ from what
+    the file's records give now): for `ketnap check`, which recomputes every file."""
+    C, D = models.CaseFile, models.CaseDue
+    missing = C.select().where(C.id.not_in(D.select(D.case))).count()
+    wrong = 0
+    fresh = D.select(D.case).where(D.stale == False)  # noqa: E712
+    ids = [case_id for (case_id,) in fresh.tuples()]
+    for start in range(0, len(ids), 4_000):
+        chunk = ids[start:start + 4_000]
+        computed = _compute(C.id.in_(chunk) & (C.status == "open"), datetime.date.max)
+        for case_id, action, due in D.select(D.case, D.action, D.due).where(D.case.in_(chunk)).tuples():
+            done = computed.get(case_id)
+            expected = (done.action.code, done.action.due) if done and done.action else (None, None)
+            wrong += (action, due) != expected
+    return missing, wrong
+
+
+def restore_stored() -> None:
+    """Every stored figure recomputed from the records (`ketnap check --repair`): each file's
+    next action, in this write transaction; the member counts, on their next reading."""
+    models.database.execute_sql("INSERT OR IGNORE INTO case_due (case_id, stale) SELECT id, 1 FROM case_file")
+    models.database.execute_sql("UPDATE case_due SET stale = 1")
+    models.MemberTally.delete().execute()
+    refresh_due()
+
+
+# the latest date in each file's records: its steps (dated, received, undone), their
+# resolutions, documents, hold events, the holder's certificates and the closing
+_SETTLED = """SELECT case_id, max(day) FROM (
+  SELECT case_id, date AS day FROM step WHERE case_id IN ({ids})
+  UNION ALL SELECT case_id, received FROM step WHERE received IS NOT NULL AND case_id IN ({ids})
+  UNION ALL SELECT case_id, date(undone_at) FROM step WHERE undone_at IS NOT NULL AND case_id IN ({ids})
+  UNION ALL SELECT s.case_id, r.date FROM resolution r JOIN step s ON s.id = r.step_id WHERE s.case_id IN ({ids})
+  UNION ALL SELECT case_id, received FROM document WHERE case_id IN ({ids})
+  UNION ALL SELECT case_id, date FROM case_event WHERE case_id IN ({ids})
+  UNION ALL SELECT c.id, t.issued FROM certificate t JOIN case_file c ON c.person_id = t.person_id
+            WHERE c.id IN ({ids})
+  UNION ALL SELECT id, closed_on FROM case_file WHERE closed_on IS NOT NULL AND id IN ({ids})
+) GROUP BY case_id"""
+
+
+def overdue_count(unit_ids, as_of: datetime.date) -> int:
+    """How many files of these branches (a list of ids, or a condition on
+    models.CaseFile.branch) are overdue on `as_of`: the work list's count, for a caller in db
+    that has checked the units against the actor's scope. The stored due dates that answer for
+    that day are counted in SQL, the other files computed."""
+    C, D = models.CaseFile, models.CaseDue
+    mine = C.branch.in_(unit_ids) if isinstance(unit_ids, list) else unit_ids
+    counted = (C.select(fn.COUNT(C.id)).join(D, on=(D.case == C.id))
+               .where(mine & (C.status == "open") & _answers(as_of) & (D.due < as_of)).scalar())
+    computed = _compute(mine & _open_on(as_of) & C.id.in_(_unanswered(as_of)), as_of)
+    return counted + sum(1 for done in computed.values()
+                         if done.action is not None and done.action.due is not None and done.action.due < as_of)
+
+
+def worklist(actor: Actor, unit_id: int | None, as_of: datetime.date, *,
+             within_days: int | None = None, unit_ids: list[int] | None = None) -> list[WorkItem]:
+    """The open files of `unit_id` and every unit below it on `as_of` (None: the actor's scope,
+    which for an administrator is everything), each with its next action and due date.
+
+    Order: overdue first, the most overdue first; then by due date, files without one last;
+    then Vietnamese name order, then file number. `within_days` keeps only the files due within
+    that many calendar days of `as_of`, overdue ones included.
+
+    A file counts as open on `as_of` when it is not closed (or was closed after that day), it has
+    a step on or before that day, and it was not yet recognised official. Its stage is its last
+    live step on or before `as_of` (its recorded stage when no step is dated later, so files
+    imported without every step keep theirs). A unit outside the actor's scope gives an empty
+    list. `unit_ids`: the units themselves, for a caller in db that has already worked out the
+    subtree and checked it against the actor's scope (db.progress).
+    """
+    C, P, U = models.CaseFile, models.Person, models.Unit
+    root = unit_id if unit_id is not None else scope_root(actor)
+    if unit_ids is None and root is not None:
+        unit_ids = subtree_ids(actor, root, as_of)
+        if not unit_ids:
+            return []
+
+    condition = _open_on(as_of)
+    if unit_ids is not None:
+        condition &= C.branch.in_(unit_ids)
+
+    cases = list(C.select(C.id, C.person, C.stage, C.on_hold, P.full_name, P.sort_key,
+                          U.id, U.code, U.name)
+                 .join(P, on=(C.person == P.id))
+                 .switch(C).join(U, on=(C.branch == U.id))
+                 .where(condition).tuples())
+    if not cases:
+        return []
+    # the stored next actions that answer for as_of; the other files computed from their records
+    D = models.CaseDue
+    stored = {case_id: (action, _date(due)) for case_id, action, due in models.database.execute_sql(*(
+        C.select(C.id, D.action, D.due).join(D, on=(D.case == C.id))
+        .where(condition & (C.status == "open") & _answers(as_of)).sql())).fetchall()}
+    computed = _compute(condition & C.id.in_(_unanswered(as_of)), as_of)
+
+    items = []
+    for case_id, person_id, stored_stage, on_hold, full_name, sort_key, bid, bcode, bname in cases:
+        if case_id in stored:
+            code, due = stored[case_id]
+            stage, hold = stored_stage, bool(on_hold)
+        elif case_id in computed:
+            done = computed[case_id]
+            if done.action is None:
+                continue
+            stage, hold, code, due = done.stage, done.on_hold, done.action.code, done.action.due
+        else:
+            continue  # every step is later: the file did not exist yet
+        if code is None:
+            continue
+        late = (as_of - due).days if due is not None and due < as_of else 0
+        if within_days is not None and (
+                due is None or due > as_of + datetime.timedelta(days=within_days)):
+            continue
         items.append(WorkItem(case_id, person_id, full_name, sort_key, UnitRef(bid, bcode, bname),
-                              stage, hold, action.code, action.due, late))
+                              stage, hold, code, due, late))
     items.sort(key=lambda i: (-i.overdue_days, i.due is None, i.due or _FAR, i.sort_key,
                               i.case_id))
     return items

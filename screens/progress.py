@@ -24,7 +24,8 @@ Meaning is never carried by colour alone: bars are █ against ░ with the figu
 them, the target line is ─, and "đạt"/"vượt chỉ tiêu" are words. `t` sets the unit's target
 (organisers and administrators; TargetDialog), `h` shows the history of its targets.
 
-The figures are read in a thread worker (db.progress.stats, ~0.2 s on the demo); the monthly
+The figures are read in a thread worker (db.progress.stats: about 20 ms on the demo's district, half a second for a
+province of a million people); the monthly
 series in a second one (db.progress.admitted_by, one query). The lists behind the term line and
 the chart are db.progress.admitted_list over the term's or the month's dates.
 """

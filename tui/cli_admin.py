@@ -46,6 +46,7 @@ def add_parsers(commands) -> None:
 
     check = parser(commands, "check", "check")
     check.add_argument("--json", action="store_true", help=t("cli.help.json"))
+    check.add_argument("--repair", action="store_true", help=t("cli.admin.help_check_repair"))
 
     whoami = parser(commands, "whoami", "whoami")
     whoami.add_argument("--json", action="store_true", help=t("cli.help.json"))
@@ -158,23 +159,33 @@ def cmd_audit(args, session) -> int:
 
 
 def cmd_check(args, session) -> int:
-    from db import audit, connection
+    from db import audit, connection, worklist
     from db.access import require_admin
     from tui.cli import print_json
 
     require_admin(session.actor)
+    if args.repair:
+        with connection.write_transaction():
+            connection.install_cache_triggers(connection.models.database.obj)
+            worklist.restore_stored()
+        print(t("cli.admin.check_repaired"))
     integrity = connection.integrity_problems()
     foreign = connection.foreign_key_problems()
     append_only = connection.append_only_installed(connection.models.database.obj)
     chain = audit.verify()
-    ok = not integrity and not foreign and append_only and chain.ok
+    database = connection.models.database.obj
+    kept_triggers = connection.cache_triggers_installed(database)
+    missing, wrong = worklist.stored_problems()
+    ok = not integrity and not foreign and append_only and chain.ok and kept_triggers and not missing and not wrong
     if args.json:
         print_json({"ok": ok, "integrity": integrity, "foreign_keys": foreign,
                     "audit": {"entries": chain.entries, "first_broken": chain.first_broken,
                               "broken": chain.broken_reason,
                               "head": {"id": chain.head[0], "hash": chain.head[1]} if chain.head else None,
                               "head_problem": chain.head_problem, "behind": chain.behind,
-                              "append_only": append_only}})
+                              "append_only": append_only},
+                    "stored_figures": {"triggers": kept_triggers, "files_without_next_action": missing,
+                                       "next_actions_wrong": wrong}})
         return 0 if ok else 1
     lines = []
     if integrity:
@@ -189,6 +200,10 @@ def cmd_check(args, session) -> int:
         lines.append(t(f"cli.admin.check_chain_{chain.broken_reason}", id=chain.first_broken))
     else:
         lines.append(t("cli.admin.check_chain_ok", n=i18n.number(chain.entries)))
+    if not kept_triggers:
+        lines.append(t("cli.admin.check_cache_triggers_gone"))
+    if missing or wrong:
+        lines.append(t("cli.admin.check_stored_bad", missing=i18n.number(missing), wrong=i18n.number(wrong)))
     if chain.head_problem:
         lines.append(t(f"cli.admin.check_head_{chain.head_problem}",
                        id=chain.head[0] if chain.head else "", n=chain.behind))
