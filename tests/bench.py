@@ -5,8 +5,12 @@ refreshed), and the peak memory (max RSS) at that moment, for ketnap on the demo
 for an empty Textual app measured the same way. Both run through `App.run(headless=True)` with an
 auto-pilot that waits for the workers, so the two differ only in what the apps do.
 
-    python -m tests.bench [--runs N]
+    python -m tests.bench [--runs N] [--panel-people N]
     python -m tests.bench --synth N [--runs N]   (only: a synthetic province of N people)
+
+The progress panels are also measured on a synthetic province (1,000,000 people unless
+--panel-people says otherwise; 0 skips it), built once into bench-synth-N.sqlite3 beside the
+checkout (about three minutes and 1.2 GB for a million) and reused by later runs.
 """
 
 from __future__ import annotations
@@ -195,10 +199,13 @@ def pipeline_figures(db_path: str, runs: int) -> list[tuple[str, float, float]]:
         shutil.rmtree(copy.parent, ignore_errors=True)
 
 
-def _panel_figures(actor, today, runs: int) -> list[tuple[str, float, float]]:
+def _panel_figures(actor, today, runs: int, *, first_of_day: bool = False) -> list[tuple[str, float, float]]:
     """The progress panel (db.progress.stats) of the top unit and of a branch, each against one
-    aggregate SQL query over the same rows (the year's decisions and the open files per stage of
-    the unit's branches)."""
+    aggregate SQL query over the same rows: the year's decisions, the open files per stage and
+    the members of the unit's branches. `first_of_day`: also the top unit's panel with no member
+    counts kept yet (the first panel opened on a new day)."""
+    import json
+
     from db import models, progress
     from db.units import subtree_ids
 
@@ -207,18 +214,55 @@ def _panel_figures(actor, today, runs: int) -> list[tuple[str, float, float]]:
     top = progress.stats(actor, None, today.year, today, children=False).unit.id
     branch = U.select(U.id).where(U.org_type == "branch").order_by(U.id).scalar()
     out = []
+
+    def aggregate(ids: list[int]) -> None:
+        day, first = today.isoformat(), f"{today.year}-01-01"
+        # the units as a list of parameters when few (an index can be used), else one JSON array
+        inside, params = (("(SELECT value FROM json_each(?))", [json.dumps(ids)]) if len(ids) > 500
+                          else ("(" + ",".join("?" * len(ids)) + ")", ids))
+        sql("SELECT (SELECT count(*) FROM step s JOIN case_file c ON c.id = s.case_id "
+            "        WHERE s.stage = 'admitted' AND s.undone_at IS NULL AND s.date BETWEEN ? AND ? "
+            f"       AND c.branch_id IN {inside}), "
+            "       (SELECT group_concat(stage || n) FROM (SELECT stage, count(*) AS n FROM case_file "
+            f"       WHERE status = 'open' AND branch_id IN {inside} GROUP BY stage)), "
+            "       (SELECT count(*) FROM membership m JOIN affiliation a ON a.person_id = m.person_id "
+            "        WHERE m.ceremony_on <= ? AND (m.ended_on IS NULL OR m.ended_on > ?) "
+            "        AND a.start <= ? AND (a.end IS NULL OR a.end > ?) "
+            f"       AND a.unit_id IN {inside})",
+            (first, day, *params, *params, day, day, day, day, *params)).fetchall()
+
     for label, unit in (("progress panel, top unit (ms)", top), ("progress panel, a branch (ms)", branch)):
         ids = subtree_ids(actor, unit, today)
-        marks = ",".join("?" * len(ids))
-
-        def aggregate(ids=ids, marks=marks) -> None:
-            sql(f"SELECT c.stage, count(*), sum(s.stage = 'admitted' AND s.date >= ?) FROM case_file c "
-                f"JOIN step s ON s.case_id = c.id WHERE c.branch_id IN ({marks}) GROUP BY c.stage",
-                [f"{today.year}-01-01", *ids]).fetchall()
-
+        progress.stats(actor, unit, today.year, today)  # the member counts of the day kept
         out.append((label, _median_ms(lambda unit=unit: progress.stats(actor, unit, today.year, today), runs),
-                    _median_ms(aggregate, runs)))
+                    _median_ms(lambda ids=ids: aggregate(ids), runs)))
+        if first_of_day and unit == top:
+            def cold() -> None:
+                models.MemberTally.delete().execute()
+                progress.stats(actor, top, today.year, today)
+
+            out.append(("  the same, first of a day (ms)", _median_ms(cold, max(1, runs // 3)),
+                        _median_ms(lambda ids=ids: aggregate(ids), max(1, runs // 3))))
     return out
+
+
+def panel_figures_on(people: int, runs: int) -> list[tuple[str, float, float]]:
+    """The panels on a synthetic province of `people`, built once into bench-synth-N.sqlite3
+    beside the checkout and reused by later runs (migrated when the schema has moved on)."""
+    from db import connection, models, synth
+    from db.access import account_actor
+
+    path = ROOT / f"bench-synth-{people}.sqlite3"
+    if not path.exists():
+        print(f"(building {path.name}: `ketnap synth --people {people:,}`, once)", flush=True)
+        subprocess.run([sys.executable, "-m", "tui.cli", "--db", str(path), "synth", "--people", str(people)],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    connection.open_database(str(path))
+    try:
+        admin = models.Account.select().where(models.Account.role == "admin").order_by(models.Account.id).first()
+        return _panel_figures(account_actor(admin.name), synth.TODAY, runs, first_of_day=True)
+    finally:
+        connection.close_database()
 
 
 def synth_figures(people: int, runs: int) -> list[tuple[str, float, float | None]]:
@@ -282,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--probe", nargs=2, metavar=("KIND", "DB"), help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--panel-people", type=int, default=1_000_000, metavar="N",
+                        help="the progress panels on a synthetic province of N people (0: skip)")
     parser.add_argument("--synth", type=int, metavar="N",
                         help="only: load a synthetic province of N people and time it")
     args = parser.parse_args(argv)
@@ -326,6 +372,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'figure':<38}{'ketnap':>10}{'bare SQL':>12}{'ratio':>8}")
     for name, ours, base in pipeline_figures(db_path, args.runs * 3):
         print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
+
+    if args.panel_people:
+        print()
+        print(f"progress panels on a synthetic province of {args.panel_people:,} people vs one aggregate "
+              f"SQL query over the same rows, median of {args.runs}")
+        print(f"{'figure':<38}{'ketnap':>10}{'bare SQL':>12}{'ratio':>8}")
+        for name, ours, base in panel_figures_on(args.panel_people, args.runs):
+            print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
     return 0
 
 
