@@ -228,7 +228,7 @@ _CACHE_TRIGGERS = {
     "case_file_due_insert": ("AFTER INSERT ON case_file", _ONE.format(case="NEW.id")),
     "case_file_due_update": ("AFTER UPDATE ON case_file", _ONE.format(case="NEW.id")),
     **{f"{table}_due_{event.lower()}": (f"AFTER {event} ON {table}", _ONE.format(case=f"{row}.case_id"))
-       for table in ("step", "document", "case_event")
+       for table in ("step", "document", "case_event", "case_move")
        for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))},
     **{f"resolution_due_{event.lower()}": (f"AFTER {event} ON resolution", _OF_STEP.format(step=f"{row}.step_id"))
        for event, row in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD"))},
@@ -248,8 +248,10 @@ _CACHE_TRIGGERS = {
 def install_cache_triggers(database: Database) -> None:
     """The triggers that keep the stored figures honest: due dates marked stale (models.CaseDue),
     member counts removed (models.MemberTally), the tree's token changed (TREE_VERSION)."""
+    tables = {row[0] for row in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
     for name, (when, action) in _CACHE_TRIGGERS.items():
-        database.execute_sql(f"CREATE TRIGGER IF NOT EXISTS {name} {when} FOR EACH ROW BEGIN {action}; END")
+        if when.split(" ON ")[-1] in tables:  # a migration installs those of the tables it has made
+            database.execute_sql(f"CREATE TRIGGER IF NOT EXISTS {name} {when} FOR EACH ROW BEGIN {action}; END")
 
 
 def drop_cache_triggers(database: Database) -> None:

@@ -989,12 +989,12 @@ class Builder:
             out[models.UnitChange].append(dict(
                 id=number, kind=change["kind"], decision=change["decision"], decided=change["decided"],
                 effective=change["effective"], note=change["note"], entered_by=accounts["demo_organiser"],
-                entered_at=stamp(change["decided"], 15)))
+                entered_at=stamp(change["decided"], 15), applied=True))
             for role in ("sources", "results"):
                 for unit in change[role]:
                     part_id += 1
                     out[models.UnitChangePart].append(dict(
-                        id=part_id, change=number, unit=unit.id, role=role[:-1], old_name=None))
+                        id=part_id, change=number, unit=unit.id, role=role[:-1], old_name=None, new_name=None))
 
         terms = {}
         for number, term in enumerate(self.cfg["term"], 1):

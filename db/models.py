@@ -103,6 +103,7 @@ class UnitChange(BaseModel):
     note = TextField(null=True)
     entered_by = ForeignKeyField(Account, null=True, on_delete="RESTRICT")
     entered_at = DateTimeField(default=_now)
+    applied = BooleanField(default=True)  # the current columns follow it (False: effective later)
 
 
 class UnitChangePart(BaseModel):
@@ -112,6 +113,7 @@ class UnitChangePart(BaseModel):
     unit = ForeignKeyField(Unit, backref="change_parts", on_delete="RESTRICT")
     role = CharField()  # source / result
     old_name = CharField(null=True)
+    new_name = CharField(null=True)  # a rename: the name from the effective day
 
 
 class Term(BaseModel):
@@ -243,6 +245,17 @@ class Membership(BaseModel):
     class Meta:
         # every column the member counts read, so that they read the index alone
         indexes = ((("ceremony_on", "ended_on", "official_on", "person"), False),)
+
+
+class CaseMove(BaseModel):
+    """An open file moved to another branch by a reorganisation, from `effective` (db.reorganise):
+    before that day the file was `from_branch`'s."""
+
+    case = ForeignKeyField(CaseFile, backref="moves", on_delete="CASCADE")
+    from_branch = ForeignKeyField(Unit, on_delete="RESTRICT")
+    to_branch = ForeignKeyField(Unit, on_delete="RESTRICT")
+    effective = DateField(index=True)
+    change = ForeignKeyField(UnitChange, null=True, on_delete="RESTRICT")
 
 
 class MemberTally(BaseModel):
@@ -423,7 +436,7 @@ class WorkdayException(BaseModel):
 ALL_MODELS = [
     Unit, UnitLink, UnitChange, UnitChangePart, Term, Target,
     Person, Affiliation, Membership,
-    CaseFile, CaseDue, MemberTally, Step, CaseEvent, Resolution, Document, Introducer, Helper, Certificate,
+    CaseFile, CaseDue, CaseMove, MemberTally, Step, CaseEvent, Resolution, Document, Introducer, Helper, Certificate,
     TrainingClass, ClassPlan, Enrolment,
     Account, AuditEntry, Setting, WorkdayException,
 ]

@@ -165,6 +165,18 @@ class Tree:
         self._ancestors: dict[tuple[int, Date], frozenset[int]] = {}
         self._ever_children: dict[int | None, set[int]] | None = None
         self._ever_below: dict[int, frozenset[int]] = {}
+        # renames: a unit's name before each (db.reorganise), for the names of a past day
+        P, C = models.UnitChangePart, models.UnitChange
+        self.renames: dict[int, list[tuple[Date, str]]] = defaultdict(list)
+        for unit, effective, old in (P.select(P.unit, C.effective, P.old_name).join(C)
+                                     .where(P.new_name.is_null(False)).order_by(C.effective, C.id).tuples()):
+            self.renames[unit].append((effective, old))
+
+    def ref_on(self, unit_id: int, day: Date) -> UnitRef:
+        """The unit with the name it had on `day`."""
+        row = self.units[unit_id]
+        name = next((old for effective, old in self.renames.get(unit_id, ()) if effective > day), row.name)
+        return UnitRef(row.id, row.code, name)
 
     def alive(self, unit_id: int, day: Date) -> bool:
         u = self.units[unit_id]
@@ -302,8 +314,10 @@ def _funnel(tree: Tree, day: Date, branches: set[int]) -> Counter:
     files whose stored next action answers for that day (models.CaseDue: nothing in them is dated
     later) that is their recorded stage: the open files are counted per recorded stage in an
     index, then the few others replayed from their steps."""
+    from db.worklist import on_branches
+
     S, C, D = models.Step, models.CaseFile, models.CaseDue
-    mine = _within(C.branch, branches, tree)
+    mine = on_branches(lambda column: _within(column, branches, tree), day)
     unanswered = D.select(D.case).where((D.stale == True) | D.settled.is_null() | (D.settled > day))  # noqa: E712
     counts = Counter(dict(C.select(C.stage, fn.COUNT(C.id)).where(mine & (C.status == "open"))
                           .group_by(C.stage).tuples()))
@@ -473,7 +487,9 @@ def _term(tree: Tree, unit_id: int, as_of: Date,
 def _overdue(tree: Tree, units: set[int], as_of: Date) -> int:
     from db.worklist import overdue_count
 
-    return overdue_count(_within(models.CaseFile.branch, units, tree), as_of)
+    from db.worklist import on_branches
+
+    return overdue_count(on_branches(lambda column: _within(column, units, tree), as_of), as_of)
 
 
 def stats(actor: Actor, unit_id: int | None, year: int, as_of: Date, *, today: Date | None = None,
@@ -509,10 +525,10 @@ def stats(actor: Actor, unit_id: int | None, year: int, as_of: Date, *, today: D
         below = sorted(tree.children_on(as_of).get(unit_id, []),
                        key=lambda u: (tree.units[u].sort_order, tree.units[u].code))
         goals = targets_for(below, year)
-        kids = [ChildFigures(_ref(tree.units[child]), under[child], goals.get(child)) for child in below]
+        kids = [ChildFigures(tree.ref_on(child, as_of), under[child], goals.get(child)) for child in below]
         kids.sort(key=lambda c: (c.target_percent is None, -(c.target_percent or 0)))
     return Stats(
-        unit=_ref(tree.units[unit_id]), year=year, as_of=as_of,
+        unit=tree.ref_on(unit_id, as_of), year=year, as_of=as_of,
         branches=sum(1 for u in inside if tree.units[u].org_type in BRANCH_TYPES),
         members_official=official, members_probationary=probationary,
         population=_population(tree, unit_id, as_of), admitted=admitted,

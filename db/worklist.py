@@ -94,6 +94,22 @@ def _open_on(as_of: datetime.date):
     return (C.status == "open") | (C.closed_on > as_of)
 
 
+def on_branches(among, as_of: datetime.date):
+    """The condition of a file whose branch on `as_of` passes `among` (a function giving the
+    condition on a branch column): its branch now, unless a reorganisation moved it after that
+    day (models.CaseMove), in which case the branch it left by its first later move."""
+    C, M = models.CaseFile, models.CaseMove
+    here = among(C.branch)
+    if not M.select().where(M.effective > as_of).exists():
+        return here
+    M2 = M.alias("earlier")
+    first = M.select(M.case).where(
+        (M.effective > as_of) & among(M.from_branch)
+        & ~fn.EXISTS(M2.select(M2.id).where((M2.case == M.case) & (M2.effective > as_of) & (
+            (M2.effective < M.effective) | ((M2.effective == M.effective) & (M2.id < M.id))))))
+    return (here & C.id.not_in(M.select(M.case).where(M.effective > as_of))) | C.id.in_(first)
+
+
 def _answers(as_of: datetime.date):
     """The condition on a stored next action (models.CaseDue) that it answers for `as_of`:
     computed since the file last changed, from records none of which is dated after that day."""
@@ -216,11 +232,11 @@ def refresh_due() -> int:
     D, C = models.CaseDue, models.CaseFile
     stale = [case_id for (case_id,) in D.select(D.case).where(D.stale == True).tuples()]  # noqa: E712
     refreshed = 0
-    for start in range(0, len(stale), 4_000):
-        chunk = stale[start:start + 4_000]
+    for start in range(0, len(stale), 3_000):
+        chunk = stale[start:start + 3_000]
         computed = _compute(C.id.in_(chunk) & (C.status == "open"), datetime.date.max)
         settled = dict(models.database.execute_sql(_SETTLED.format(ids=",".join("?" * len(chunk))),
-                                                   chunk * 8).fetchall())
+                                                   chunk * 9).fetchall())
         rows = []
         for case_id in chunk:
             done = computed.get(case_id)
@@ -243,8 +259,8 @@ def stored_problems() -> tuple[int, int]:
     wrong = 0
     fresh = D.select(D.case).where(D.stale == False)  # noqa: E712
     ids = [case_id for (case_id,) in fresh.tuples()]
-    for start in range(0, len(ids), 4_000):
-        chunk = ids[start:start + 4_000]
+    for start in range(0, len(ids), 3_000):
+        chunk = ids[start:start + 3_000]
         computed = _compute(C.id.in_(chunk) & (C.status == "open"), datetime.date.max)
         for case_id, action, due in D.select(D.case, D.action, D.due).where(D.case.in_(chunk)).tuples():
             done = computed.get(case_id)
@@ -274,16 +290,17 @@ _SETTLED = """SELECT case_id, max(day) FROM (
   UNION ALL SELECT c.id, t.issued FROM certificate t JOIN case_file c ON c.person_id = t.person_id
             WHERE c.id IN ({ids})
   UNION ALL SELECT id, closed_on FROM case_file WHERE closed_on IS NOT NULL AND id IN ({ids})
+  UNION ALL SELECT case_id, effective FROM case_move WHERE case_id IN ({ids})
 ) GROUP BY case_id"""
 
 
 def overdue_count(unit_ids, as_of: datetime.date) -> int:
-    """How many files of these branches (a list of ids, or a condition on
-    models.CaseFile.branch) are overdue on `as_of`: the work list's count, for a caller in db
+    """How many files of these branches (a list of ids, or a condition on models.CaseFile
+    made with `on_branches`) are overdue on `as_of`: the work list's count, for a caller in db
     that has checked the units against the actor's scope. The stored due dates that answer for
     that day are counted in SQL, the other files computed."""
     C, D = models.CaseFile, models.CaseDue
-    mine = C.branch.in_(unit_ids) if isinstance(unit_ids, list) else unit_ids
+    mine = on_branches(lambda column: column.in_(unit_ids), as_of) if isinstance(unit_ids, list) else unit_ids
     counted = (C.select(fn.COUNT(C.id)).join(D, on=(D.case == C.id))
                .where(mine & (C.status == "open") & _answers(as_of) & (D.due < as_of)).scalar())
     computed = _compute(mine & _open_on(as_of) & C.id.in_(_unanswered(as_of)), as_of)
@@ -316,7 +333,7 @@ def worklist(actor: Actor, unit_id: int | None, as_of: datetime.date, *,
 
     condition = _open_on(as_of)
     if unit_ids is not None:
-        condition &= C.branch.in_(unit_ids)
+        condition &= on_branches(lambda column: column.in_(unit_ids), as_of)
 
     cases = list(C.select(C.id, C.person, C.stage, C.on_hold, P.full_name, P.sort_key,
                           U.id, U.code, U.name)
@@ -325,6 +342,15 @@ def worklist(actor: Actor, unit_id: int | None, as_of: datetime.date, *,
                  .where(condition).tuples())
     if not cases:
         return []
+    # a file a reorganisation moved after as_of shows the branch it was in that day
+    M = models.CaseMove
+    earlier = {}
+    for case_id, bid, bcode, bname in (M.select(M.case, U.id, U.code, U.name).join(U, on=(M.from_branch == U.id))
+                                        .where(M.effective > as_of).order_by(M.effective.desc(), M.id.desc())
+                                        .tuples()):
+        earlier[case_id] = (bid, bcode, bname)  # the first move after as_of is the last kept
+    if earlier:
+        cases = [(*row[:6], *earlier.get(row[0], row[6:])) for row in cases]
     # the stored next actions that answer for as_of; the other files computed from their records
     D = models.CaseDue
     stored = {case_id: (action, _date(due)) for case_id, action, due in models.database.execute_sql(*(

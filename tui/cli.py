@@ -391,6 +391,9 @@ def _session(args) -> Session:
     try:
         actor = _actor(args.user or os.environ.get(ENV_USER) or None, location)
         today = _today(args.today)
+        from db.reorganise import apply_due
+
+        apply_due(today)  # reorganisations whose effective day has come since they were recorded
     except (PeeweeException, sqlite3.Error) as exc:
         raise _database_error(exc) from None
     return Session(location, today, actor)

@@ -8,7 +8,7 @@ and indexes that the member counts read alone."""
 
 from peewee import BooleanField, CharField, CompositeKey, DateField, ForeignKeyField, IntegerField, Model
 
-from db import connection, worklist
+from db import connection
 
 
 def up(migrator, db):
@@ -58,6 +58,5 @@ def up(migrator, db):
     connection.install_cache_triggers(db)
     db.execute_sql("INSERT OR IGNORE INTO setting (key, value) VALUES (?, hex(randomblob(8)))",
                    (connection.TREE_VERSION,))
-    # every file computed now (the models are bound to this database before migrations run)
+    # every file marked stale: computed by migration 0005, once the moves it reads are recorded
     db.execute_sql("INSERT OR IGNORE INTO case_due (case_id, stale) SELECT id, 1 FROM case_file")
-    worklist.refresh_due()
