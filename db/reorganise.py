@@ -280,6 +280,11 @@ def _apply(change: models.UnitChange, today: Date) -> None:
         now = A.select(A.unit).where((A.person == person) & (A.start <= today)
                                      & (A.end.is_null() | (A.end > today))).order_by(A.start.desc()).first()
         P.update(branch=now.unit_id if now else None).where(P.id == person).execute()
+    # a dissolved committee no longer decides admissions: the units it decided for decide their own
+    if change.kind == "dissolve":
+        for part in parts:
+            if part.role == "source":
+                U.update(decides_admissions=None).where(U.decides_admissions == part.unit_id).execute()
     # accounts whose unit ended go to the unit that received it
     receivers = [p.unit_id for p in parts if p.role == "result"]
     for part in parts:
