@@ -84,13 +84,22 @@ def pending_migrations(database: Database) -> list[str]:
 
 
 def _backup_before_migrating(database: SqliteDatabase) -> Path | None:
+    return copy_before(database, "migration")
+
+
+def copy_before(database: Database, reason: str) -> Path | None:
+    """A copy of the database file beside it, `<file>.before-<reason>-<time>` (mode 0600), taken
+    with SQLite's online backup before something large is done to it; None for a database with
+    no file or no tables yet."""
+    if not isinstance(database, SqliteDatabase):
+        return None
     path = Path(database.database)
     if str(path) == ":memory:" or not path.exists() or path.stat().st_size == 0:
         return None
     if not database.table_exists("unit"):
         return None
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.name}.before-migration-{stamp}")
+    target = path.with_name(f"{path.name}.before-{reason}-{stamp}")
     source = sqlite3.connect(str(path))
     try:
         dest = sqlite3.connect(str(target))
