@@ -230,8 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help=t("cli.help.json"))
     _case_write_parsers(case_commands, command)
     _case_new_parser(case_commands)
-    from tui import cli_admin, cli_classes, cli_progress, cli_transfer
+    from tui import cli_admin, cli_classes, cli_progress, cli_transfer, cli_units
 
+    cli_units.add_parsers(commands)  # `unit`: returns its action parsers
     cli_transfer.add_parsers(commands)
     cli_admin.add_parsers(commands)
     cli_classes.add_parser(commands)
@@ -493,18 +494,24 @@ def _print_accounts(login: str) -> None:
     _console().print(table)
 
 
-def _unit_json(node) -> dict:
-    return {"code": node.code, "name": node.name, "level": node.level, "org_type": node.org_type,
-            "category": node.category, "founded": _iso(node.founded), "ended": _iso(node.ended),
-            "children": [_unit_json(child) for child in node.children]}
+def _unit_json(node, history: dict | None = None) -> dict:
+    doc = {"code": node.code, "name": node.name, "level": node.level, "org_type": node.org_type,
+           "category": node.category, "founded": _iso(node.founded), "ended": _iso(node.ended),
+           "children": [_unit_json(child, history) for child in node.children]}
+    if history is not None:  # units --all: the reorganisations each unit took part in
+        doc["history"] = history.get(node.id, [])
+    return doc
 
 
 def cmd_units(args, session: Session) -> int:
     from db.units import unit_tree
 
+    from tui import cli_units
+
     roots = unit_tree(session.actor, session.today, include_ended=args.all)
+    history = cli_units.unit_histories() if args.all else None
     if args.json:
-        print_json([_unit_json(root) for root in roots])
+        print_json([_unit_json(root, history) for root in roots])
         return 0
     console = _console()
     key = "cli.units.title_all" if args.all else "cli.units.title"
@@ -523,6 +530,9 @@ def cmd_units(args, session: Session) -> int:
         if node.ended and node.ended <= session.today:
             parts.append(t("cli.units.ended", date=i18n.date(node.ended)))
         text.append("  " + " · ".join(safe(p) for p in parts), style="dim")
+        note = cli_units.tree_note(history.get(node.id)) if history else ""
+        if note:
+            text.append("\n" + safe(note), style="dim")
         return text
 
     def grow(tree, node):
@@ -1096,6 +1106,10 @@ def _run(args, lang_explicit: bool) -> int:
             return cli_progress.run(args, session)
         if args.command in cli_admin.COMMANDS:
             return cli_admin.run(args, session)
+        if args.command == "unit":
+            from tui import cli_units
+
+            return cli_units.run(args, session)
     except (NotFound, UnitLookupError, AccessError) as exc:
         raise refusal_from(exc, session.actor) from None
     raise AssertionError(f"unhandled command {args.command!r}")  # the parser allows no other
@@ -1227,4 +1241,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m tui.cli`: run the imported module, so that its Refusal is the one that
+    # tui.cli_* modules raise (this file as __main__ would be a second copy of it)
+    from tui.cli import main as _main
+
+    sys.exit(_main())
