@@ -8,6 +8,9 @@ next or previous page. Database work runs in thread workers that post their resu
 `p` shows the unit's progress against its target (screens/progress.py).
 `y` shows the change history of the unit listed, `Y` that of the person highlighted in the list
 (screens/audit.py); `U` the accounts (screens/accounts.py, administrators only).
+`o` shows the organisational history of the unit chosen in the tree and, for organisers and
+administrators, founds, renames, merges, splits, dissolves or transfers it (screens/reorganise.py);
+coming back, the tree is read again and shows the unit acted on (or the one that received it).
 """
 
 from __future__ import annotations
@@ -128,6 +131,8 @@ class MainScreen(Screen):
                 id="main.unit_history"),
         Binding("Y", "person_history", "audit.key_person", tooltip="audit.key_person_long",
                 show=False, id="main.person_history"),
+        Binding("o", "reorganise", "reorganise.key", tooltip="reorganise.key_long", show=False,
+                id="main.reorganise"),  # in the help (F1): the footer has no room at 80 columns
         # for administrators, also in the footer while the tree has the focus (see compose:
         # with the list's keys there is no room at 80 columns); others are told it is not theirs
         Binding("U", "accounts", "accounts.key", tooltip="accounts.key_long", show=False,
@@ -153,6 +158,7 @@ class MainScreen(Screen):
         self._asked_limit = 0  # the page size of the latest request
         self._tree_seq = 0
         self._expanded: set[int] | None = None  # unit ids unfolded in the tree
+        self._follow: int | None = None  # after a reorganisation: the unit to show next
         self._queued: list[PagedTable.PageRequested] = []  # page turns asked for while loading
 
     # --- layout ---------------------------------------------------------------------------
@@ -216,6 +222,9 @@ class MainScreen(Screen):
         cursor = tree.cursor_node.data if tree.cursor_node is not None else None
         cursor = cursor or self.unit
         wanted = cursor.id if cursor is not None else None
+        follow, self._follow = self._follow, None
+        if follow is not None:
+            wanted = follow
         found = None
         tree.clear()
 
@@ -241,8 +250,13 @@ class MainScreen(Screen):
         if found is not None:
             # the node's line is known only once the tree has laid out its lines
             node = found
+            if follow is not None:  # unfold down to it, and list its people
+                parent = node.parent
+                while parent is not None and parent is not tree.root:
+                    parent.expand()
+                    parent = parent.parent
             self.call_after_refresh(tree.move_cursor, node)
-            if self.unit is None:
+            if self.unit is None or (follow is not None and node.data.id == follow):
                 self.show_unit(node.data)
         elif self.unit is None:
             self._show_info()
@@ -338,6 +352,29 @@ class MainScreen(Screen):
         from screens.audit import open_history  # imported on first use
 
         open_history(self, t("audit.title_person", name=row.full_name), person_id=row.id)
+
+    def action_reorganise(self) -> None:
+        """The organisational history of the unit chosen in the tree (the unit listed when the
+        tree has no cursor), and the changes to it."""
+        tree = self.query_one(UnitTree)
+        node = tree.cursor_node
+        unit = node.data if node is not None and node.data is not None else self.unit
+        if unit is None:
+            self.notify(t("reorganise.pick_unit"), markup=False, timeout=4)
+            return
+        from screens.reorganise import ReorganiseScreen  # imported on first use
+
+        def back(follow: int | None) -> None:
+            if follow is not None:
+                self.reload_after_change(follow)
+
+        self.app.push_screen(ReorganiseScreen(self.context, unit), back)
+
+    def reload_after_change(self, follow: int | None) -> None:
+        """The tree as of today after a reorganisation, the cursor on `follow` (its people
+        listed)."""
+        self._follow = follow
+        self.load_tree()
 
     def action_accounts(self) -> None:
         if not self.context.actor.is_admin:

@@ -209,3 +209,31 @@ def test_progress_na_phac_80x24(snap_compare, demo_db, monkeypatch):
         assert snap_compare(app, terminal_size=(80, 24), run_before=_open(town.id, "p"))
     finally:
         i18n.set_language("vi")
+
+
+def test_reorganise_history_80x24(snap_compare, demo_db, monkeypatch):
+    """The organisational history of Nà Phặc's first branch on the demo (it received a dissolved
+    branch in 2018), with the keys of the six changes."""
+    import datetime
+
+    from db.access import account_actor
+    from db.units import find_unit
+    from tui.context import AppContext
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    today = datetime.date(2021, 9, 30)
+    actor = account_actor("demo_organiser")
+    branch = find_unit(actor, "NS-NP-01", today)
+    app = KetnapApp(AppContext(location=demo_db, actor=actor, today=today, lang="vi"),
+                    theme="textual-dark")
+
+    async def run_before(pilot) -> None:
+        await _open(branch.id)(pilot)
+        pilot.app.screen.query_one("#units").focus()
+        await pilot.press("o")
+        await settle(pilot)
+
+    try:
+        assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    finally:
+        i18n.set_language("vi")
