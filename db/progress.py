@@ -715,11 +715,15 @@ def stage_times(actor: Actor, unit_id: int, as_of: Date, *, slowest: int = 5) ->
     root = scope_root(actor)
     if root is not None and unit_id not in subtree_ids(actor, root, as_of):
         raise NotFound(unit_id)
-    inside = list(Tree.current().subtree(unit_id, as_of))
+    from db.worklist import on_branches
+
+    tree = Tree.current()
+    inside = tree.subtree(unit_id, as_of)
     S, C, P = models.Step, models.CaseFile, models.Person
     rows = (S.select(S.case, S.seq, S.stage, S.date, P.full_name)
             .join(C, on=(S.case == C.id)).join(P, on=(C.person == P.id))
-            .where(S.undone_at.is_null() & (S.date <= as_of) & C.branch.in_(inside))
+            .where(S.undone_at.is_null() & (S.date <= as_of)
+                   & on_branches(lambda column: _within(column, inside, tree), as_of))
             .order_by(S.case, S.seq).tuples())
     spans: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
     previous = None

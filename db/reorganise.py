@@ -432,11 +432,14 @@ def split(actor: Actor, today: Date, decision: Decision, source_id: int, results
             mine = {p for p, i in assign.items() if i == index} | (unnamed if rest == index else set())
             outcome.moved.append(_move(change.id, source, target, day, people=mine, files_of=mine,
                                        units=index == (rest if rest is not None else 0)))
-        # files of people not affiliated with the source (if any) go with the rest
-        leftover = _move(change.id, source, targets[rest if rest is not None else 0], day, people=set(),
-                         units=False)
-        if leftover.files:
-            outcome.moved.append(leftover)
+        # open files of people not affiliated with the source (if any) go with the rest
+        C = models.CaseFile
+        moved = models.CaseMove.select(models.CaseMove.case).where(models.CaseMove.change == change.id)
+        others = {p for (p,) in C.select(C.person).where((C.branch == source.id) & (C.status == "open")
+                                                          & (C.stage != "official") & C.id.not_in(moved)).tuples()}
+        if others:
+            outcome.moved.append(_move(change.id, source, targets[rest if rest is not None else 0], day,
+                                       people=set(), files_of=others, units=False))
         _end_unit(source, day)
         return _finish(actor, change, today, outcome, source.id)
 

@@ -107,9 +107,6 @@ def test_merging_two_na_phac_branches_keeps_2021_and_changes_the_tree_from_2022(
     assert status == 0 and "Units merged" in out and "demo_organiser" in out
 
 
-@pytest.mark.xfail(strict=True, reason="db.progress.stage_times takes the files' branch of today "
-                   "(CaseFile.branch) against the tree as of --as-of: files moved to a unit founded later "
-                   "drop out of the figures of the earlier date")
 def test_stage_times_as_of_2021_are_those_before_the_merge(ketnap):
     before = stats_2021(ketnap)["stage_times"]
     assert ketnap(*MERGE)[0] == 0
@@ -281,9 +278,6 @@ def test_refusals_of_the_database_layer_and_of_usage(ketnap):
     assert not models.UnitChange.select().where(models.UnitChange.decided >= connection.parse_date("2022-01-01")).exists()
 
 
-@pytest.mark.xfail(strict=True, reason="db.reorganise.split: the 'leftover' _move (people=set(), files_of=None) "
-                   "records a second CaseMove for every open file of the source, to the rest unit, "
-                   "and reports it as one more moved line")
 def test_a_split_moves_each_open_file_once_to_its_persons_unit(ketnap):
     C, M = models.CaseFile, models.CaseMove
     source = models.Unit.get(models.Unit.code == "NS-NP-08")
