@@ -73,6 +73,8 @@ class Result:
     outcomes: list[Outcome] = field(default_factory=list)
     open_files_outside: int = 0  # open files whose branch is not live on the effective day
     units_left: list[str] = field(default_factory=list)  # units left under no live parent
+    # each commune directly under the province afterwards: (code, name, members, open files, branches)
+    communes: list[tuple[str, str, int, int, int]] = field(default_factory=list)
     saved: bool = False
 
 
@@ -204,6 +206,19 @@ def _carry_out(actor: Actor, today: Date, plan: Plan) -> Result:
         parent = reorganise.parent_on(unit_id, day)
         if parent is not None and parent not in live:
             result.units_left.append(U.get_by_id(unit_id).code)
+    M, A = models.Membership, models.Affiliation
+    for unit in sorted((U.get_by_id(u) for u in live if reorganise.parent_on(u, day) == province),
+                       key=lambda u: (u.level != "commune", u.sort_order, u.code)):
+        if unit.level != "commune":
+            continue
+        inside = reorganise._below(unit.id, day) | {unit.id}
+        members = (M.select().join(A, on=(A.person == M.person))
+                   .where((M.ceremony_on <= day) & (M.ended_on.is_null() | (M.ended_on > day))
+                          & (A.start <= day) & (A.end.is_null() | (A.end > day)) & A.unit.in_(list(inside)))
+                   .count())
+        files = sum(1 for b in branches.values() if b in inside)
+        result.communes.append((unit.code, unit.name, members, files,
+                                sum(1 for u in inside if U.get_by_id(u).org_type in ("branch", "grassroots_branch"))))
     return result
 
 

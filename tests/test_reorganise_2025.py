@@ -100,3 +100,39 @@ def test_a_wrong_plan_is_refused_before_anything_is_tried(admin, edit, code):
         reorganise_2025.preview(admin, TODAY, reorganise_2025.read_plan(text))
     assert err.value.code == code
     assert models.UnitChange.select().where(models.UnitChange.decision == "01-QĐ/TU").count() == 0
+
+
+def test_the_command_line_guide_template_preview_apply(demo_db, capsys, tmp_path):
+    import json
+
+    from db import audit
+    from tui import cli
+
+    audit.write_current_head()  # the copy came without the chain's head file
+    user = ("--db", demo_db, "--user", "demo_admin", "--today", "2025-07-01", "--lang", "en")
+
+    def ketnap(*args):
+        status = cli.main([*user, *args])
+        return status, capsys.readouterr()
+
+    status, out = ketnap("unit", "reorganise-2025", "--template")
+    assert status == 0 and 'districts = ["NS"]' in out.out and out.out.count("\n[[commune]]\n") == 11
+    before = ketnap("stats", "--unit", "NS", "--year", "2021", "--as-of", "30/09/2021", "--json")[1].out
+    status, out = ketnap("unit", "reorganise-2025", "--plan", str(PLAN))
+    assert status == 0 and "PREVIEW (nothing saved)" in out.out and "Nothing was saved" in out.out
+    assert "Đảng bộ xã Nà Phặc [BK-NPH]: 42 branches" in out.out
+    assert not models.Unit.select().where(models.Unit.code == "BK-NPH").exists()
+    status, out = ketnap("unit", "reorganise-2025", "--plan", str(PLAN), "--apply", "--json")
+    doc = json.loads(out.out)
+    assert status == 0 and doc["saved"] and doc["open_files_outside"] == 0 and doc["units_left"] == []
+    assert doc["copy"] and Path(doc["copy"]).exists()
+    assert [c["code"] for c in doc["communes"]] == ["BK-NPH", "BK-NSO", "BK-TQU", "BK-BVA", "NS-HL"]
+    assert ketnap("stats", "--unit", "NS", "--year", "2021", "--as-of", "30/09/2021", "--json")[1].out == before
+    assert ketnap("check")[0] == 0
+    # a district organiser may not put communes under the province; a plan that does not parse
+    status, out = ketnap("--user", "demo_organiser", "unit", "reorganise-2025", "--plan", str(PLAN))
+    assert status == 1
+    bad = tmp_path / "plan.toml"
+    bad.write_text("decision = \n", encoding="utf-8")
+    status, out = ketnap("unit", "reorganise-2025", "--plan", str(bad))
+    assert status == 1 and "The plan file cannot be read" in out.err + out.out

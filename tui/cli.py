@@ -1168,6 +1168,8 @@ def _refuse_over_ssh(args) -> None:
         raise Refusal("forbidden", t("cli.error.ssh_files"))
     if args.command == "export" and args.output != "-":
         raise Refusal("forbidden", t("cli.error.ssh_files"))
+    if args.command == "unit" and getattr(args, "plan", None) not in (None, "-"):
+        raise Refusal("forbidden", t("cli.error.ssh_files"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -88,6 +88,9 @@ def add_parsers(commands):
         p.add_argument("--effective", metavar="D", help=t("cli.unit_change.help_effective"))
         p.add_argument("--note", metavar="TEXT", help=t("cli.unit_change.help_note"))
         p.add_argument("--json", action="store_true", help=t("cli.help.json"))
+    from tui import cli_reorganise
+
+    cli_reorganise.add_parser(unit_commands)
     return unit_commands
 
 
@@ -99,6 +102,10 @@ def _codes(group: str) -> list[str]:
 # --- running a change --------------------------------------------------------------------------
 
 def run(args, session) -> int:
+    if args.unit_command == "reorganise-2025":
+        from tui import cli_reorganise
+
+        return cli_reorganise.run(args, session)
     if args.unit_command == "change":
         return run_change(args, session)
     raise AssertionError(f"unhandled unit command {args.unit_command!r}")
