@@ -89,6 +89,9 @@ def change_text(entry: EntryView) -> str:
             return str(after["reason"])
         if before is None and entry.action in ("open", "import") and after.get("stage"):
             return _stage(after["stage"])
+        if entry.entity == "unit_change" and after.get("decision"):  # a reorganisation
+            return (f"{after['decision']}: {', '.join(after.get('sources') or [])} → "
+                    f"{', '.join(after.get('results') or [])}")
         if before is None and entry.action == "account_add" and after.get("role"):
             return f"{after.get('name', '')} · {code_name('role', after['role'])}"
         if isinstance(before, dict):

@@ -105,6 +105,7 @@ def test_merging_two_na_phac_branches_keeps_2021_and_changes_the_tree_from_2022(
     monkeypatch.setenv("COLUMNS", "200")  # the audit table, unwrapped
     status, out, _ = ketnap("audit", "--limit", "5")
     assert status == 0 and "Units merged" in out and "demo_organiser" in out
+    assert "45-QĐ/ĐU: NS-NP-01, NS-NP-02 → NS-NP-40" in out
 
 
 def test_stage_times_as_of_2021_are_those_before_the_merge(ketnap):

@@ -117,6 +117,9 @@ def _what(entry) -> str:
     before, after = entry.before, entry.after
     if entry.entity == "account" and isinstance(after, dict):
         return f"{after.get('name')}: {i18n.code_name('role', after.get('role'))}"
+    if entry.entity == "unit_change" and isinstance(after, dict):  # the decision, what became what
+        return (f"{after.get('decision')}: {', '.join(after.get('sources') or [])} → "
+                f"{', '.join(after.get('results') or [])}")
     if isinstance(before, dict) and isinstance(after, dict) and "stage" in before and "stage" in after \
             and before["stage"] != after["stage"]:
         return f"{i18n.code_name('stage', before['stage'])} → {i18n.code_name('stage', after['stage'])}"
