@@ -1,0 +1,102 @@
+"""Importing people from a sheet (db.import_people) on a copy of the demo: the planted mistakes
+reported exactly, the rest in, a second import changing nothing, --all-or-nothing, a dry run,
+an unknown column, and the refusal to change a party status or a branch."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from db import import_people, models
+from db.access import account_actor
+from db.import_people import ImportRefused
+from tests import people_sheet
+
+TODAY = datetime.date(2021, 9, 30)
+
+
+@pytest.fixture
+def organiser(demo_db):
+    return account_actor("demo_organiser")
+
+
+def counts():
+    return {m.__name__: m.select().count() for m in (models.Person, models.CaseFile, models.Membership,
+                                                    models.Affiliation)}
+
+
+def rejected_codes(report) -> dict[int, list[str]]:
+    return {f.row: [p.code for p in f.problems] for f in report.rejected}
+
+
+def test_the_planted_mistakes_are_reported_and_the_rest_go_in_once(organiser):
+    before = counts()
+    report = import_people.import_people(organiser, people_sheet.rows(), TODAY)
+    assert rejected_codes(report) == {row: [code] for row, code in people_sheet.PLANTED.items()}
+    assert (report.imported, report.updated, report.unchanged) == (480, 0, 0)
+    after = counts()
+    members = sum(1 for r in people_sheet.rows()[1:] if r[11]) - sum(
+        1 for row in people_sheet.PLANTED if people_sheet.rows()[row - 1][11])
+    assert after["Person"] - before["Person"] == 480
+    assert after["Membership"] - before["Membership"] == members
+    assert after["CaseFile"] - before["CaseFile"] == 480 - members
+    # a duplicate citizen ID: the later row is the one rejected, the earlier one went in
+    assert models.Person.select().where(models.Person.citizen_id == people_sheet.citizen_id(18)).count() == 1
+    again = import_people.import_people(organiser, people_sheet.rows(), TODAY)
+    assert (again.imported, again.updated, again.unchanged, len(again.rejected)) == (0, 0, 480, 20)
+    assert counts() == after
+
+
+def test_all_or_nothing_and_dry_run_write_nothing(organiser):
+    before = counts()
+    report = import_people.import_people(organiser, people_sheet.rows(), TODAY, all_or_nothing=True)
+    assert report.rolled_back and len(report.rejected) == 20 and report.imported == 0
+    assert counts() == before
+    dry = import_people.import_people(organiser, people_sheet.rows(), TODAY, dry_run=True)
+    assert dry.dry_run and dry.imported == 480 and len(dry.rejected) == 20
+    assert counts() == before
+    clean = [r for n, r in enumerate(people_sheet.rows(), start=1) if n not in people_sheet.PLANTED]
+    report = import_people.import_people(organiser, clean, TODAY, all_or_nothing=True)
+    assert not report.rolled_back and report.imported == 480
+
+
+def test_an_unknown_column_refuses_the_whole_file(organiser):
+    sheet = people_sheet.rows()
+    sheet[0] = sheet[0] + ["Ghi chú riêng"]
+    before = counts()
+    with pytest.raises(ImportRefused) as err:
+        import_people.import_people(organiser, sheet, TODAY)
+    assert err.value.code == "unknown_column" and err.value.params["column"] == "Ghi chú riêng"
+    assert counts() == before
+
+
+def test_english_headers_and_updates(organiser):
+    sheet = [["full_name", "sex", "born", "citizen_id", "branch", "occupation"],
+             ["Hoàng Thị Mai", "F", "2001-04-12", "099100009999", "NS-NP-03", "Giáo viên"]]
+    first = import_people.import_people(organiser, sheet, TODAY)
+    assert first.imported == 1
+    sheet[1][5] = "Công chức"
+    second = import_people.import_people(organiser, sheet, TODAY)
+    assert (second.updated, second.imported) == (1, 0)
+    assert models.Person.get(models.Person.citizen_id == "099100009999").occupation == "Công chức"
+
+
+def test_a_sheet_may_not_change_party_status_or_branch(organiser):
+    sheet = [["full_name", "sex", "born", "citizen_id", "branch"],
+             ["Nông Văn Dũng", "M", "12/05/1995", "099100008888", "NS-NP-03"]]
+    assert import_people.import_people(organiser, sheet, TODAY).imported == 1
+    moved = [sheet[0], ["Nông Văn Dũng", "M", "12/05/1995", "099100008888", "NS-NP-05"]]
+    report = import_people.import_people(organiser, moved, TODAY)
+    assert rejected_codes(report) == {2: ["needs_procedure"]}
+    member = [sheet[0] + ["party_status", "admitted_on", "ceremony_on"],
+              ["Nông Văn Dũng", "M", "12/05/1995", "099100008888", "NS-NP-03", "official", "01/01/2020", "20/01/2020"]]
+    report = import_people.import_people(organiser, member, TODAY)
+    assert [p.code for p in report.rejected[0].problems] in (["needs_procedure"], ["missing_value"])
+
+
+def test_a_viewer_may_not_import(demo_db):
+    from db.access import AccessError
+
+    with pytest.raises(AccessError):
+        import_people.import_people(account_actor("demo_viewer"), people_sheet.rows(3), TODAY)
