@@ -58,6 +58,69 @@ _STATUS = {"": None, "probationary": "probationary", "du bi": "probationary", "d
 _DATES = ("born", "admitted_on", "ceremony_on", "official_on")
 
 
+class _NoValue:
+    """A formula cell saved without its value: counts as `bad_value` (interfaces.md)."""
+
+    def __str__(self) -> str:
+        return "="
+
+
+FORMULA_WITHOUT_VALUE = _NoValue()
+
+
+def rows_from_xlsx(data: bytes) -> list[list]:
+    """The first sheet's rows of an XLSX file, values as saved (a formula cell as its saved value,
+    FORMULA_WITHOUT_VALUE when it has none). Read-only mode: the file is read as it streams."""
+    import io
+
+    from openpyxl import load_workbook
+
+    values = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    formulas = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    try:
+        out = []
+        for saved, written in zip(values.worksheets[0].iter_rows(values_only=True),
+                                  formulas.worksheets[0].iter_rows(values_only=True)):
+            row = []
+            for value, source in zip(saved, written):
+                if value is None and isinstance(source, str) and source.startswith("="):
+                    value = FORMULA_WITHOUT_VALUE
+                row.append(value)
+            while row and row[-1] is None:
+                row.pop()
+            out.append(row)
+        while out and not out[-1]:
+            out.pop()
+        return out
+    finally:
+        values.close()
+        formulas.close()
+
+
+def _cell(value, column: str):
+    """A cell as the checks read it: text, a date, or FORMULA_WITHOUT_VALUE. Numbers typed in
+    a spreadsheet lose their leading zeros: a citizen ID or phone number given as a number gets
+    them back."""
+    if value is None or value is FORMULA_WITHOUT_VALUE:
+        return value
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, Date):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        text = str(value)
+        if column == "citizen_id" and len(text) < pipeline.CITIZEN_ID_DIGITS:
+            return text.zfill(pipeline.CITIZEN_ID_DIGITS)
+        if column == "phone" and not text.startswith("0"):
+            return "0" + text
+        return text
+    return str(value)
+
+
 class ImportRefused(Exception):
     """The whole file refused before any row is read (`unknown_column`, `no_rows`)."""
 
@@ -122,6 +185,10 @@ def _check(actor: Actor, number: int, cells: dict, today: Date, branches: dict) 
     """One row's values, checked field by field (every fault listed)."""
     problems: list[Problem] = []
     values: dict = {}
+    for column, cell in list(cells.items()):
+        if cell is FORMULA_WITHOUT_VALUE:  # reported once, then read as empty
+            problems.append(Problem("bad_value", column, "="))
+            cells = {**cells, column: None}
     for column in _TEXT:
         values[column] = clean(cells.get(column) or "") or None
     if not values["full_name"]:
@@ -300,7 +367,7 @@ def import_people(actor: Actor, rows: Iterable[list], today: Date, *, dry_run: b
         values = {}
         for code, cell in zip(columns, cells):
             if code is not None:  # a column with no header is left out
-                values[code] = cell
+                values[code] = _cell(cell, code)
         if not any(c not in (None, "") for c in values.values()):
             return None  # an empty line
         row = _check(actor, number, values, today, branches)

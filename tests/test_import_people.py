@@ -100,3 +100,78 @@ def test_a_viewer_may_not_import(demo_db):
 
     with pytest.raises(AccessError):
         import_people.import_people(account_actor("demo_viewer"), people_sheet.rows(3), TODAY)
+
+
+def xlsx_bytes(sheet: list[list[str]]) -> bytes:
+    """The sheet as a spreadsheet program saves it: dates as date cells, citizen IDs as numbers
+    (the leading zero lost), every other cell as text."""
+    import io
+
+    from openpyxl import Workbook
+
+    from db.connection import parse_date
+
+    book = Workbook()
+    page = book.active
+    for number, row in enumerate(sheet, start=1):
+        cells = []
+        for column, value in zip(sheet[0], row):
+            if number > 1 and column in ("Ngày sinh", "Ngày vào Đảng", "Ngày kết nạp", "Ngày chính thức") and value:
+                try:
+                    value = parse_date(value)
+                except ValueError:
+                    pass
+            elif number > 1 and column == "Số CCCD" and value.isdigit() and len(value) == 12:
+                value = int(value)
+            cells.append(value)
+        page.append(cells)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_the_same_sheet_as_xlsx_gives_the_same_result(organiser):
+    report = import_people.import_people(organiser, import_people.rows_from_xlsx(xlsx_bytes(people_sheet.rows())),
+                                         TODAY)
+    assert rejected_codes(report) == {row: [code] for row, code in people_sheet.PLANTED.items()}
+    assert report.imported == 480
+    assert models.Person.select().where(models.Person.citizen_id == people_sheet.citizen_id(7)).exists()
+
+
+def test_a_formula_cell_without_its_value_is_a_bad_value(organiser):
+    sheet = [["full_name", "sex", "born", "branch", "occupation"],
+             ["Hà Văn Lâm", "M", "03/03/1990", "NS-NP-03", "=UPPER(A2)"]]
+    report = import_people.import_people(organiser, import_people.rows_from_xlsx(xlsx_bytes(sheet)), TODAY)
+    assert rejected_codes(report) == {2: ["bad_value"]}
+    assert report.rejected[0].problems[0].column == "occupation"
+
+
+def test_the_command_line_imports_a_workbook_and_reports_each_rejected_row(demo_db, capsys, tmp_path):
+    import json
+
+    from tui import cli
+
+    path = tmp_path / "danh-sach.xlsx"
+    path.write_bytes(xlsx_bytes(people_sheet.rows(60)))
+    user = ("--db", demo_db, "--user", "demo_organiser", "--lang", "en")
+    status = cli.main([*user, "import", str(path), "--dry-run", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    planted = {row: code for row, code in people_sheet.PLANTED.items() if row <= 61}
+    assert status == 1 and doc["dry_run"] and doc["imported"] == 60 - len(planted)
+    assert {r["row"]: [v["code"] for v in r["violations"]] for r in doc["rejected"]} == \
+        {row: [code] for row, code in planted.items()}
+    assert doc["rejected"][0]["violations"][0]["message"] == "Column “born”: “31/02/1990” is not a valid value."
+    status = cli.main([*user, "import", str(path)])
+    captured = capsys.readouterr()
+    assert status == 1 and "Row 12 (" in captured.err and "is not a valid value" in captured.err
+    assert "57 people imported (new), 0 updated, 0 unchanged, 3 rows rejected" in captured.out
+    status = cli.main(["--db", demo_db, "--user", "demo_organiser", "--lang", "vi", "import", str(path)])
+    captured = capsys.readouterr()
+    assert status == 1 and "Cột “Ngày sinh”: “31/02/1990” không hợp lệ." in captured.err
+    bad = tmp_path / "bad.xlsx"
+    sheet = people_sheet.rows(3)
+    sheet[0][3] = "Màu áo"
+    bad.write_bytes(xlsx_bytes(sheet))
+    status = cli.main([*user, "import", str(bad), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert status == 1 and doc["error"]["code"] == "unknown_column" and "Màu áo" in doc["error"]["message"]

@@ -359,14 +359,6 @@ def test_legacy_accepts_a_step_without_votes_and_names_what_was_not_checked(admi
     assert status == 0 and "unchanged 1" in text
 
 
-def test_a_spreadsheet_is_refused_for_now(admin, capsys, tmp_path):
-    connection.set_setting("today", TODAY.isoformat())
-    path = tmp_path / "people.csv"
-    path.write_text("full_name\nA\n", encoding="utf-8")
-    status, doc, _ = run_json(capsys, "--db", models.database.obj.database, "import", path)
-    assert status == 1 and doc["error"]["code"] == "bad_value"
-
-
 def test_legacy_file_starting_at_the_branch_vote(admin):
     world_for_rules()
     doc = case_doc(votes=(2, 2, 0))

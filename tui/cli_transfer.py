@@ -14,7 +14,7 @@ from tui.i18n import t
 
 EXPORT_KINDS = ("people", "cases", "report")
 EXPORT_FORMATS = ("csv", "xlsx", "json")
-SHEET_SUFFIXES = (".csv", ".xlsx", ".xls", ".ods", ".tsv")
+SHEET_SUFFIXES = (".csv", ".xlsx", ".tsv")
 
 
 def add_parsers(commands) -> None:
@@ -50,18 +50,12 @@ def run(args, session) -> int:
 
 # --- import ----------------------------------------------------------------------------------
 
-def _read_documents(name: str) -> list:
+def _read_documents(name: str, raw: bytes) -> list:
     from tui.cli import Refusal, safe
 
-    if Path(name).suffix.lower() in SHEET_SUFFIXES:
-        raise Refusal("bad_value", t("cli.transfer.sheet_not_yet", name=safe(name)))
     try:
-        if name == "-":  # standard input: the way to import over SSH
-            data = json.load(sys.stdin)
-        else:
-            with open(name, encoding="utf-8") as fh:
-                data = json.load(fh)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
         raise Refusal("bad_value", t("cli.transfer.bad_file", name=safe(name), message=safe(exc))) from None
     if isinstance(data, dict):
         return [data]
@@ -128,12 +122,111 @@ def report_json(report) -> dict:
     }
 
 
+def _read_bytes(name: str) -> bytes:
+    from tui.cli import Refusal, safe
+
+    try:
+        if name == "-":
+            return sys.stdin.buffer.read()
+        with open(name, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise Refusal("bad_value", t("cli.transfer.bad_file", name=safe(name), message=safe(exc))) from None
+
+
+def _is_sheet(name: str, data: bytes) -> bool:
+    """A people sheet (CSV/TSV text or XLSX) rather than case files (JSON)."""
+    if name != "-":
+        return Path(name).suffix.lower() in SHEET_SUFFIXES + (".txt",)
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    return head not in (b"{", b"[")
+
+
+def people_problem_message(problem) -> str:
+    """The sentence for one fault of a people row, the column named as the sheet names it."""
+    from db.import_people import COLUMNS
+    from tui.cli import safe
+
+    column = problem.column or ""
+    shown = COLUMNS.get(column, column) if i18n.language() == "vi" else column
+    key = f"cli.people_import.code.{problem.code}"
+    params = {k: safe(v) for k, v in (problem.params or {}).items()}
+    if problem.code == "needs_procedure":
+        for k in ("now", "sheet"):
+            params[k] = i18n.code_name("party_status", params.get(k)) or params.get(k) or t("cli.people_import.none")
+    if i18n.has(key):
+        return t(key, **{"row": "", "now": "", "sheet": "", **params, "column": safe(shown),
+                         "value": safe(problem.value if problem.value is not None else "")})
+    return problem_message(problem)
+
+
+def people_report_json(report) -> dict:
+    def problem(p) -> dict:
+        value = p.value if isinstance(p.value, (str, int, float, bool, type(None))) else str(p.value)
+        return {"code": p.code, "column": p.column, "value": value, "message": people_problem_message(p)}
+
+    return {
+        "ok": report.ok, "dry_run": report.dry_run, "imported": report.imported, "updated": report.updated,
+        "unchanged": report.unchanged,
+        "rejected": [{"row": f.row, "record": f.record, "violations": [problem(p) for p in f.problems]}
+                     for f in report.rejected],
+        "warnings": [], "rolled_back": report.rolled_back,
+    }
+
+
+def cmd_import_people(args, session, data: bytes) -> int:
+    from db import import_people
+    from db.import_people import ImportRefused
+    from tui.cli import Refusal, _err, print_json, safe
+
+    if args.branch or args.legacy:
+        raise Refusal("bad_value", t("cli.people_import.case_options"))
+    try:
+        if data[:4] == b"PK\x03\x04":  # a zip: an XLSX workbook
+            rows = import_people.rows_from_xlsx(data)
+        else:
+            from db import textfile
+
+            rows = textfile.read_rows(data).rows
+    except Exception as exc:  # an unreadable workbook or text: refused with its reason, nothing read
+        raise Refusal("bad_value", t("cli.transfer.bad_file", name=safe(args.file), message=safe(exc))) from None
+    progress = None
+    if sys.stderr.isatty() and not args.json and len(rows) > 1000:
+        total = len(rows) - 1
+        progress = lambda done: _err(t("cli.people_import.progress", done=i18n.number(done),  # noqa: E731
+                                       total=i18n.number(total)))
+    try:
+        report = import_people.import_people(session.actor, rows, session.today, dry_run=args.dry_run,
+                                             all_or_nothing=args.all_or_nothing, progress=progress)
+    except ImportRefused as exc:
+        column = exc.params.get("column", "")
+        raise Refusal(exc.code, t(f"cli.people_import.{exc.code}", column=safe(column))) from None
+    status = 0 if report.ok else 1
+    doc = people_report_json(report)
+    if args.json:
+        print_json(doc)
+        return status
+    key = "cli.people_import.summary_dry_run" if report.dry_run else "cli.people_import.summary"
+    print(t(key, imported=i18n.number(doc["imported"]), updated=i18n.number(doc["updated"]),
+            unchanged=i18n.number(doc["unchanged"]), rejected=i18n.number(len(doc["rejected"]))))
+    for item in doc["rejected"]:
+        _err(t("cli.people_import.rejected", row=item["row"], record=safe(item["record"] or "")))
+        for v in item["violations"]:
+            _err(f"  - {v['message']}")
+    if report.rolled_back:
+        _err(t("cli.transfer.rolled_back"))
+    return status
+
+
 def cmd_import(args, session) -> int:
     from db import transfer
     from db.units import find_unit
     from tui.cli import Refusal, _err, print_json, safe
 
-    documents = _read_documents(args.file)
+    data = _read_bytes(args.file)
+    if _is_sheet(args.file, data):
+        return cmd_import_people(args, session, data)
+    documents = _read_documents(args.file, data)
     branch_id = None
     if args.branch:
         node = find_unit(session.actor, args.branch, session.today)  # lookup errors: cli.refusal_from
