@@ -118,7 +118,13 @@ def _cell(value, column: str):
         if column == "phone" and not text.startswith("0"):
             return "0" + text
         return text
-    return str(value)
+    text = str(value)
+    if len(text) > 1 and text[0] == "'" and text[1] in FORMULA_STARTS:
+        return text[1:]  # written so by an export, so that a spreadsheet does not run it
+    return text
+
+
+FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 class ImportRefused(Exception):
@@ -439,3 +445,47 @@ def import_people(actor: Actor, rows: Iterable[list], today: Date, *, dry_run: b
         return report
     run(True)
     return report
+
+
+# --- the way out: the same columns, so that an exported sheet imports back unchanged -------------
+
+PERSONAL = ("other_name", "born", "ethnicity", "religion", "citizen_id", "phone", "education",
+            "occupation", "residence", "youth_union")
+
+
+def export_people(actor: Actor, unit_id: int, today: Date, *, destination: str | None = None) -> tuple[list[str], list[dict]]:
+    """The people of the unit's tree today, one dict per person with the import's columns (the
+    columns and the rows). The personal columns only for a role that may see a person's
+    background (a viewer gets names, sex, branch and party status). Logged on the audit trail
+    with the destination."""
+    from db.access import may_see_background
+    from db.units import subtree_ids
+
+    units = subtree_ids(actor, unit_id, today)
+    if not units:
+        raise NotFound(unit_id)
+    columns = [c for c in COLUMNS if may_see_background(actor) or c not in PERSONAL]
+    P, U, M = models.Person, models.Unit, models.Membership
+    people = list(P.select(P, U.code).join(U, on=(P.branch == U.id)).where(P.branch.in_(units))
+                  .order_by(U.sort_order, U.code, P.sort_key, P.id))
+    memberships = {}
+    for m in M.select().where(M.person.in_([p.id for p in people]) & M.ended_on.is_null()
+                              & (M.admitted_on <= today)).order_by(M.admitted_on):
+        memberships[m.person_id] = m
+    rows = []
+    for person in people:
+        m = memberships.get(person.id)
+        status = party_status(person.id, today) if m else None
+        row = {c: getattr(person, c, None) for c in columns if c in PERSONAL or c in ("full_name", "sex")}
+        if "youth_union" in row:
+            row["youth_union"] = bool(person.youth_union)
+        row["branch"] = person.branch.code
+        row["party_status"] = status
+        row["admitted_on"] = m.admitted_on if m and status else None
+        row["ceremony_on"] = m.ceremony_on if m and status else None
+        row["official_on"] = m.official_on if m and status == "official" else None
+        rows.append({c: row.get(c) for c in columns})
+    with write_transaction():
+        audit.record(actor, "export", "database", None, None,
+                     {"kind": "people", "unit": unit_id, "count": len(rows), "destination": destination}, unit_id)
+    return columns, rows

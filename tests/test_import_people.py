@@ -175,3 +175,46 @@ def test_the_command_line_imports_a_workbook_and_reports_each_rejected_row(demo_
     status = cli.main([*user, "import", str(bad), "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert status == 1 and doc["error"]["code"] == "unknown_column" and "Màu áo" in doc["error"]["message"]
+
+
+def test_a_branch_exported_and_imported_again_changes_nothing(demo_db, capsys, tmp_path):
+    import io
+
+    from openpyxl import load_workbook
+
+    from tui import cli
+
+    person = models.Person.select().join(models.Unit, on=(models.Person.branch == models.Unit.id)).where(
+        models.Unit.code == "NS-NP-03").first()
+    models.Person.update(occupation="=HYPERLINK(\"http://x\")", residence="+84 thôn Pác Cáp").where(
+        models.Person.id == person.id).execute()
+    user = ("--db", demo_db, "--user", "demo_organiser", "--lang", "en")
+    for suffix in ("xlsx", "csv"):
+        path = tmp_path / f"np03.{suffix}"
+        assert cli.main([*user, "export", "people", "--unit", "NS-NP-03", "-o", str(path)]) == 0
+        capsys.readouterr()
+        if suffix == "csv":
+            text = path.read_text(encoding="utf-8-sig")
+            assert "'=HYPERLINK" in text and "'+84 thôn" in text
+        else:
+            page = load_workbook(io.BytesIO(path.read_bytes())).active
+            cells = [c for row in page.iter_rows() for c in row if c.value and str(c.value).startswith("=")]
+            assert cells and all(c.data_type == "s" for c in cells)
+        before = counts()
+        status = cli.main([*user, "import", str(path), "--json"])
+        import json
+        doc = json.loads(capsys.readouterr().out)
+        people = models.Person.select().join(models.Unit, on=(models.Person.branch == models.Unit.id)).where(
+            models.Unit.code == "NS-NP-03").count()
+        assert status == 0 and (doc["imported"], doc["updated"], doc["unchanged"]) == (0, 0, people)
+        assert counts() == before
+    assert models.Person.get_by_id(person.id).occupation == "=HYPERLINK(\"http://x\")"
+
+
+def test_a_viewer_exports_names_only(demo_db, capsys):
+    from tui import cli
+
+    assert cli.main(["--db", demo_db, "--user", "demo_viewer", "--lang", "en", "export", "people", "--unit",
+                     "NS-NP-03", "-o", "-"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header == "full_name,sex,branch,party_status,admitted_on,ceremony_on,official_on"

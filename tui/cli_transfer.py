@@ -283,8 +283,8 @@ def cmd_export(args, session) -> int:
 
     if args.kind == "report":
         return cmd_export_report(args, session)
-    if args.kind != "cases":
-        raise Refusal("bad_value", t("cli.transfer.export_not_yet", kind=safe(args.kind)))
+    if args.kind == "people":
+        return cmd_export_people(args, session)
     fmt = args.format or ("json" if args.output.lower().endswith(".json") or args.output == "-" else None)
     if fmt != "json":
         raise Refusal("bad_value", t("cli.transfer.cases_json_only"))
@@ -304,6 +304,54 @@ def cmd_export(args, session) -> int:
         print_json({"ok": True, "kind": "cases", "file": args.output, "count": len(documents)})
     else:
         print(t("cli.transfer.exported", n=i18n.number(len(documents)), name=safe(args.output)))
+    return 0
+
+
+def cmd_export_people(args, session) -> int:
+    """`ketnap export people`: the unit's people with the import's columns, CSV or XLSX."""
+    from db import import_people
+    from db.units import find_unit
+    from tui import sheet_file
+    from tui.cli import Refusal, print_json, safe
+
+    name = args.output.lower()
+    fmt = args.format or ("xlsx" if name.endswith(".xlsx") else "csv" if name.endswith(".csv") or name == "-" else None)
+    if fmt not in ("csv", "xlsx"):
+        raise Refusal("bad_value", t("cli.export_people.formats"))
+    if args.unit:
+        unit_id = find_unit(session.actor, args.unit, session.today).id
+    else:
+        from db.access import scope_root
+        from db.units import unit_tree
+
+        root = scope_root(session.actor)
+        roots = unit_tree(session.actor, session.today)
+        unit_id = root if root is not None else (roots[0].id if roots else None)
+        if unit_id is None:
+            raise Refusal("not_found", t("error.not_found", id=""))
+    columns, rows = import_people.export_people(session.actor, unit_id, session.today, destination=args.output)
+    try:
+        if fmt == "csv":
+            text = sheet_file.write_csv(columns, rows)
+            if args.output == "-":
+                sys.stdout.write(text.lstrip("\ufeff"))
+                return 0
+            write_private(args.output, text)
+        else:
+            data = sheet_file.write_xlsx(columns, rows)
+            if args.output == "-":
+                sys.stdout.buffer.write(data)
+                return 0
+            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                os.fchmod(fh.fileno(), 0o600)
+                fh.write(data)
+    except OSError as exc:
+        raise Refusal("bad_value", t("cli.transfer.cannot_write", name=safe(args.output), message=safe(exc))) from None
+    if args.json:
+        print_json({"ok": True, "kind": "people", "file": args.output, "count": len(rows)})
+    else:
+        print(t("cli.export_people.exported", n=i18n.number(len(rows)), name=safe(args.output)))
     return 0
 
 
