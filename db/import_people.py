@@ -97,6 +97,17 @@ def rows_from_xlsx(data: bytes) -> list[list]:
         formulas.close()
 
 
+def read_sheet(data: bytes) -> list[list]:
+    """The rows of a people sheet from its bytes: an XLSX workbook (a zip), else CSV/TSV text in
+    any of the encodings db.textfile knows. Raises db.textfile.TextFileError, or an error of
+    openpyxl for a damaged workbook."""
+    if data[:4] == b"PK\x03\x04":
+        return rows_from_xlsx(data)
+    from db import textfile
+
+    return textfile.read_rows(data).rows
+
+
 def _cell(value, column: str):
     """A cell as the checks read it: text, a date, or FORMULA_WITHOUT_VALUE. Numbers typed in
     a spreadsheet lose their leading zeros: a citizen ID or phone number given as a number gets

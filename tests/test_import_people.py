@@ -218,3 +218,15 @@ def test_a_viewer_exports_names_only(demo_db, capsys):
                      "NS-NP-03", "-o", "-"]) == 0
     header = capsys.readouterr().out.splitlines()[0]
     assert header == "full_name,sex,branch,party_status,admitted_on,ceremony_on,official_on"
+
+
+@pytest.mark.parametrize("name", ["people-template.xlsx", "people-template.csv"])
+def test_the_templates_have_every_column_and_import_as_nothing(organiser, name):
+    from pathlib import Path
+
+    data = (Path(__file__).resolve().parent.parent / "fixtures" / name).read_bytes()
+    rows = import_people.read_sheet(data)
+    assert import_people.columns_of(rows[0]) == list(import_people.COLUMNS)
+    assert rows[0][0] == "Họ và tên" and len(rows) == 1
+    report = import_people.import_people(organiser, rows, TODAY)
+    assert (report.imported, report.updated, report.unchanged, report.rejected) == (0, 0, 0, [])

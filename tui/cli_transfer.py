@@ -182,12 +182,7 @@ def cmd_import_people(args, session, data: bytes) -> int:
     if args.branch or args.legacy:
         raise Refusal("bad_value", t("cli.people_import.case_options"))
     try:
-        if data[:4] == b"PK\x03\x04":  # a zip: an XLSX workbook
-            rows = import_people.rows_from_xlsx(data)
-        else:
-            from db import textfile
-
-            rows = textfile.read_rows(data).rows
+        rows = import_people.read_sheet(data)
     except Exception as exc:  # an unreadable workbook or text: refused with its reason, nothing read
         raise Refusal("bad_value", t("cli.transfer.bad_file", name=safe(args.file), message=safe(exc))) from None
     progress = None
