@@ -230,3 +230,46 @@ def test_the_templates_have_every_column_and_import_as_nothing(organiser, name):
     assert rows[0][0] == "Họ và tên" and len(rows) == 1
     report = import_people.import_people(organiser, rows, TODAY)
     assert (report.imported, report.updated, report.unchanged, report.rejected) == (0, 0, 0, [])
+
+
+def test_an_import_killed_halfway_leaves_whole_people_and_a_sound_database(demo_db, tmp_path):
+    """SIGKILL in the middle of a large import: every person of the sheet is either there with
+    their file or membership, or not there at all; `ketnap check` passes."""
+    import csv
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from db import audit, connection
+
+    audit.write_current_head()
+    sheet = tmp_path / "lon.csv"
+    with open(sheet, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(people_sheet.rows(3000))
+    ours = lambda: models.Person.select().where(models.Person.citizen_id.startswith("0991")).count()  # noqa: E731
+    assert ours() == 0
+    connection.close_database()
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen([sys.executable, "-m", "tui.cli", "--db", demo_db, "--user", "demo_organiser",
+                              "import", str(sheet)], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    connection.open_database(demo_db)
+    deadline = time.monotonic() + 120
+    while ours() == 0 and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # waiting for the first batch to be committed (an observable event)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert 0 < ours() < 2980, "killed after the first batch and before the end"
+    M, C, P = models.Membership, models.CaseFile, models.Person
+    for person in P.select().where(P.citizen_id.startswith("0991")):
+        has_file = C.select().where(C.person == person.id).exists()
+        has_membership = M.select().where(M.person == person.id).exists()
+        assert has_file != has_membership, person.full_name  # exactly one: whole, not half
+        assert models.Affiliation.select().where(models.Affiliation.person == person.id).count() == 1
+    connection.close_database()
+    check = subprocess.run([sys.executable, "-m", "tui.cli", "--db", demo_db, "--user", "demo_admin", "--lang", "en",
+                            "check"], cwd=root, capture_output=True, text=True)
+    connection.open_database(demo_db)
+    assert check.returncode == 0, check.stdout + check.stderr
