@@ -273,3 +273,45 @@ def test_an_import_killed_halfway_leaves_whole_people_and_a_sound_database(demo_
                             "check"], cwd=root, capture_output=True, text=True)
     connection.open_database(demo_db)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("form", ["utf-16 text", "tcvn3", "vni", "cp1258"])
+def test_the_same_sheet_in_other_encodings_gives_the_same_result(organiser, form):
+    import csv
+    import io
+
+    from db import textfile
+
+    out = io.StringIO()
+    csv.writer(out, delimiter="\t" if form == "utf-16 text" else ",").writerows(people_sheet.rows())
+    text = out.getvalue()
+    if form == "utf-16 text":  # Excel's "Unicode text"
+        data = "\ufeff".encode("utf-16-le") + text.encode("utf-16-le")
+    elif form == "tcvn3":
+        data = textfile.encode_tcvn3(text)
+    elif form == "vni":
+        data = textfile.encode_vni(text)
+    else:  # Windows writes a base letter and a separate tone mark
+        data = _cp1258(text)
+    report = import_people.import_people(organiser, import_people.read_sheet(data), TODAY)
+    assert rejected_codes(report) == {row: [code] for row, code in people_sheet.PLANTED.items()}
+    assert report.imported == 480
+    first = people_sheet.rows(1)[1]
+    assert models.Person.select().where((models.Person.full_name == first[0])
+                                        & (models.Person.residence == first[8])).count() == 1
+
+
+def _cp1258(text: str) -> bytes:
+    """Text as Windows-1258 writes it: precomposed where the code page has the letter, else the
+    base letter and a combining tone mark."""
+    import unicodedata
+
+    out = bytearray()
+    for ch in unicodedata.normalize("NFC", text):
+        try:
+            out += ch.encode("cp1258")
+        except UnicodeEncodeError:
+            base, *marks = unicodedata.normalize("NFD", ch)
+            composed = unicodedata.normalize("NFC", base + "".join(m for m in marks if m not in "\u0300\u0301\u0303\u0309\u0323"))
+            out += composed.encode("cp1258") + "".join(m for m in marks if m in "\u0300\u0301\u0303\u0309\u0323").encode("cp1258")
+    return bytes(out)
