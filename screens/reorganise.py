@@ -3,7 +3,8 @@
 `ReorganiseScreen` (key `o` on the main screen) shows the history of the unit chosen in the tree
 (`db.reorganise.history`: effective date, kind, decision, made from / became, old -> new name)
 and offers one key per change: `n` found a unit under it, `r` rename, `m` merge, `s` split,
-`d` dissolve, `t` transfer. Only organisers and administrators may change units
+`d` dissolve, `t` transfer, and, on a province or district committee, `G` the guided 2025
+reorganisation of the province (screens/reorganise_2025.py). Only organisers and administrators may change units
 (`db.access.may_override`); for the others the keys are neither in the footer nor in the help,
 and pressing one says why nothing happens. The history is for everyone who sees the unit.
 
@@ -14,6 +15,9 @@ diacritics optional, resolved with `db.units.find_unit`. Ctrl+S first shows a pr
 back (its audit entry is never published), so the preview says exactly what saving would do;
 Enter or Ctrl+S there saves, Escape goes back to the form with everything typed kept. A refusal
 (db.reorganise.ChangeError) is shown at the field it is about, in the user's language.
+
+A unit whose end date is after today (a change recorded ahead of its effective day) is said to
+end on that date, not to have ended.
 
 Going back to the main screen reloads its tree (as of today) and puts the cursor on the unit
 acted on, or on the unit that received it when it ended.
@@ -50,6 +54,8 @@ from tui.reorganise_text import change_error_text
 from tui.widgets import fit, safe, translate_bindings
 
 ACTION_KEYS = ("n", "r", "m", "s", "d", "t")
+GUIDE_KEY = "G"  # the 2025 reorganisation (screens/reorganise_2025.py): a province, or a district
+GUIDE_LEVELS = ("province", "district")
 MOVING_KINDS = ("merge", "split", "dissolve")  # the units acted on end
 MAX_RESULTS = 3  # a split's new units in the form
 PEOPLE_LIMIT = 100_000  # a split lists every person of the unit
@@ -63,11 +69,11 @@ def _codes(codes) -> str:
     return ", ".join(codes)
 
 
-def _hide_actions(node) -> None:
+def _hide_actions(node, keys=ACTION_KEYS + (GUIDE_KEY,)) -> None:
     """Out of the footer and out of the help (F1): the keys stay bound, to say why they do
     nothing for this account."""
     bindings = node._bindings
-    for key in ACTION_KEYS:
+    for key in keys:
         if key in bindings.key_to_bindings:
             bindings.key_to_bindings[key] = [replace(b, show=False, id=None)
                                              for b in bindings.key_to_bindings[key]]
@@ -303,6 +309,8 @@ class ReorganiseScreen(Screen):
                 tooltip="reorganise.key_dissolve_long", show=False, id="reorganise.dissolve"),
         Binding("t", "change('transfer')", "reorganise.key_transfer",
                 tooltip="reorganise.key_transfer_long", show=False, id="reorganise.transfer"),
+        Binding("G", "guide_2025", "guide2025.key", tooltip="guide2025.key_long", show=False,
+                id="reorganise.guide2025"),
     ]
 
     def __init__(self, context: AppContext, unit: UnitNode) -> None:
@@ -313,6 +321,8 @@ class ReorganiseScreen(Screen):
         self.may_change = may_override(context.actor)
         if not self.may_change:
             _hide_actions(self)
+        elif unit.level not in GUIDE_LEVELS:
+            _hide_actions(self, (GUIDE_KEY,))
         self.rows: list[HistoryEntry] | None = None
         self.follow: int | None = None
         self.changed = False
@@ -323,8 +333,7 @@ class ReorganiseScreen(Screen):
         yield Static(t("reorganise.loading"), id="reorg-info", markup=False)
         yield DataTable(id="reorg-history", cursor_type="row", cell_padding=0)
         yield Static("", id="reorg-detail", markup=False)
-        yield Static(t("reorganise.actions") if self.may_change else t("reorganise.forbidden"),
-                     id="reorg-actions", markup=False)
+        yield Static(self._actions_text(), id="reorg-actions", markup=False)
         yield Static("", id="reorg-message", markup=False)
         yield Footer(compact=True)
 
@@ -335,6 +344,13 @@ class ReorganiseScreen(Screen):
         self._show_unit()
         self.query_one(DataTable).focus()
         self.load()
+
+    def _actions_text(self) -> str:
+        if not self.may_change:
+            return t("reorganise.forbidden")
+        if self.unit.level in GUIDE_LEVELS:
+            return t("reorganise.actions") + " · " + t("guide2025.actions")
+        return t("reorganise.actions")
 
     def load(self) -> None:
         self._fetch(self.unit)
@@ -362,7 +378,9 @@ class ReorganiseScreen(Screen):
         unit = self.unit
         line = safe(t("reorganise.unit_line", name=unit.name, code=unit.code,
                       founded=i18n.date(unit.founded)))
-        if unit.ended is not None:
+        if unit.ended is not None and unit.ended > self.context.today:  # recorded ahead of its day
+            line.append(" · " + t("reorganise.unit_will_end", date=i18n.date(unit.ended)))
+        elif unit.ended is not None:
             line.append(" · " + t("reorganise.unit_ended", date=i18n.date(unit.ended)))
         self.query_one("#reorg-unit", Static).update(line)
 
@@ -451,6 +469,39 @@ class ReorganiseScreen(Screen):
         form = SplitForm(self.context, self.unit) if kind == "split" else ChangeForm(
             self.context, self.unit, kind)
         self.app.push_screen(form, self._saved)
+
+    def action_guide_2025(self) -> None:
+        """The guided 2025 reorganisation of the unit's province (the unit itself, or the
+        province of a district)."""
+        if not self.may_change:
+            self.say(t("reorganise.forbidden"))
+            return
+        unit = self.unit
+        if unit.level not in GUIDE_LEVELS or (unit.level == "district" and unit.parent_id is None):
+            self.say(t("guide2025.not_province"))
+            return
+        from screens.reorganise_2025 import GuideScreen  # imported on first use
+
+        if unit.level == "district":
+            self._province_of(unit)
+        else:
+            self.app.push_screen(GuideScreen(self.context, unit), self._saved)
+
+    @work(thread=True, exclusive=True, group="reorganise-guide")
+    def _province_of(self, district: UnitNode) -> None:
+        try:
+            province = units.get_unit(self.context.actor, district.parent_id, self.context.today)
+        finally:
+            connection.close_database()  # this thread's connection only
+        self.app.call_from_thread(self._open_guide, province)
+
+    def _open_guide(self, province: UnitNode | None) -> None:
+        from screens.reorganise_2025 import GuideScreen
+
+        if province is None or province.level != "province":
+            self.say(t("guide2025.not_province"))
+            return
+        self.app.push_screen(GuideScreen(self.context, province), self._saved)
 
     def _saved(self, result: SavedChange | None) -> None:
         if result is None:
