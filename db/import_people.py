@@ -278,8 +278,11 @@ def _find(row: _Row) -> models.Person | None:
         if person is not None:
             return person
     if row.values["born"] and row.branch is not None:
-        return (P.select().where((P.name_folded == fold(row.values["full_name"])) & (P.born == row.values["born"])
-                                 & (P.branch == row.branch.id)).first())
+        same = P.select().where((P.name_folded == fold(row.values["full_name"])) & (P.born == row.values["born"])
+                                & (P.branch == row.branch.id))
+        if row.values["citizen_id"]:  # someone with another citizen ID is someone else
+            same = same.where(P.citizen_id.is_null())
+        return same.first()
     return None
 
 

@@ -315,3 +315,12 @@ def _cp1258(text: str) -> bytes:
             composed = unicodedata.normalize("NFC", base + "".join(m for m in marks if m not in "\u0300\u0301\u0303\u0309\u0323"))
             out += composed.encode("cp1258") + "".join(m for m in marks if m in "\u0300\u0301\u0303\u0309\u0323").encode("cp1258")
     return bytes(out)
+
+
+def test_a_namesake_with_another_citizen_id_is_another_person(organiser):
+    sheet = [["full_name", "sex", "born", "citizen_id", "branch"],
+             ["Lục Văn Sơn", "M", "02/02/1992", "099100007001", "NS-NP-03"],
+             ["Lục Văn Sơn", "M", "02/02/1992", "099100007002", "NS-NP-03"]]
+    report = import_people.import_people(organiser, sheet, TODAY)
+    assert report.imported == 2
+    assert models.Person.select().where(models.Person.full_name == "Lục Văn Sơn").count() >= 2
