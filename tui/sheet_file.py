@@ -43,40 +43,74 @@ def _csv_text(value) -> str:
 
 
 def write_csv(columns: list[str], rows: list[dict]) -> str:
-    """The sheet as CSV text, with a UTF-8 byte order mark so that Excel reads the diacritics."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(headers(columns))
-    for row in rows:
-        writer.writerow([_csv_text(_word(c, row.get(c))) for c in columns])
-    return "\ufeff" + out.getvalue()
+    """The people as CSV text (a UTF-8 byte order mark first, so that Excel reads the diacritics)."""
+    return table_csv(headers(columns), [[_word(c, row.get(c)) for c in columns] for row in rows])
 
 
 def write_xlsx(columns: list[str], rows: list[dict]) -> bytes:
+    widths = [12 if c in DATE_COLUMNS else 14 if c in ("citizen_id", "phone", "sex") else 24 for c in columns]
+    return table_xlsx(headers(columns), [[_word(c, row.get(c)) for c in columns] for row in rows], widths,
+                      t("cli.export_people.sheet_title"))
+
+
+def table_csv(header: list[str], rows: list[list]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else _csv_text(v) for v in row])
+    return "\ufeff" + out.getvalue()
+
+
+def table_xlsx(header: list[str], rows: list[list], widths: list[int], title: str) -> bytes:
+    """A sheet: bold header, dates as date cells, every other value as a text cell (never a
+    formula, whatever it starts with), the header row frozen."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    book = Workbook(write_only=False)
+    book = Workbook()
     page = book.active
-    page.title = t("cli.export_people.sheet_title")[:31]
-    page.append(headers(columns))
+    page.title = title[:31]
+    page.append(header)
     for cell in page[1]:
         cell.font = Font(bold=True)
     for number, row in enumerate(rows, start=2):
-        for index, column in enumerate(columns, start=1):
-            value = _word(column, row.get(column))
+        for index, value in enumerate(row, start=1):
             cell = page.cell(row=number, column=index)
             if isinstance(value, datetime.date):
                 cell.value = value
                 cell.number_format = "DD/MM/YYYY"
-            else:
-                cell.value = str(value) if value != "" else None
-                if cell.value is not None:
-                    cell.data_type = "s"  # never a formula, whatever the text starts with
-    for index, column in enumerate(columns, start=1):
-        width = 12 if column in DATE_COLUMNS else 14 if column in ("citizen_id", "phone", "sex") else 24
+            elif value not in (None, ""):
+                cell.value = str(value)
+                cell.data_type = "s"
+    for index, width in enumerate(widths, start=1):
         page.column_dimensions[page.cell(row=1, column=index).column_letter].width = width
     page.freeze_panes = "A2"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+CASE_COLUMNS = ("full_name", "born", "citizen_id", "branch", "stage", "opened", "last_step",
+                "status", "outcome", "closed_on")
+
+
+def case_rows(documents: list[dict]) -> list[list]:
+    """One row per exported file (ketnap-case/1 documents), for a sheet."""
+    rows = []
+    for doc in documents:
+        person, steps = doc.get("person") or {}, doc.get("steps") or []
+        outcome = doc.get("outcome") or {}
+        day = lambda text: datetime.date.fromisoformat(text) if text else None  # noqa: E731
+        rows.append([person.get("full_name"), day(person.get("born")), person.get("citizen_id"),
+                     doc.get("branch"), i18n.code_name("stage", steps[-1]["stage"]) if steps else "",
+                     day(steps[0]["date"]) if steps else None, day(steps[-1]["date"]) if steps else None,
+                     t("cli.export_cases.closed" if outcome else "cli.export_cases.done"
+                       if steps and steps[-1]["stage"] == "official" else "cli.export_cases.open"),
+                     i18n.code_name("outcome", outcome.get("code")) if outcome else "",
+                     day(outcome.get("date")) if outcome else None])
+    return rows
+
+
+def case_headers() -> list[str]:
+    return [t(f"cli.export_cases.col_{c}") for c in CASE_COLUMNS]
