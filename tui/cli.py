@@ -230,13 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help=t("cli.help.json"))
     _case_write_parsers(case_commands, command)
     _case_new_parser(case_commands)
-    from tui import cli_admin, cli_classes, cli_progress, cli_transfer, cli_units
+    from tui import cli_admin, cli_backup, cli_classes, cli_progress, cli_transfer, cli_units
 
     cli_units.add_parsers(commands)  # `unit`: returns its action parsers
     cli_transfer.add_parsers(commands)
     cli_admin.add_parsers(commands)
     cli_classes.add_parser(commands)
     cli_progress.add_parsers(commands)
+    cli_backup.add_parsers(commands)
     return parser
 
 
@@ -1106,6 +1107,10 @@ def _run(args, lang_explicit: bool) -> int:
             return cli_progress.run(args, session)
         if args.command in cli_admin.COMMANDS:
             return cli_admin.run(args, session)
+        if args.command in ("backup", "restore"):
+            from tui import cli_backup
+
+            return cli_backup.run(args, session)
         if args.command == "unit":
             from tui import cli_units
 
@@ -1169,6 +1174,8 @@ def _refuse_over_ssh(args) -> None:
     if args.command == "export" and args.output != "-":
         raise Refusal("forbidden", t("cli.error.ssh_files"))
     if args.command == "unit" and getattr(args, "plan", None) not in (None, "-"):
+        raise Refusal("forbidden", t("cli.error.ssh_files"))
+    if args.command in ("backup", "restore"):  # FILE is always a file on the server
         raise Refusal("forbidden", t("cli.error.ssh_files"))
 
 

@@ -44,7 +44,8 @@ def add_parsers(commands) -> None:
     audit.add_argument("--limit", type=_positive, default=200, metavar="N", help=t("cli.admin.help_limit"))
     audit.add_argument("--json", action="store_true", help=t("cli.help.json"))
 
-    check = parser(commands, "check", "check")
+    check = commands.add_parser("check", help=t("cli.admin.rules.help_check"),
+                                description=t("cli.admin.rules.help_check"), allow_abbrev=False)
     check.add_argument("--json", action="store_true", help=t("cli.help.json"))
     check.add_argument("--repair", action="store_true", help=t("cli.admin.help_check_repair"))
 
@@ -162,7 +163,7 @@ def cmd_audit(args, session) -> int:
 
 
 def cmd_check(args, session) -> int:
-    from db import audit, connection, worklist
+    from db import connection, worklist
     from db.access import require_admin
     from tui.cli import print_json
 
@@ -172,6 +173,21 @@ def cmd_check(args, session) -> int:
             connection.install_cache_triggers(connection.models.database.obj)
             worklist.restore_stored()
         print(t("cli.admin.check_repaired"))
+    ok, document, lines = check_report(session.today)
+    if args.json:
+        print_json(document)
+    else:
+        for line in lines:
+            print(line)
+    return 0 if ok else 1
+
+
+def check_report(today) -> tuple[bool, dict, list[str]]:
+    """What `ketnap check` finds on the bound database: (ok, the JSON document, the lines of
+    text). Also run by `ketnap restore` on the database it put in place."""
+    from db import audit, connection, rules_check, worklist
+    from tui.cli import safe
+
     integrity = connection.integrity_problems()
     foreign = connection.foreign_key_problems()
     append_only = connection.append_only_installed(connection.models.database.obj)
@@ -179,20 +195,24 @@ def cmd_check(args, session) -> int:
     database = connection.models.database.obj
     kept_triggers = connection.cache_triggers_installed(database)
     missing, wrong = worklist.stored_problems()
-    ok = not integrity and not foreign and append_only and chain.ok and kept_triggers and not missing and not wrong
-    if args.json:
-        print_json({"ok": ok, "integrity": integrity, "foreign_keys": foreign,
-                    "audit": {"entries": chain.entries, "first_broken": chain.first_broken,
-                              "broken": chain.broken_reason,
-                              "head": {"id": chain.head[0], "hash": chain.head[1]} if chain.head else None,
-                              "head_problem": chain.head_problem, "behind": chain.behind,
-                              "append_only": append_only},
-                    "stored_figures": {"triggers": kept_triggers, "files_without_next_action": missing,
-                                       "next_actions_wrong": wrong}})
-        return 0 if ok else 1
+    rules = rules_check.check_recorded_steps(today)
+    ok = (not integrity and not foreign and append_only and chain.ok and kept_triggers and not missing
+          and not wrong and rules.ok)
+    document = {"ok": ok, "integrity": integrity, "foreign_keys": foreign,
+                "audit": {"entries": chain.entries, "first_broken": chain.first_broken,
+                          "broken": chain.broken_reason,
+                          "head": {"id": chain.head[0], "hash": chain.head[1]} if chain.head else None,
+                          "head_problem": chain.head_problem, "behind": chain.behind,
+                          "append_only": append_only},
+                "stored_figures": {"triggers": kept_triggers, "files_without_next_action": missing,
+                                   "next_actions_wrong": wrong},
+                "rules": {"files_checked": rules.files_checked,
+                          "broken": [{"case_id": b.case_id, "seq": b.seq, "stage": b.stage,
+                                      "date": b.date.isoformat(), "codes": list(b.codes)}
+                                     for b in rules.broken]}}
     lines = []
     if integrity:
-        lines.append(t("cli.admin.check_integrity_bad", problems="; ".join(integrity[:5])))
+        lines.append(t("cli.admin.check_integrity_bad", problems=safe("; ".join(integrity[:5]))))
     else:
         lines.append(t("cli.admin.check_integrity_ok"))
     if foreign:
@@ -210,10 +230,23 @@ def cmd_check(args, session) -> int:
     if chain.head_problem:
         lines.append(t(f"cli.admin.check_head_{chain.head_problem}",
                        id=chain.head[0] if chain.head else "", n=chain.behind))
+    if rules.ok:
+        lines.append(t("cli.admin.rules.ok", n=i18n.number(rules.files_checked)))
+    else:
+        files = len({b.case_id for b in rules.broken})
+        lines.append(t("cli.admin.rules.bad", n=i18n.number(rules.files_checked),
+                       files=i18n.number(files), steps=i18n.number(len(rules.broken))))
+        for b in rules.broken[:RULES_SHOWN]:
+            lines.append(t("cli.admin.rules.step", case=b.case_id, seq=b.seq,
+                           stage=i18n.code_name("stage", b.stage), date=i18n.date(b.date),
+                           codes=safe(", ".join(b.codes))))
+        if len(rules.broken) > RULES_SHOWN:
+            lines.append(t("cli.admin.rules.more", n=i18n.number(len(rules.broken) - RULES_SHOWN)))
     lines.append(t("cli.admin.check_ok" if ok else "cli.admin.check_failed"))
-    for line in lines:
-        print(line)
-    return 0 if ok else 1
+    return ok, document, lines
+
+
+RULES_SHOWN = 50  # steps listed in the text output (--json lists them all)
 
 
 def cmd_whoami(args, session) -> int:
