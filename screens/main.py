@@ -11,11 +11,13 @@ next or previous page. Database work runs in thread workers that post their resu
 `o` shows the organisational history of the unit chosen in the tree and, for organisers and
 administrators, founds, renames, merges, splits, dissolves or transfers it (screens/reorganise.py);
 coming back, the tree is read again and shows the unit acted on (or the one that received it).
+`I` imports candidates and members from a spreadsheet on the server (screens/import_people.py),
+for the roles that may write.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rich.text import Text
 from textual import on, work
@@ -27,6 +29,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, Tree
 
 from db import connection, people, units
+from db.access import may_write
 from db.people import KINDS, Page, PersonRow
 from db.units import UnitNode
 from tui import i18n
@@ -137,6 +140,9 @@ class MainScreen(Screen):
         # with the list's keys there is no room at 80 columns); others are told it is not theirs
         Binding("U", "accounts", "accounts.key", tooltip="accounts.key_long", show=False,
                 id="main.accounts"),
+        # in the help (F1), for the roles that may write; a viewer is told it is not theirs
+        Binding("I", "import_people", "import_people.key", tooltip="import_people.key_long", show=False,
+                id="main.import_people"),
         Binding("tab", "app.focus_next", "keys.focus_next", show=False, id="main.focus_next"),
         Binding("shift+tab", "app.focus_previous", "keys.focus_previous", show=False,
                 id="main.focus_previous"),
@@ -145,6 +151,9 @@ class MainScreen(Screen):
     def __init__(self, context: AppContext) -> None:
         super().__init__()
         translate_bindings(self)
+        if not may_write(context.actor):  # out of the help too; the key still says why not
+            bindings = self._bindings.key_to_bindings
+            bindings["I"] = [replace(b, description="", tooltip="") for b in bindings.get("I", [])]
         self.context = context
         self.kind = KINDS[0]
         self.show_ended = False
@@ -383,6 +392,19 @@ class MainScreen(Screen):
         from screens.accounts import AccountsScreen  # imported on first use
 
         self.app.push_screen(AccountsScreen(self.context))
+
+    def action_import_people(self) -> None:
+        """Candidates and members from a spreadsheet on the server (screens/import_people.py)."""
+        if not may_write(self.context.actor):
+            self.notify(t("import_people.viewers"), markup=False, severity="warning", timeout=5)
+            return
+        from screens.import_people import ImportPeopleScreen  # imported on first use
+
+        def back(imported: bool | None) -> None:
+            if imported and self.unit is not None:
+                self.show_unit(self.unit)
+
+        self.app.push_screen(ImportPeopleScreen(self.context), back)
 
     def action_toggle_ended(self) -> None:
         self.show_ended = not self.show_ended

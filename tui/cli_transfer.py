@@ -3,7 +3,6 @@ db.transfer. tui/cli.py builds the parsers with `add_parsers` and hands the comm
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import sys
@@ -11,6 +10,9 @@ from pathlib import Path
 
 from tui import i18n
 from tui.i18n import t
+# the sentences for an import's faults live in tui.import_text, shared with the import screen
+from tui.import_text import (i18n_stages, people_problem_message,  # noqa: F401  (their old home)
+                             problem_message, refused_message)
 
 EXPORT_KINDS = ("people", "cases", "report")
 EXPORT_FORMATS = ("csv", "xlsx", "json")
@@ -65,37 +67,6 @@ def _read_documents(name: str, raw: bytes) -> list:
                                  message=t("cli.transfer.not_documents")))
 
 
-def problem_message(problem) -> str:
-    """The sentence for one violation of an imported file, in the current language."""
-    from tui.cli import rule_message, safe
-
-    params = problem.params
-    key = f"cli.transfer.code.{problem.code}"
-    if i18n.has(key):
-        return t(key, field=safe(params.get("field", problem.column or "")),
-                 value=safe(problem.value if problem.value is not None else ""),
-                 case_id=params.get("case_id", ""))
-    if problem.code in ("unknown_unit", "ambiguous_unit"):
-        names = ", ".join(f"{safe(c)} ({safe(n)})" for c, n in params.get("candidates", ()))
-        return t(f"error.{problem.code}", text=safe(params.get("text", "")), candidates=names)
-    day = None
-    if isinstance(problem.value, str) and problem.column in i18n_stages():
-        try:
-            day = datetime.date.fromisoformat(problem.value)
-        except ValueError:
-            day = None
-    if problem.code in ("bad_value",) and "value" in params:
-        params = {**params, "value": json.dumps(params["value"], ensure_ascii=False, default=str)
-                  if not isinstance(params["value"], str) else params["value"]}
-    return rule_message(problem.code, params, day)
-
-
-def i18n_stages() -> tuple[str, ...]:
-    from db.pipeline import STAGES
-
-    return STAGES
-
-
 def _problem_json(problem) -> dict:
     value = problem.value
     if not isinstance(value, (str, int, float, bool, type(None))):
@@ -142,24 +113,6 @@ def _is_sheet(name: str, data: bytes) -> bool:
     return head not in (b"{", b"[")
 
 
-def people_problem_message(problem) -> str:
-    """The sentence for one fault of a people row, the column named as the sheet names it."""
-    from db.import_people import COLUMNS
-    from tui.cli import safe
-
-    column = problem.column or ""
-    shown = COLUMNS.get(column, column) if i18n.language() == "vi" else column
-    key = f"cli.people_import.code.{problem.code}"
-    params = {k: safe(v) for k, v in (problem.params or {}).items()}
-    if problem.code == "needs_procedure":
-        for k in ("now", "sheet"):
-            params[k] = i18n.code_name("party_status", params.get(k)) or params.get(k) or t("cli.people_import.none")
-    if i18n.has(key):
-        return t(key, **{"row": "", "now": "", "sheet": "", **params, "column": safe(shown),
-                         "value": safe(problem.value if problem.value is not None else "")})
-    return problem_message(problem)
-
-
 def people_report_json(report) -> dict:
     def problem(p) -> dict:
         value = p.value if isinstance(p.value, (str, int, float, bool, type(None))) else str(p.value)
@@ -194,8 +147,7 @@ def cmd_import_people(args, session, data: bytes) -> int:
         report = import_people.import_people(session.actor, rows, session.today, dry_run=args.dry_run,
                                              all_or_nothing=args.all_or_nothing, progress=progress)
     except ImportRefused as exc:
-        column = exc.params.get("column", "")
-        raise Refusal(exc.code, t(f"cli.people_import.{exc.code}", column=safe(column))) from None
+        raise Refusal(exc.code, refused_message(exc)) from None
     status = 0 if report.ok else 1
     doc = people_report_json(report)
     if args.json:
