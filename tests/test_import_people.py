@@ -324,3 +324,23 @@ def test_a_namesake_with_another_citizen_id_is_another_person(organiser):
     report = import_people.import_people(organiser, sheet, TODAY)
     assert report.imported == 2
     assert models.Person.select().where(models.Person.full_name == "Lục Văn Sơn").count() >= 2
+
+
+def test_a_units_files_as_a_sheet(demo_db, capsys, tmp_path):
+    import io
+
+    from openpyxl import load_workbook
+
+    from tui import cli
+
+    path = tmp_path / "ho-so.xlsx"
+    assert cli.main(["--db", demo_db, "--user", "demo_organiser", "--lang", "en", "export", "cases", "--unit",
+                     "NS-NP-03", "-o", str(path)]) == 0
+    page = load_workbook(io.BytesIO(path.read_bytes())).active
+    rows = list(page.iter_rows(values_only=True))
+    C = models.CaseFile
+    files = C.select().join(models.Unit, on=(C.branch == models.Unit.id)).where(models.Unit.code == "NS-NP-03")
+    assert rows[0][0] == "full_name" and len(rows) - 1 == files.count()
+    names = {c.person.full_name for c in files}
+    assert {r[0] for r in rows[1:]} == names
+    assert cli.main(["--db", demo_db, "--user", "demo_viewer", "export", "cases", "-o", str(path)]) == 1

@@ -232,12 +232,16 @@ def cmd_export(args, session) -> int:
         return cmd_export_report(args, session)
     if args.kind == "people":
         return cmd_export_people(args, session)
-    fmt = args.format or ("json" if args.output.lower().endswith(".json") or args.output == "-" else None)
-    if fmt != "json":
+    name = args.output.lower()
+    fmt = args.format or ("json" if name.endswith(".json") or name == "-" else "csv" if name.endswith(".csv")
+                          else "xlsx" if name.endswith(".xlsx") else None)
+    if fmt is None:
         raise Refusal("bad_value", t("cli.transfer.cases_json_only"))
     as_of = _option_date(args.as_of) if args.as_of else session.today
     unit_id = find_unit(session.actor, args.unit, as_of).id if args.unit else None
     documents = transfer.export_cases(session.actor, unit_id, as_of, destination=args.output)
+    if fmt in ("csv", "xlsx"):
+        return _write_cases_sheet(args, documents, fmt)
     text = json.dumps(_scrub(documents), ensure_ascii=False, indent=2) + "\n"
     if args.output == "-":  # standard output: the way to export over SSH
         sys.stdout.write(text)
@@ -251,6 +255,38 @@ def cmd_export(args, session) -> int:
         print_json({"ok": True, "kind": "cases", "file": args.output, "count": len(documents)})
     else:
         print(t("cli.transfer.exported", n=i18n.number(len(documents)), name=safe(args.output)))
+    return 0
+
+
+def _write_cases_sheet(args, documents: list[dict], fmt: str) -> int:
+    """The exported files as a sheet: one row per file (the JSON keeps every step)."""
+    from tui import sheet_file
+    from tui.cli import Refusal, print_json, safe
+
+    rows = sheet_file.case_rows(documents)
+    try:
+        if fmt == "csv":
+            text = sheet_file.table_csv(sheet_file.case_headers(), rows)
+            if args.output == "-":
+                sys.stdout.write(text.lstrip("\ufeff"))
+                return 0
+            write_private(args.output, text)
+        else:
+            data = sheet_file.table_xlsx(sheet_file.case_headers(), rows, [28, 12, 14, 12, 22, 12, 12, 12, 18, 12],
+                                         t("cli.export_cases.sheet_title"))
+            if args.output == "-":
+                sys.stdout.buffer.write(data)
+                return 0
+            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                os.fchmod(fh.fileno(), 0o600)
+                fh.write(data)
+    except OSError as exc:
+        raise Refusal("bad_value", t("cli.transfer.cannot_write", name=safe(args.output), message=safe(exc))) from None
+    if args.json:
+        print_json({"ok": True, "kind": "cases", "file": args.output, "count": len(rows)})
+    else:
+        print(t("cli.transfer.exported", n=i18n.number(len(rows)), name=safe(args.output)))
     return 0
 
 
