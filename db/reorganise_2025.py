@@ -43,14 +43,9 @@ from db.reorganise import ChangeError, Decision, NewUnit, Outcome
 Date = datetime.date
 
 
-class PlanError(Exception):
+class PlanError(ChangeError):
     """The plan itself is wrong (before any change is tried); `code` names the reason (locale
     [reorganise_error]), `params` fill its message."""
-
-    def __init__(self, reason: str, **params):
-        super().__init__(reason)
-        self.code = reason
-        self.params = params
 
 
 @dataclass(frozen=True)

@@ -261,32 +261,40 @@ def cmd_export(args, session) -> int:
 def _write_cases_sheet(args, documents: list[dict], fmt: str) -> int:
     """The exported files as a sheet: one row per file (the JSON keeps every step)."""
     from tui import sheet_file
-    from tui.cli import Refusal, print_json, safe
 
     rows = sheet_file.case_rows(documents)
+    make = (lambda: sheet_file.table_csv(sheet_file.case_headers(), rows)) if fmt == "csv" else (
+        lambda: sheet_file.table_xlsx(sheet_file.case_headers(), rows, [28, 12, 14, 12, 22, 12, 12, 12, 18, 12],
+                                      t("cli.export_cases.sheet_title")))
+    return _write_sheet(args, "cases", make, len(rows), "cli.transfer.exported")
+
+
+def _write_sheet(args, kind: str, make, count: int, done_key: str) -> int:
+    """Write a sheet (`make()` gives CSV text or XLSX bytes) to the output file, 0600, or to
+    standard output for "-"; then say so."""
+    from tui.cli import Refusal, print_json, safe
+
     try:
-        if fmt == "csv":
-            text = sheet_file.table_csv(sheet_file.case_headers(), rows)
-            if args.output == "-":
-                sys.stdout.write(text.lstrip("\ufeff"))
-                return 0
-            write_private(args.output, text)
+        content = make()
+        if args.output == "-":
+            if isinstance(content, str):
+                sys.stdout.write(content.lstrip("\ufeff"))
+            else:
+                sys.stdout.buffer.write(content)
+            return 0
+        if isinstance(content, str):
+            write_private(args.output, content)
         else:
-            data = sheet_file.table_xlsx(sheet_file.case_headers(), rows, [28, 12, 14, 12, 22, 12, 12, 12, 18, 12],
-                                         t("cli.export_cases.sheet_title"))
-            if args.output == "-":
-                sys.stdout.buffer.write(data)
-                return 0
             fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 os.fchmod(fh.fileno(), 0o600)
-                fh.write(data)
+                fh.write(content)
     except OSError as exc:
         raise Refusal("bad_value", t("cli.transfer.cannot_write", name=safe(args.output), message=safe(exc))) from None
     if args.json:
-        print_json({"ok": True, "kind": "cases", "file": args.output, "count": len(rows)})
+        print_json({"ok": True, "kind": kind, "file": args.output, "count": count})
     else:
-        print(t("cli.transfer.exported", n=i18n.number(len(rows)), name=safe(args.output)))
+        print(t(done_key, n=i18n.number(count), name=safe(args.output)))
     return 0
 
 
@@ -295,7 +303,7 @@ def cmd_export_people(args, session) -> int:
     from db import import_people
     from db.units import find_unit
     from tui import sheet_file
-    from tui.cli import Refusal, print_json, safe
+    from tui.cli import Refusal
 
     name = args.output.lower()
     fmt = args.format or ("xlsx" if name.endswith(".xlsx") else "csv" if name.endswith(".csv") or name == "-" else None)
@@ -313,29 +321,9 @@ def cmd_export_people(args, session) -> int:
         if unit_id is None:
             raise Refusal("not_found", t("error.not_found", id=""))
     columns, rows = import_people.export_people(session.actor, unit_id, session.today, destination=args.output)
-    try:
-        if fmt == "csv":
-            text = sheet_file.write_csv(columns, rows)
-            if args.output == "-":
-                sys.stdout.write(text.lstrip("\ufeff"))
-                return 0
-            write_private(args.output, text)
-        else:
-            data = sheet_file.write_xlsx(columns, rows)
-            if args.output == "-":
-                sys.stdout.buffer.write(data)
-                return 0
-            fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                os.fchmod(fh.fileno(), 0o600)
-                fh.write(data)
-    except OSError as exc:
-        raise Refusal("bad_value", t("cli.transfer.cannot_write", name=safe(args.output), message=safe(exc))) from None
-    if args.json:
-        print_json({"ok": True, "kind": "people", "file": args.output, "count": len(rows)})
-    else:
-        print(t("cli.export_people.exported", n=i18n.number(len(rows)), name=safe(args.output)))
-    return 0
+    make = (lambda: sheet_file.write_csv(columns, rows)) if fmt == "csv" else (
+        lambda: sheet_file.write_xlsx(columns, rows))
+    return _write_sheet(args, "people", make, len(rows), "cli.export_people.exported")
 
 
 def cmd_export_report(args, session) -> int:
