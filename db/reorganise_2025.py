@@ -235,6 +235,15 @@ def preview(actor: Actor, today: Date, plan: Plan) -> Result:
     return holder[0]
 
 
+def run_after_copy(actor: Actor, today: Date, plan: Plan):
+    """A copy of the database file beside it first (`<file>.before-reorganisation-<time>`), then
+    `run`; (the result, the copy's path or None for a database without a file)."""
+    from db.connection import copy_before
+
+    copy = copy_before(models.database.obj, "reorganisation")
+    return run(actor, today, plan), copy
+
+
 def run(actor: Actor, today: Date, plan: Plan) -> Result:
     """Carry the plan out in one transaction (refused whole on the first change refused)."""
     with write_transaction():
@@ -243,4 +252,5 @@ def run(actor: Actor, today: Date, plan: Plan) -> Result:
     return result
 
 
-__all__ = ["ChangeError", "Plan", "PlanError", "Result", "preview", "read_plan", "run", "template"]
+__all__ = ["ChangeError", "Plan", "PlanError", "Result", "preview", "read_plan", "run", "run_after_copy",
+           "template"]

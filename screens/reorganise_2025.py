@@ -18,7 +18,7 @@ nothing lost (what is chosen lives in one `Draft`, owned by the first step):
 3. `PlanPreviewScreen`: `reorganise_2025.preview` (carried out and rolled back) in a thread worker;
    per new commune its branches, members and open files afterwards, each change with what it
    moves, and the checks in words. Enter or Ctrl+S asks, then takes a copy of the database file
-   (`connection.copy_before`) and runs the plan; the copy's path is said afterwards.
+   (`reorganise_2025.run_after_copy`) and runs the plan; the copy's path is said afterwards.
 
 A refusal (PlanError, ChangeError, AccessError) is shown at the step and field it is about: a
 decision field on step 1, a unit's row on step 2, a new commune's code in its form; nothing is
@@ -43,7 +43,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Checkbox, DataTable, Footer, Header, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from db import connection, models, reorganise_2025, units
+from db import connection, reorganise_2025, units
 from db.access import AccessError, NotFound
 from db.reorganise import ChangeError, Decision
 from db.reorganise_2025 import Commune, Plan, PlanError, Result
@@ -226,8 +226,7 @@ def run_plan(context: AppContext, plan: Plan, draft: Draft, *, save: bool
     copy = None
     try:
         if save:
-            copy = connection.copy_before(models.database.obj, "reorganisation")
-            result = reorganise_2025.run(context.actor, context.today, plan)
+            result, copy = reorganise_2025.run_after_copy(context.actor, context.today, plan)
         else:
             result = reorganise_2025.preview(context.actor, context.today, plan)
     except (ChangeError, PlanError, AccessError, NotFound) as exc:

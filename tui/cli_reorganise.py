@@ -31,7 +31,7 @@ def _outcome_json(outcome) -> dict:
 
 
 def run(args, session) -> int:
-    from db import connection, models, reorganise_2025
+    from db import reorganise_2025
     from db.access import AccessError, NotFound
     from db.reorganise import ChangeError
     from db.reorganise_2025 import PlanError
@@ -54,8 +54,7 @@ def run(args, session) -> int:
         plan = reorganise_2025.read_plan(text)
         copy = None
         if args.apply:
-            copy = connection.copy_before(models.database.obj, "reorganisation")
-            result = reorganise_2025.run(session.actor, session.today, plan)
+            result, copy = reorganise_2025.run_after_copy(session.actor, session.today, plan)
         else:
             result = reorganise_2025.preview(session.actor, session.today, plan)
     except (ChangeError, PlanError) as exc:
