@@ -306,6 +306,9 @@ class ImportPeopleScreen(Screen):
         if self.busy:
             return
         typed = self.path_field.input.value
+        if not self.context.server_files:  # over SSH: no file of the server is the client's to read
+            self.path_field.show_error(t("import_people.over_ssh"))
+            return
         if not typed.strip():
             self.path_field.show_error(t("import_people.no_path"))
             return

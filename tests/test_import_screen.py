@@ -333,3 +333,19 @@ async def test_a_path_and_enter_in_one_burst_read_the_path_typed(make_demo_app, 
         app.post_message(events.Key("enter", "\r"))
         await settle(pilot)
         assert screen.step == 2 and screen.sheet.path == str(path)
+
+
+async def test_over_ssh_no_server_file_is_read(demo_db, tmp_path):
+    """A forced-command session (server_files=False) may not read the server's files: the sheet
+    comes through `ketnap import -` from the client's computer."""
+    from tui.app import KetnapApp
+    from tui.context import AppContext
+
+    path = write_csv(tmp_path, people_sheet.rows(5))
+    app = KetnapApp(AppContext(location=demo_db, actor=account_actor("demo_organiser"),
+                               today=datetime.date(2021, 9, 30), server_files=False), theme="textual-dark")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_import(pilot)
+        await type_path(pilot, path)
+        assert screen.step == 1
+        assert "ketnap import -" in content_text(screen.path_field.query_one(".form-error", Static))

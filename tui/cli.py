@@ -428,7 +428,8 @@ def cmd_app(args, session: Session, lang: str) -> int:
     from tui.app import run_app  # Textual is imported only to open the application
     from tui.context import AppContext
 
-    result = run_app(AppContext(session.location, session.actor, session.today, lang))
+    result = run_app(AppContext(session.location, session.actor, session.today, lang,
+                                server_files=not getattr(args, "over_ssh", False)))
     return result if isinstance(result, int) else 0
 
 
@@ -1206,6 +1207,7 @@ def main(argv: list[str] | None = None) -> int:
             return _exit_status(exc)
         if over_ssh is not None:
             _refuse_over_ssh(args)
+            args.over_ssh = True
         if source == "env" and lang not in i18n.LANGUAGES:
             raise Refusal("bad_value", t("cli.error.bad_lang", value=safe(lang),
                                          choices=", ".join(i18n.LANGUAGES)))

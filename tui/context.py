@@ -15,3 +15,6 @@ class AppContext:
     today: datetime.date
     lang: str = "vi"
     mouse: bool = False
+    # the session may read and write files on the server (not over an SSH forced command, where
+    # files come and go through standard input and output only)
+    server_files: bool = True
