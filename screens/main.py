@@ -124,6 +124,8 @@ class MainScreen(Screen):
                 id="main.ended"),  # in the help (F1): the footer has no room at 80 columns
         Binding("w", "worklist", "keys.worklist", tooltip="keys.worklist_long", id="main.worklist"),
         # in the help (F1): the footer has no room at 80 columns
+        Binding("M", "meeting", "meeting.key", tooltip="meeting.key_long", show=False,
+                id="main.meeting"),  # in the help (F1): the footer has no room at 80 columns
         Binding("k", "classes", "classes.key", tooltip="classes.key_long", show=False,
                 id="main.classes"),
         Binding("p", "progress", "progress.key", tooltip="progress.key_long", show=False,
@@ -308,6 +310,16 @@ class MainScreen(Screen):
         from screens.worklist import WorklistScreen  # imported on first use
 
         self.app.push_screen(WorklistScreen(self.context, self.unit))
+
+    def action_meeting(self) -> None:
+        """Meeting mode for the branch whose people are listed (branches only)."""
+        if self.unit is None or not self.unit.is_branch:
+            self.notify(t("meeting.not_branch", unit=self.unit.name) if self.unit is not None
+                        else t("meeting.pick_branch"), markup=False, timeout=4)
+            return
+        from screens.meeting import MeetingScreen  # imported on first use
+
+        self.app.push_screen(MeetingScreen(self.context, self.unit))
 
     def action_classes(self) -> None:
         """The classes of the unit whose people are listed (and of the units above it)."""
