@@ -139,8 +139,10 @@ class MeetingScreen(Screen):
             if not rows:
                 options.append(Option(Text("  " + t("meeting.none"), style="dim"), disabled=True))
             for n, line in enumerate(rows):
-                text = fit(safe(line.full_name), NAME_WIDTH) + Text(" ")
-                text += fit(line_what(kind, line), what_width) + Text(" ")
+                name, what = fit(safe(line.full_name), NAME_WIDTH), fit(line_what(kind, line), what_width)
+                name.align("left", NAME_WIDTH)
+                what.align("left", what_width)
+                text = name + Text(" ") + what + Text(" ")
                 text += Text(i18n.date(line.due) if line.due else "")
                 options.append(Option(text, id=f"{kind}-{n}-{line.case_id}"))
         lines.clear_options()
