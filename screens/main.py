@@ -312,14 +312,18 @@ class MainScreen(Screen):
         self.app.push_screen(WorklistScreen(self.context, self.unit))
 
     def action_meeting(self) -> None:
-        """Meeting mode for the branch whose people are listed (branches only)."""
-        if self.unit is None or not self.unit.is_branch:
+        """Meeting mode for the branch whose people are listed, else the branch under the tree's
+        cursor (branches only)."""
+        node = self.query_one(UnitTree).cursor_node
+        cursor = node.data if node is not None else None
+        branch = next((u for u in (self.unit, cursor) if u is not None and u.is_branch), None)
+        if branch is None:
             self.notify(t("meeting.not_branch", unit=self.unit.name) if self.unit is not None
                         else t("meeting.pick_branch"), markup=False, timeout=4)
             return
         from screens.meeting import MeetingScreen  # imported on first use
 
-        self.app.push_screen(MeetingScreen(self.context, self.unit))
+        self.app.push_screen(MeetingScreen(self.context, branch))
 
     def action_classes(self) -> None:
         """The classes of the unit whose people are listed (and of the units above it)."""
