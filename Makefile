@@ -1,12 +1,15 @@
 # make run: build .venv on first use, create the demo database when missing, open ketnap.
 # make test: the whole suite in the same environment. make bench: start-up and memory figures.
+# make wheelhouse (needs the internet): wheelhouse/ holds the wheels of ketnap, its dependencies and
+# pip, setuptools and wheel, and requirements.txt, for installing on a server with no internet.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DB ?= demo.sqlite3
+WHEELHOUSE ?= wheelhouse
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean wheelhouse
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +29,14 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/lint-imports
+
+# build/ is removed first: setuptools copies modules into build/lib and never deletes them there,
+# so a module removed from the checkout would still ship in the wheel
+wheelhouse: $(STAMP)
+	rm -rf build $(WHEELHOUSE)
+	$(BIN)/python -m pip wheel --wheel-dir $(WHEELHOUSE) .
+	$(BIN)/python -m pip download --dest $(WHEELHOUSE) --only-binary :all: pip setuptools wheel
+	cd $(WHEELHOUSE) && ls *.whl | sed -E 's/^([^-]+)-([^-]+)-.*/\1==\2/' > requirements.txt
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1180,14 +1180,48 @@ def _refuse_over_ssh(args) -> None:
         raise Refusal("forbidden", t("cli.error.ssh_files"))
 
 
+def _utf8_environ(environ) -> bool:
+    """Make the locale's character type UTF-8 in `environ`; True when it was not.
+
+    An SSH session often arrives with no locale or C/POSIX (PuTTY sends none by default) or a
+    server default such as LC_ALL=C. LC_ALL, then LC_CTYPE, then LANG decide (the first one set);
+    without a UTF-8 codeset there, LC_CTYPE becomes C.UTF-8, and an LC_ALL that would override it
+    moves to LANG, so that the other categories stay as they were.
+    """
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = environ.get(name)
+        if value:
+            codeset = value.partition(".")[2].partition("@")[0]
+            if codeset.replace("-", "").replace("_", "").lower() == "utf8":
+                return False
+            break
+    lc_all = environ.pop("LC_ALL", None)
+    if lc_all:
+        environ["LANG"] = lc_all
+    environ["LC_CTYPE"] = "C.UTF-8"
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; the exit status: 0 done, 1 refused, 2 wrong usage."""
     if argv is None:
         argv = sys.argv[1:]
-        for stream in (sys.stdout, sys.stderr):
+        # Vietnamese needs UTF-8 both ways: stdin too (`ssh ketnap@server import - < files.json`)
+        utf8 = {}
+        if _utf8_environ(os.environ):
+            import locale
+
+            utf8 = {"encoding": "utf-8"}
             try:
-                stream.reconfigure(errors="replace")
-            except (AttributeError, ValueError):
+                locale.setlocale(locale.LC_CTYPE, "C.UTF-8")
+            except locale.Error:
+                pass
+        for stream in (sys.stdin, sys.stdout, sys.stderr):
+            options = utf8 if stream is sys.stdin else {"errors": "replace", **utf8}
+            try:
+                if options:
+                    stream.reconfigure(**options)
+            except (AttributeError, ValueError, OSError):
                 pass
     argv = list(argv)
     # everything ketnap creates (database, backups, exports, the audit head) is its owner's alone
