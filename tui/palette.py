@@ -164,13 +164,13 @@ def commands(provider: Provider) -> Iterator[Command]:
         by_id = {b.id: b for _key, b in main._bindings if b.id}
         for binding_id, action in SCREENS:
             binding = by_id.get(binding_id)
+            seen.add(action)  # offered here, or not at all (not below, among the keys)
             if binding is None or not binding.description:
                 continue
             if action == "accounts" and not actor.is_admin:
                 continue
             if action == "import_people" and not may_write(actor):
                 continue
-            seen.add(action)
             yield Command(t("palette.screen", name=binding.description),
                           _binding_key(app, binding), partial(open_screen, app, action), True)
     for active in provider.screen.active_bindings.values():
