@@ -193,6 +193,13 @@ async def test_back_and_forward_keep_the_unit_the_page_and_the_row(make_demo_app
         await pilot.press("alt+left")
         await settle(pilot)
         assert screen.unit.id == town.id and _highlighted_person(app) == person
+        await pilot.press("alt+right")
+        await settle(pilot)
+        assert screen.unit.id == other.id
+        # by name, from the palette, as well
+        await _palette(pilot, "cho truoc")
+        await _choose(pilot, app, "Về chỗ trước  [")
+        assert screen.unit.id == town.id and _highlighted_person(app) == person
 
 
 async def test_back_from_a_screen_returns_to_the_place_and_forward_reopens_it(make_demo_app):
@@ -228,3 +235,22 @@ async def test_the_history_keys_are_in_the_help(make_demo_app):
         assert app.screen.IS_HELP
         keys = {row[0] for row in help_rows([app])}  # the help's last part: keys everywhere
         assert {"Ctrl+P, :", "[, Alt+←", "], Alt+→"} <= keys
+
+
+async def test_without_colours_the_highlighted_command_is_reversed(make_demo_app, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await _palette(pilot, "na phac")
+        commands = app.screen.query_one(CommandList)
+        assert app.no_color and commands.highlighted == 0
+
+        def reversed_lines() -> list[int]:
+            return [y for y in range(6) if any(segment.style and segment.style.reverse
+                                               for segment in commands.render_line(y))]
+
+        assert reversed_lines() == [0, 1]  # the unit's name and the line below it
+        await pilot.press("down")
+        await pilot.pause()
+        assert reversed_lines() == [2, 3]

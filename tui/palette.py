@@ -18,10 +18,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 
+from rich.style import Style
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import CommandList, CommandPalette, SearchIcon, DiscoveryHit, Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical
+from textual.strip import Strip
+from textual.command import (CommandInput, CommandList, CommandPalette, SearchIcon,                              DiscoveryHit, Hit, Hits, Provider)
 from textual.markup import escape
+from textual.widgets import LoadingIndicator
 from textual.widgets.option_list import Option
 
 from db import connection, units
@@ -187,6 +192,12 @@ def commands(provider: Provider) -> Iterator[Command]:
         seen.add((node, binding.action))
         yield Command(binding.description, _binding_key(app, binding),
                       partial(app.run_action, binding.action, node))
+    # the history's keys are off while the palette is open: offered all the same
+    for binding_id in ("app.back_typed", "app.forward_typed"):
+        binding = next((b for _key, b in app._bindings if b.id == binding_id), None)
+        if binding is not None:
+            yield Command(binding.description, _binding_key(app, binding),
+                          partial(app.run_action, binding.action.replace("(True)", "()"), app))
 
 
 class ScreenCommands(Provider):
@@ -223,8 +234,30 @@ def open_screen(app, action: str) -> None:
     app.history.leave(run)
 
 
+class Commands(CommandList):
+    """The palette's list; without colours (NO_COLOR) the highlighted command is reversed (the
+    list's own rule for it is lost on the way to the screen)."""
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        if self.app.no_color and self.highlighted is not None:
+            line = self.scroll_offset.y + y
+            if line < len(self._lines) and self._lines[line][0] == self.highlighted:
+                strip = strip.apply_style(Style(reverse=True))
+        return strip
+
+
 class KetnapPalette(CommandPalette):
     """Textual's palette, in the user's language."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="--container"):
+            with Horizontal(id="--input"):
+                yield SearchIcon()
+                yield CommandInput(placeholder=self._placeholder, select_on_focus=False)
+            with Vertical(id="--results"):
+                yield Commands()
+                yield LoadingIndicator()
 
     def __init__(self) -> None:
         super().__init__(providers=[ScreenCommands, UnitCommands],
