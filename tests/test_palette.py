@@ -254,3 +254,33 @@ async def test_without_colours_the_highlighted_command_is_reversed(make_demo_app
         await pilot.press("down")
         await pilot.pause()
         assert reversed_lines() == [2, 3]
+
+
+async def test_leaving_a_form_with_typed_input_asks_first(make_demo_app):
+    from screens.dialogs import ConfirmDialog
+    from screens.new_case import NewCaseForm
+
+    actor = account_actor("demo_organiser")
+    branch = find_unit(actor, "NS-NP-14", TODAY)
+    other = find_unit(actor, "NS-NP-05", TODAY)
+    app = make_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_unit(pilot, branch.id)
+        await pilot.press("n")
+        await settle(pilot)
+        form = app.screen
+        assert isinstance(form, NewCaseForm) and isinstance(app.focused, Input)
+        await pilot.press(*"Lan")
+        for answer in ("k", "c"):
+            await _palette(pilot, "na chao")
+            await _choose(pilot, app, "Đơn vị: Chi bộ Tổ dân phố Nà Cháo")
+            assert isinstance(app.screen, ConfirmDialog)
+            await pilot.press(answer)
+            await settle(pilot)
+            if answer == "k":  # no: the form stays, as typed
+                assert app.screen is form and form.is_dirty()
+        assert isinstance(app.screen, MainScreen) and app.screen.unit.id == other.id
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert app.screen.unit.id == branch.id
