@@ -14,7 +14,7 @@ each time the palette opens, in a thread.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
@@ -151,7 +151,7 @@ class UnitCommands(Provider):
 class Command:
     title: str
     key: str | None
-    run: object
+    run: Callable[[], object]
     screen: bool = False
 
 
@@ -164,7 +164,7 @@ def commands(provider: Provider) -> Iterator[Command]:
     app = provider.app
     main = main_screen(app)
     actor = app.context.actor
-    seen: set[str] = set()
+    seen: set = set()  # the main screen's actions offered as screens; (node, action) pairs
     if main is not None:
         by_id = {b.id: b for _key, b in main._bindings if b.id}
         for binding_id, action in SCREENS:
