@@ -340,28 +340,23 @@ class MainScreen(Screen):
                          filter_text=getattr(self, "filter_text", ""))
 
     def go_to_unit(self, unit_id: int) -> None:
-        """List the unit's people, the unit chosen in the tree (the command palette's jump)."""
+        """List the unit's people, the unit chosen in the tree, as Enter on it does (the command
+        palette's jump)."""
         if self.unit is not None and self.unit.id == unit_id:
             self.query_one(PagedTable).focus()
             return
         self._record_place()
-        self.restore_place(ListPlace(unit_id, self.kind,
-                                     filter_text=getattr(self, "filter_text", "")))
+        node = self._choose_in_tree(unit_id)
+        if node is not None:
+            self.show_unit(node.data)
+            self.query_one(PagedTable).focus()
 
     def restore_place(self, place: ListPlace) -> None:
         """Back where `place` was: the unit chosen in the tree, the same list, page, row and
         filter."""
-        tree = self.query_one(UnitTree)
-        node = self._tree_node(place.unit_id) if place.unit_id is not None else None
+        node = self._choose_in_tree(place.unit_id) if place.unit_id is not None else None
         if node is None:
-            if place.unit_id is not None:  # not in the tree shown: read it again, then list it
-                self.reload_after_change(place.unit_id)
             return
-        parent = node.parent
-        while parent is not None and parent is not tree.root:
-            parent.expand()
-            parent = parent.parent
-        self.call_after_refresh(tree.move_cursor, node)
         self._queued.clear()
         self.unit = node.data
         self.title = node.data.name
@@ -371,6 +366,21 @@ class MainScreen(Screen):
             self.apply_filter(place.filter_text)
         self._request_page(after=place.after, offset=place.offset, row=place.row)
         self.query_one(PagedTable).focus()
+
+    def _choose_in_tree(self, unit_id: int):
+        """The unit's node, unfolded down to and under the tree's cursor; None when the tree
+        shown lacks it: the tree is read again and then lists it."""
+        tree = self.query_one(UnitTree)
+        node = self._tree_node(unit_id)
+        if node is None:
+            self.reload_after_change(unit_id)
+            return None
+        parent = node.parent
+        while parent is not None and parent is not tree.root:
+            parent.expand()
+            parent = parent.parent
+        self.call_after_refresh(tree.move_cursor, node)
+        return node
 
     def _tree_node(self, unit_id: int):
         stack = list(self.query_one(UnitTree).root.children)
