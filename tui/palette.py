@@ -101,9 +101,14 @@ class UnitEntry:
     more: str  # folded name of the unit above
 
 
-def read_units(actor, today) -> list[UnitEntry]:
-    """The units the account may see as of today, in the tree's order (run in a thread)."""
+def read_units(actor, today, cached: tuple | None = None) -> tuple[tuple, list[UnitEntry]]:
+    """The units the account may see as of today, in the tree's order, with the key they were
+    read under (run in a thread). `cached`, a (key, units) read before, is kept while the tree
+    has not changed: a province has tens of thousands of units."""
     try:
+        key = (connection.get_setting(connection.TREE_VERSION), actor, today)
+        if cached is not None and cached[0] == key and key[0] is not None:
+            return cached
         roots = units.unit_tree(actor, today)
     finally:
         connection.close_database()  # this thread's connection only
@@ -117,22 +122,31 @@ def read_units(actor, today) -> list[UnitEntry]:
 
     for root in roots:
         walk(root, "")
-    return entries
+    return key, entries
 
 
 class UnitCommands(Provider):
     """Jump to a unit."""
 
-    async def startup(self) -> None:
-        context = self.app.context
-        self.entries = await asyncio.to_thread(read_units, context.actor, context.today)
+    _reading: asyncio.Task | None = None
+
+    async def _entries(self) -> list[UnitEntry]:
+        """Read on the first word typed, not when the palette opens: on a province the reading
+        takes a second, and the palette shows its other commands at once."""
+        if self._reading is None or self._reading.cancelled():
+            context = self.app.context
+            self._reading = asyncio.create_task(asyncio.to_thread(
+                read_units, context.actor, context.today, getattr(self.app, "_palette_units", None)))
+        # each key typed cancels the search before it: not the reading, which the next one awaits
+        self.app._palette_units = await asyncio.shield(self._reading)
+        return self.app._palette_units[1]
 
     async def search(self, query: str) -> Hits:
         words = fold(query).split()
         if not words:
             return
         found = 0
-        for entry in self.entries:
+        for entry in await self._entries():
             score = match(words, entry.own, entry.more)
             if score is None:
                 continue
