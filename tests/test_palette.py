@@ -284,3 +284,20 @@ async def test_leaving_a_form_with_typed_input_asks_first(make_demo_app):
         await pilot.press("left_square_bracket")
         await settle(pilot)
         assert app.screen.unit.id == branch.id
+
+
+def test_the_units_read_are_kept_until_the_tree_changes(demo_db):
+    from db import connection, models
+    from tui.palette import read_units
+
+    actor = account_actor("demo_xa")
+    first = read_units(actor, TODAY)
+    connection.open_database(demo_db)  # the reading closed this thread's connection
+    names = [entry.name for entry in first[1]]
+    assert names[0] == "Đảng bộ thị trấn Nà Phặc" and "Chi bộ Tổ dân phố Nà Cháo" in names
+    assert not any("Bằng Vân" in name for name in names)  # outside the account's commune
+    assert read_units(actor, TODAY, first) is first
+    connection.open_database(demo_db)
+    connection.new_tree_version(models.database)
+    again = read_units(actor, TODAY, first)
+    assert again is not first and again[1] == first[1]
