@@ -58,6 +58,20 @@ class PageRequest:
     count: int | None = None  # the count when already known
 
 
+@dataclass(frozen=True)
+class ListPlace:
+    """Where the main screen is: the unit listed, which list, the page (`after`: the keyset
+    cursor just before its first row, `offset`: the rows before it), the cursor row and the
+    list's filter. Kept by the back/forward history (tui/history.py)."""
+
+    unit_id: int | None
+    kind: str
+    offset: int = 0
+    after: tuple[str, int] | None = None
+    row: int = 0
+    filter_text: str = ""
+
+
 class PeopleLoaded(Message):
     def __init__(self, request: PageRequest, page: Page, offset: int, count: int) -> None:
         super().__init__()
@@ -300,8 +314,82 @@ class MainScreen(Screen):
         event.stop()
         if event.node.data is None:
             return
+        if self.unit is not None and event.node.data.id != self.unit.id:
+            self._record_place()
         self.show_unit(event.node.data)
         self.query_one(PagedTable).focus()
+
+    # --- places: for the back/forward history and the command palette (tui/history.py) ----
+
+    def _record_place(self) -> None:
+        history = getattr(self.app, "history", None)
+        if history is not None:
+            history.record()
+
+    def place(self) -> ListPlace:
+        """Where the list is now."""
+        table = self.query_one(PagedTable)
+        page = self.page
+        after = None
+        if page is not None and page.rows and self.first_index > 0:
+            first = page.rows[0]
+            after = (first.sort_key, first.id - 1)  # ids are integers: just before the first row
+        return ListPlace(self.unit.id if self.unit is not None else None, self.kind,
+                         offset=self.first_index if after is not None else 0, after=after,
+                         row=max(table.cursor_row, 0) if table.row_count else 0,
+                         filter_text=getattr(self, "filter_text", ""))
+
+    def go_to_unit(self, unit_id: int) -> None:
+        """List the unit's people, the unit chosen in the tree, as Enter on it does (the command
+        palette's jump)."""
+        if self.unit is not None and self.unit.id == unit_id:
+            self.query_one(PagedTable).focus()
+            return
+        self._record_place()
+        node = self._choose_in_tree(unit_id)
+        if node is not None:
+            self.show_unit(node.data)
+            self.query_one(PagedTable).focus()
+
+    def restore_place(self, place: ListPlace) -> None:
+        """Back where `place` was: the unit chosen in the tree, the same list, page, row and
+        filter."""
+        node = self._choose_in_tree(place.unit_id) if place.unit_id is not None else None
+        if node is None:
+            return
+        self._queued.clear()
+        self.unit = node.data
+        self.title = node.data.name
+        self.kind = place.kind if place.kind in KINDS else self.kind
+        # the `/` filter of the list, where the screen has one (set before the page is asked for)
+        if hasattr(self, "apply_filter") and getattr(self, "filter_text", "") != place.filter_text:
+            self.apply_filter(place.filter_text)
+        self._request_page(after=place.after, offset=place.offset, row=place.row)
+        self.query_one(PagedTable).focus()
+
+    def _choose_in_tree(self, unit_id: int):
+        """The unit's node, unfolded down to and under the tree's cursor; None when the tree
+        shown lacks it: the tree is read again and then lists it."""
+        tree = self.query_one(UnitTree)
+        node = self._tree_node(unit_id)
+        if node is None:
+            self.reload_after_change(unit_id)
+            return None
+        parent = node.parent
+        while parent is not None and parent is not tree.root:
+            parent.expand()
+            parent = parent.parent
+        self.call_after_refresh(tree.move_cursor, node)
+        return node
+
+    def _tree_node(self, unit_id: int):
+        stack = list(self.query_one(UnitTree).root.children)
+        while stack:
+            node = stack.pop()
+            if node.data is not None and node.data.id == unit_id:
+                return node
+            stack.extend(node.children)
+        return None
 
     def action_worklist(self) -> None:
         """The work list of the unit whose people are listed (and everything below it)."""

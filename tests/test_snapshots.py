@@ -237,3 +237,9 @@ def test_reorganise_history_80x24(snap_compare, demo_db, monkeypatch):
         assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
     finally:
         i18n.set_language("vi")
+
+
+def test_command_palette_80x24(snap_compare, sample_app):
+    sample, make = sample_app
+    assert snap_compare(make(), terminal_size=(80, 24),
+                        run_before=_open(sample.town, "ctrl+p", *"na phac"))

@@ -11,11 +11,13 @@ import time
 
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import ModalScreen
 from textual.widgets import Input
 
 from screens.main import MainScreen
 from tui import i18n
 from tui.context import AppContext
+from tui.history import History
 from tui.i18n import t
 from tui.theme import choose_theme, is_ansi, terminal_color_system
 from tui.widgets import key_label, translate_bindings
@@ -27,13 +29,29 @@ class KetnapApp(App):
     """ketnap's terminal interface."""
 
     CSS_PATH = "app.tcss"
-    ENABLE_COMMAND_PALETTE = False  # its built-in commands are English-only
+    # Textual's palette with our commands only (tui/palette.py): its English system commands and
+    # its own key in every footer stay off; our bindings below open it
+    ENABLE_COMMAND_PALETTE = False
+    COMMANDS: set = set()
     HELP_TITLE = "help.general"
 
     BINDINGS = [
         Binding("ctrl+q", "quit", "keys.quit", priority=True, id="app.quit"),
         Binding("f1", "help", "keys.help", id="app.help"),
         Binding("question_mark", "help(True)", "keys.help", show=False, id="app.help_typed"),
+        # the palette and the history: in the help (F1), the footer has no room at 80 columns
+        Binding("ctrl+p", "command_palette", "palette.keys.open", tooltip="palette.keys.open_long",
+                show=False, priority=True, id="app.palette"),
+        Binding("colon", "command_palette(True)", "palette.keys.open", key_display=":",
+                show=False, id="app.palette_typed"),
+        Binding("left_square_bracket", "history_back(True)", "palette.keys.back", key_display="[",
+                tooltip="palette.keys.back_long", show=False, id="app.back_typed"),
+        Binding("alt+left", "history_back", "palette.keys.back", show=False, id="app.back"),
+        Binding("right_square_bracket", "history_forward(True)", "palette.keys.forward",
+                key_display="]", tooltip="palette.keys.forward_long", show=False,
+                id="app.forward_typed"),
+        Binding("alt+right", "history_forward", "palette.keys.forward", show=False,
+                id="app.forward"),
     ]
 
     def __init__(self, context: AppContext, *, theme: str | None = None) -> None:
@@ -43,6 +61,7 @@ class KetnapApp(App):
         super().__init__(ansi_color=True if is_ansi(theme) else None)
         translate_bindings(self)
         self.context = context
+        self.history = History(self)
         self.animation_level = "none"
         self.title = t("app.title")
         self.sub_title = t("header.today", date=i18n.date(context.today))
@@ -83,7 +102,27 @@ class KetnapApp(App):
             # `?` types a question mark into a text field; F1 always works
             if parameters and parameters[0] and isinstance(self.focused, Input):
                 return False
+        if action in ("command_palette", "history_back", "history_forward"):
+            if isinstance(self.screen, ModalScreen):  # a question or the palette is open
+                return False
+            # `:`, `[` and `]` type into a text field
+            if parameters and parameters[0] and isinstance(self.focused, Input):
+                return False
         return True
+
+    def get_system_commands(self, screen):
+        return iter(())  # Textual's (theme, screenshot, quit...) are in English
+
+    def action_command_palette(self, typed: bool = False) -> None:
+        from tui.palette import KetnapPalette  # imported on first use
+
+        self.push_screen(KetnapPalette())
+
+    def action_history_back(self, typed: bool = False) -> None:
+        self.history.go_back()
+
+    def action_history_forward(self, typed: bool = False) -> None:
+        self.history.go_forward()
 
     def action_help(self, typed: bool = False) -> None:
         from screens.help import HelpScreen  # imported on first use: not on the first screen
