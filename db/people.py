@@ -54,6 +54,11 @@ def _statuses(ids: list[int], as_of: datetime.date) -> dict[int, str]:
             for pid, official in rows}
 
 
+def party_statuses(ids: list[int], as_of: datetime.date) -> dict[int, str]:
+    """Each person's party status on `as_of` (probationary / official; absent: not a member)."""
+    return _statuses(ids, as_of)
+
+
 def _open_cases(ids: list[int]) -> dict[int, tuple[int, str]]:
     C = models.CaseFile
     rows = (C.select(C.person, C.id, C.stage)

@@ -44,17 +44,68 @@ def install_index(database: Database) -> None:
         database.execute_sql(sql)
 
 
-def match_expression(text: str) -> str | None:
-    """The FTS5 query for what the user typed: every word a prefix, all words required."""
+def match_expression(text: str, *, prefix: bool = True) -> str | None:
+    """The FTS5 query for what the user typed: all words required, each a prefix (or, with
+    `prefix=False`, each a whole word)."""
     tokens = _TOKEN.findall(fold(text))
     if not tokens:
         return None
-    return " AND ".join(f'"{token}"*' for token in tokens)
+    star = "*" if prefix else ""
+    return " AND ".join(f'"{token}"{star}' for token in tokens)
+
+
+# How many matches one tier of the search reads from the index at most before ranking them. A
+# query that matches more (a common word on a large database) is ranked within these: the
+# first of each tier in index order, not every match, so that no query reads every row.
+TIER_CAP = 1000
+# A scope with no more people than this is searched row by row (through the branch index): a
+# narrow scope on a large database would otherwise walk the index of a common word for long.
+SMALL_SCOPE = 5000
+
+_COLUMNS = "p.id, p.name_folded, p.other_folded, p.citizen_id, p.phone, p.sort_key"
+
+
+def _scope_sql(branch_ids: list[int] | None, include_public: bool) -> tuple[str, list]:
+    if branch_ids is None:
+        return "1", []
+    scope = "p.branch_id IN (SELECT value FROM json_each(?))"
+    if include_public:
+        scope = f"({scope} OR (p.branch_id IS NULL AND p.public_role IS NOT NULL))"
+    return scope, [json.dumps(sorted(branch_ids))]
+
+
+def _words(row: tuple, names_only: bool) -> set[str]:
+    fields = row[1:3] if names_only else row[1:5]  # folded names; digits
+    return {word for value in fields if value for word in _TOKEN.findall(value.lower())}
+
+
+def rank_key(row: tuple, tokens: list[str], typed: str, names_only: bool) -> tuple | None:
+    """Where a person (`_COLUMNS`) stands for the typed words, None when it does not match.
+
+    The whole folded name equal to what was typed first; then people whose every typed word is
+    a whole word of theirs, those whose given name (the last word of the name) is one of the
+    typed words first; then people whose words only start with the typed ones (a given name
+    starting with one first); ties in Vietnamese name order.
+    """
+    person_id, name_folded, sort_key = row[0], row[1] or "", row[5] or ""
+    if name_folded == typed:
+        return (0, 0, sort_key, person_id)
+    words = _words(row, names_only)
+    given = name_folded.rsplit(" ", 1)[-1]
+    if all(token in words for token in tokens):
+        return (1, 0 if given in tokens else 1, sort_key, person_id)
+    if all(any(word.startswith(token) for word in words) for token in tokens):
+        return (2, 0 if any(given.startswith(token) for token in tokens) else 1, sort_key, person_id)
+    return None
+
+
+def _fetch(sql: str, params: list) -> list[tuple]:
+    return list(models.database.execute_sql(sql, params).fetchall())
 
 
 def matching_person_ids(text: str, limit: int, *, branch_ids: Iterable[int] | None = None,
                         include_public: bool = True, names_only: bool = False) -> list[int]:
-    """Ids of people whose name, other name, citizen ID or phone match, best first.
+    """Ids of people whose name, other name, citizen ID or phone match, best first (`rank_key`).
 
     `branch_ids`: only people of these branches (and, with `include_public`, people recorded by
     public role only, who belong to no branch). The filter is part of the query, so that a
@@ -63,26 +114,95 @@ def matching_person_ids(text: str, limit: int, *, branch_ids: Iterable[int] | No
     `names_only`: match names and other names, not citizen IDs or phones (for a role that may
     not see them: finding a person by an ID would tell the ID).
 
-    Ranking: the whole folded name equal to what was typed, then FTS5's bm25, then the
-    Vietnamese name order. Uses the index only.
+    Index only, in tiers each read with a LIMIT: the exact folded name (its index), the people
+    with every typed word whole (the full-text index), and only when those are too few, the
+    people with words starting with the typed ones. A small scope is read through the branch
+    index instead.
     """
+    tokens = _TOKEN.findall(fold(text))
+    if not tokens or limit <= 0:
+        return []
+    typed = " ".join(tokens)
+    branches = None if branch_ids is None else sorted(set(branch_ids))
+    scope, scope_params = _scope_sql(branches, include_public)
+    rows: dict[int, tuple] = {}
+    if branches is not None and _scope_size(scope, scope_params) <= SMALL_SCOPE:
+        for row in _fetch(f"SELECT {_COLUMNS} FROM person p WHERE {scope}", scope_params):
+            rows[row[0]] = row
+    else:
+        for row in _fetch(f"SELECT {_COLUMNS} FROM person p WHERE p.name_folded = ? AND {scope} "
+                          f"ORDER BY p.sort_key, p.id LIMIT ?", [typed, *scope_params, limit]):
+            rows[row[0]] = row
+        columns = "{name_folded other_folded} : " if names_only else ""
+        for prefix in (False, True):
+            whole_found = len(rows)
+            if prefix and whole_found >= limit:
+                break  # enough people match whole words: the prefix-only ones rank after them
+            expression = columns + "(" + match_expression(typed, prefix=prefix) + ")"
+            for row in _fetch(f"SELECT {_COLUMNS} FROM {_FTS_TABLE} f JOIN person p ON p.id = f.rowid "
+                              f"WHERE {_FTS_TABLE} MATCH ? AND {scope} LIMIT ?",
+                              [expression, *scope_params, TIER_CAP]):
+                rows.setdefault(row[0], row)
+    ranked = []
+    for row in rows.values():
+        key = rank_key(row, tokens, typed, names_only)
+        if key is not None:
+            ranked.append(key)
+    ranked.sort()
+    return [key[3] for key in ranked[:limit]]
+
+
+def _scope_size(scope: str, params: list) -> int:
+    """The people in a scope, counted up to one more than a small scope holds (index only)."""
+    cursor = models.database.execute_sql(
+        f"SELECT count(*) FROM (SELECT 1 FROM person p WHERE {scope} LIMIT ?)", [*params, SMALL_SCOPE + 1])
+    return cursor.fetchone()[0]
+
+
+def name_filter_ids_sql(text: str) -> tuple[str, list] | None:
+    """A condition on `person.id` for the people whose name or other name has words starting with
+    every typed word (the `/` filter of a list), through the full-text index; None when nothing
+    was typed."""
+    expression = match_expression(text)
+    if expression is None:
+        return None
+    return (f"SELECT rowid FROM {_FTS_TABLE} WHERE {_FTS_TABLE} MATCH ?",
+            [f"{{name_folded other_folded}} : ({expression})"])
+
+
+def plain_prefix_ids(text: str, limit: int) -> list[int]:
+    """The plain FTS5 prefix query (no ranking, no scope): what the search is measured against."""
     expression = match_expression(text)
     if expression is None:
         return []
-    if names_only:
-        expression = f"{{name_folded other_folded}} : ({expression})"
-    where = f"{_FTS_TABLE} MATCH ?"
-    params: list = [expression]
-    if branch_ids is not None:
-        scope = "p.branch_id IN (SELECT value FROM json_each(?))"
-        if include_public:
-            scope = f"({scope} OR (p.branch_id IS NULL AND p.public_role IS NOT NULL))"
-        where += f" AND {scope}"
-        params.append(json.dumps(sorted(branch_ids)))
-    params += [fold(text), limit]
-    cursor = models.database.execute_sql(
-        f"SELECT p.id FROM {_FTS_TABLE} f JOIN person p ON p.id = f.rowid WHERE {where} "
-        f"ORDER BY (p.name_folded = ?) DESC, bm25({_FTS_TABLE}), p.sort_key, p.id LIMIT ?",
-        params,
-    )
-    return [row[0] for row in cursor.fetchall()]
+    return [row[0] for row in _fetch(
+        f"SELECT rowid FROM {_FTS_TABLE} WHERE {_FTS_TABLE} MATCH ? LIMIT ?", [expression, limit])]
+
+
+def matching_unit_ids(text: str, as_of, limit: int, *, unit_ids: Iterable[int] | None = None) -> list[int]:
+    """Units current on `as_of` whose folded name or code has words starting with every typed
+    word; whole words first, then by name.
+
+    The unit table is read with a LIKE on the first word: units number in the thousands at most
+    (about 31,000 in a synthetic province of a million people) and the scope of every search
+    already reads each unit's row, so this is bounded by the organisation, not by the people.
+    """
+    tokens = _TOKEN.findall(fold(text))
+    if not tokens or limit <= 0:
+        return []
+    allowed = None if unit_ids is None else set(unit_ids)
+    longest = max(tokens, key=len)
+    found = []
+    for unit_id, name_folded, code in _fetch(
+            "SELECT id, name_folded, code FROM unit WHERE (name_folded LIKE ? OR lower(code) LIKE ?) "
+            "AND founded <= ? AND (ended IS NULL OR ended > ?)",
+            [f"%{longest}%", f"%{longest}%", as_of.isoformat(), as_of.isoformat()]):
+        if allowed is not None and unit_id not in allowed:
+            continue
+        words = _TOKEN.findall(name_folded or "") + _TOKEN.findall(fold(code))
+        if not all(any(word.startswith(token) for word in words) for token in tokens):
+            continue
+        whole = all(token in words for token in tokens)
+        found.append((0 if whole else 1, name_folded, unit_id))
+    found.sort()
+    return [unit_id for *_, unit_id in found[:limit]]
