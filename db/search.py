@@ -179,9 +179,13 @@ def plain_prefix_ids(text: str, limit: int) -> list[int]:
         f"SELECT rowid FROM {_FTS_TABLE} WHERE {_FTS_TABLE} MATCH ? LIMIT ?", [expression, limit])]
 
 
+_UNIT_PREFIXES = ("chi bo ", "dang bo ")
+
+
 def matching_unit_ids(text: str, as_of, limit: int, *, unit_ids: Iterable[int] | None = None) -> list[int]:
     """Units current on `as_of` whose folded name or code has words starting with every typed
-    word; whole words first, then by name.
+    word (the "Chi bộ" or "Đảng bộ" that starts every name left out); whole words first, then
+    the shorter name (the committee before the branches named after it).
 
     The unit table is read with a LIKE on the first word: units number in the thousands at most
     (about 31,000 in a synthetic province of a million people) and the scope of every search
@@ -199,10 +203,15 @@ def matching_unit_ids(text: str, as_of, limit: int, *, unit_ids: Iterable[int] |
             [f"%{longest}%", f"%{longest}%", as_of.isoformat(), as_of.isoformat()]):
         if allowed is not None and unit_id not in allowed:
             continue
-        words = _TOKEN.findall(name_folded or "") + _TOKEN.findall(fold(code))
+        name = name_folded or ""
+        for generic in _UNIT_PREFIXES:  # every unit's name starts with one: not what tells it
+            if name.startswith(generic):
+                name = name[len(generic):]
+                break
+        words = _TOKEN.findall(name) + _TOKEN.findall(fold(code))
         if not all(any(word.startswith(token) for word in words) for token in tokens):
             continue
         whole = all(token in words for token in tokens)
-        found.append((0 if whole else 1, name_folded, unit_id))
+        found.append((0 if whole else 1, len(name), name, unit_id))
     found.sort()
     return [unit_id for *_, unit_id in found[:limit]]

@@ -32,6 +32,9 @@ class KetnapApp(App):
 
     BINDINGS = [
         Binding("ctrl+q", "quit", "keys.quit", priority=True, id="app.quit"),
+        # priority: it works from every screen, a text field focused too (Textual's Input binds
+        # nothing to Ctrl+F)
+        Binding("ctrl+f", "search", "search.key", priority=True, show=False, id="app.search"),
         Binding("f1", "help", "keys.help", id="app.help"),
         Binding("question_mark", "help(True)", "keys.help", show=False, id="app.help_typed"),
     ]
@@ -84,6 +87,17 @@ class KetnapApp(App):
             if parameters and parameters[0] and isinstance(self.focused, Input):
                 return False
         return True
+
+    def action_search(self) -> None:
+        """Ctrl+F: search everywhere (screens/search.py); on the search screen, its field."""
+        from textual.screen import ModalScreen
+
+        from screens.search import SearchScreen  # imported on first use
+
+        if isinstance(self.screen, SearchScreen):
+            self.screen.focus_field()
+        elif not isinstance(self.screen, ModalScreen):  # a question is answered first
+            self.push_screen(SearchScreen(self.context))
 
     def action_help(self, typed: bool = False) -> None:
         from screens.help import HelpScreen  # imported on first use: not on the first screen
