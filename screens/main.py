@@ -180,6 +180,7 @@ class MainScreen(Screen):
         self._follow: int | None = None  # after a reorganisation: the unit to show next
         self._queued: list[PagedTable.PageRequested] = []  # page turns asked for while loading
         self._follow_person: int | None = None  # after a search: the person to show
+        self._asked: PageRequest | None = None  # the latest page asked for
         self.filter_text = ""  # the `/` filter of the people list
 
     # --- layout ---------------------------------------------------------------------------
@@ -547,6 +548,7 @@ class MainScreen(Screen):
                               count=self.count if keep_count else None,
                               name_filter=self.filter_text, person_id=person_id)
         self._asked_limit = request.limit  # a second resize to the same size asks nothing more
+        self._asked = request
         if self.page is None:
             self._show_page(self._load_page(request))  # the first page, before the first paint
         else:
@@ -708,6 +710,15 @@ class MainScreen(Screen):
         table = self.query_one(PagedTable)
         row = max(table.cursor_row, 0)
         wanted = self._visible_rows()
+        asked = self._asked
+        if asked is not None and asked.seq == self._seq and request.seq != self._seq:
+            # a page is on its way (another unit, kind or filter): asked again at this size
+            if wanted != asked.limit:
+                self._seq += 1
+                self._asked = replace(asked, seq=self._seq, limit=wanted)
+                self._asked_limit = wanted
+                self._fetch_page(self._asked)
+            return
         if wanted != self._asked_limit:
             # the same first row, as many rows as now fit (ids are integers: id - 1 is just before)
             first = page.rows[0]
