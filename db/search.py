@@ -18,8 +18,19 @@ _FTS_TABLE = "person_fts"
 _TOKEN = re.compile(r"[0-9a-z]+")
 
 
+_UNIT_FTS = "unit_fts"
+# every unit's name starts with "Chi bộ" or "Đảng bộ": not what tells a unit from another
+_UNIT_WORDS = ("CASE WHEN {n} LIKE 'chi bo %' THEN substr({n}, 8) "
+               "WHEN {n} LIKE 'dang bo %' THEN substr({n}, 9) ELSE {n} END")
+
+
 def install_index(database: Database) -> None:
-    """Create the FTS5 index over people and the triggers that keep it in step."""
+    """Create the full-text indexes and the triggers that keep them in step: over people (their
+    folded names, IDs and phones, read from the person table) and over units (the folded name
+    without its "Chi bộ"/"Đảng bộ", and the code; a small table that keeps its own text).
+    An index is filled when it is created."""
+    existing = {row[0] for row in database.execute_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
     statements = [
         f"""CREATE VIRTUAL TABLE IF NOT EXISTS {_FTS_TABLE} USING fts5(
                 name_folded, other_folded, citizen_id, phone,
@@ -38,8 +49,27 @@ def install_index(database: Database) -> None:
                 INSERT INTO {_FTS_TABLE}(rowid, name_folded, other_folded, citizen_id, phone)
                 VALUES (new.id, new.name_folded, new.other_folded, new.citizen_id, new.phone);
             END""",
-        f"INSERT INTO {_FTS_TABLE}({_FTS_TABLE}) VALUES ('rebuild')",
     ]
+    if _FTS_TABLE not in existing:
+        statements.append(f"INSERT INTO {_FTS_TABLE}({_FTS_TABLE}) VALUES ('rebuild')")
+    new_words = _UNIT_WORDS.format(n="new.name_folded")
+    statements += [
+        f"""CREATE VIRTUAL TABLE IF NOT EXISTS {_UNIT_FTS} USING fts5(
+                words, code, tokenize='unicode61 remove_diacritics 2')""",
+        f"""CREATE TRIGGER IF NOT EXISTS unit_fts_ai AFTER INSERT ON unit BEGIN
+                INSERT INTO {_UNIT_FTS}(rowid, words, code) VALUES (new.id, {new_words}, new.code);
+            END""",
+        f"""CREATE TRIGGER IF NOT EXISTS unit_fts_ad AFTER DELETE ON unit BEGIN
+                DELETE FROM {_UNIT_FTS} WHERE rowid = old.id;
+            END""",
+        f"""CREATE TRIGGER IF NOT EXISTS unit_fts_au AFTER UPDATE OF name_folded, code ON unit BEGIN
+                DELETE FROM {_UNIT_FTS} WHERE rowid = old.id;
+                INSERT INTO {_UNIT_FTS}(rowid, words, code) VALUES (new.id, {new_words}, new.code);
+            END""",
+    ]
+    if _UNIT_FTS not in existing:
+        statements.append(f"INSERT INTO {_UNIT_FTS}(rowid, words, code) "
+                          f"SELECT id, {_UNIT_WORDS.format(n='name_folded')}, code FROM unit")
     for sql in statements:
         database.execute_sql(sql)
 
@@ -179,39 +209,25 @@ def plain_prefix_ids(text: str, limit: int) -> list[int]:
         f"SELECT rowid FROM {_FTS_TABLE} WHERE {_FTS_TABLE} MATCH ? LIMIT ?", [expression, limit])]
 
 
-_UNIT_PREFIXES = ("chi bo ", "dang bo ")
-
-
 def matching_unit_ids(text: str, as_of, limit: int, *, unit_ids: Iterable[int] | None = None) -> list[int]:
-    """Units current on `as_of` whose folded name or code has words starting with every typed
-    word (the "Chi bộ" or "Đảng bộ" that starts every name left out); whole words first, then
-    the shorter name (the committee before the branches named after it).
-
-    The unit table is read with a LIKE on the first word: units number in the thousands at most
-    (about 31,000 in a synthetic province of a million people) and the scope of every search
-    already reads each unit's row, so this is bounded by the organisation, not by the people.
-    """
+    """Units current on `as_of` (and among `unit_ids`) whose folded name (the "Chi bộ" or "Đảng
+    bộ" that starts every name left out) or code has words starting with every typed word,
+    through the units' full-text index; whole words first, then the shorter name (the committee
+    before the branches named after it), then by name."""
     tokens = _TOKEN.findall(fold(text))
     if not tokens or limit <= 0:
         return []
-    allowed = None if unit_ids is None else set(unit_ids)
-    longest = max(tokens, key=len)
+    where = f"{_UNIT_FTS} MATCH ? AND u.founded <= ? AND (u.ended IS NULL OR u.ended > ?)"
+    params: list = [match_expression(" ".join(tokens)), as_of.isoformat(), as_of.isoformat()]
+    if unit_ids is not None:
+        where += " AND u.id IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(sorted(set(unit_ids))))
     found = []
-    for unit_id, name_folded, code in _fetch(
-            "SELECT id, name_folded, code FROM unit WHERE (name_folded LIKE ? OR lower(code) LIKE ?) "
-            "AND founded <= ? AND (ended IS NULL OR ended > ?)",
-            [f"%{longest}%", f"%{longest}%", as_of.isoformat(), as_of.isoformat()]):
-        if allowed is not None and unit_id not in allowed:
-            continue
-        name = name_folded or ""
-        for generic in _UNIT_PREFIXES:  # every unit's name starts with one: not what tells it
-            if name.startswith(generic):
-                name = name[len(generic):]
-                break
-        words = _TOKEN.findall(name) + _TOKEN.findall(fold(code))
-        if not all(any(word.startswith(token) for word in words) for token in tokens):
-            continue
+    for unit_id, words_text, code in _fetch(
+            f"SELECT u.id, f.words, u.code FROM {_UNIT_FTS} f JOIN unit u ON u.id = f.rowid "
+            f"WHERE {where} LIMIT ?", [*params, TIER_CAP]):
+        words = _TOKEN.findall(words_text or "") + _TOKEN.findall(fold(code))
         whole = all(token in words for token in tokens)
-        found.append((0 if whole else 1, len(name), name, unit_id))
+        found.append((0 if whole else 1, len(words_text or ""), words_text or "", unit_id))
     found.sort()
     return [unit_id for *_, unit_id in found[:limit]]
