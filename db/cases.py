@@ -347,8 +347,10 @@ def find(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 20,
     if not ids:
         return []
     P, U, C = models.Person, models.Unit, models.CaseFile
-    people = {p.id: p for p in P.select(P, U).join(U, on=(P.branch == U.id), join_type=JOIN.LEFT_OUTER)
-              .where(P.id.in_(ids))}
+    people = {row[0]: row for row in
+              P.select(P.id, P.full_name, P.born, P.public_role, U.id, U.code, U.name)
+              .join(U, on=(P.branch == U.id), join_type=JOIN.LEFT_OUTER)
+              .where(P.id.in_(ids)).tuples()}
     # every file of these people through the person index (a condition on the status would
     # lead SQLite to the status index, every open file of the database), the open one picked here
     cases: dict[int, tuple[int, str]] = {}
@@ -361,11 +363,11 @@ def find(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 20,
     statuses = party_statuses(ids, as_of)
     results = []
     for pid in ids:
-        person = people[pid]
+        _, full_name, born, public_role, unit_id, code, name = people[pid]
         case_id, stage = cases.get(pid, (None, None))
-        results.append(FindResult(pid, person.full_name, person.born if background else None,
-                                  _ref(person.branch) if person.branch_id else None,
-                                  case_id, stage, person.public_role, statuses.get(pid),
+        results.append(FindResult(pid, full_name, born if background else None,
+                                  UnitRef(unit_id, code, name) if unit_id is not None else None,
+                                  case_id, stage, public_role, statuses.get(pid),
                                   case_id or latest.get(pid)))
     return results
 

@@ -87,7 +87,7 @@ def match_expression(text: str, *, prefix: bool = True) -> str | None:
 # How many matches one tier of the search reads from the index at most before ranking them. A
 # query that matches more (a common word on a large database) is ranked within these: the
 # first of each tier in index order, not every match, so that no query reads every row.
-TIER_CAP = 1000
+TIER_CAP = 400
 # A scope with no more people than this is searched row by row (through the branch index): a
 # narrow scope on a large database would otherwise walk the index of a common word for long.
 SMALL_SCOPE = 5000
@@ -104,9 +104,15 @@ def _scope_sql(branch_ids: list[int] | None, include_public: bool) -> tuple[str,
     return scope, [json.dumps(sorted(branch_ids))]
 
 
-def _words(row: tuple, names_only: bool) -> set[str]:
-    fields = row[1:3] if names_only else row[1:5]  # folded names; digits
-    return {word for value in fields if value for word in _TOKEN.findall(value.lower())}
+def _words(row: tuple, names_only: bool) -> list[str]:
+    words = _TOKEN.findall(row[1] or "")  # folded already
+    if row[2]:
+        words += _TOKEN.findall(row[2])
+    if not names_only:
+        for value in row[3:5]:  # digits
+            if value:
+                words += _TOKEN.findall(value.lower())
+    return words
 
 
 def rank_key(row: tuple, tokens: list[str], typed: str, names_only: bool) -> tuple | None:
@@ -121,8 +127,9 @@ def rank_key(row: tuple, tokens: list[str], typed: str, names_only: bool) -> tup
     if name_folded == typed:
         return (0, 0, sort_key, person_id)
     words = _words(row, names_only)
-    given = name_folded.rsplit(" ", 1)[-1]
-    if all(token in words for token in tokens):
+    given = name_folded.rpartition(" ")[2]
+    whole = set(words)
+    if all(token in whole for token in tokens):
         return (1, 0 if given in tokens else 1, sort_key, person_id)
     if all(any(word.startswith(token) for word in words) for token in tokens):
         return (2, 0 if any(given.startswith(token) for token in tokens) else 1, sort_key, person_id)
@@ -168,7 +175,12 @@ def matching_person_ids(text: str, limit: int, *, branch_ids: Iterable[int] | No
             whole_found = len(rows)
             if prefix and whole_found >= limit:
                 break  # enough people match whole words: the prefix-only ones rank after them
-            expression = columns + "(" + match_expression(typed, prefix=prefix) + ")"
+            wanted = typed
+            if prefix and any(len(token) > 1 for token in tokens):
+                # a one-letter prefix ("nguyen thi h") merges every word of that letter in the
+                # index: the longer words find the rows, rank_key checks the letter
+                wanted = " ".join(token for token in tokens if len(token) > 1)
+            expression = columns + "(" + match_expression(wanted, prefix=prefix) + ")"
             for row in _fetch(f"SELECT {_COLUMNS} FROM {_FTS_TABLE} f JOIN person p ON p.id = f.rowid "
                               f"WHERE {_FTS_TABLE} MATCH ? AND {scope} LIMIT ?",
                               [expression, *scope_params, TIER_CAP]):
