@@ -329,7 +329,9 @@ class UnitHit:
     org_type: str
 
 
-def _search_scope(actor: Actor, as_of: datetime.date) -> list[int] | None:
+def search_scope(actor: Actor, as_of: datetime.date) -> list[int] | None:
+    """The units whose people and which units the account finds (None: all): read once by a
+    caller that searches again and again (the search screen)."""
     root = scope_root(actor)
     return None if root is None else subtree_ids(actor, root, as_of)
 
@@ -341,7 +343,7 @@ def find(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 20,
     units when the caller already has them."""
     from db.people import party_statuses
 
-    allowed = scope if scope is not None else _search_scope(actor, as_of)
+    allowed = scope if scope is not None else search_scope(actor, as_of)
     background = may_see_background(actor)
     ids = search.matching_person_ids(text, limit, branch_ids=allowed, names_only=not background)
     if not ids:
@@ -376,7 +378,7 @@ def find_units(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 10
                scope: list[int] | None = None) -> list[UnitHit]:
     """Current units the account may see whose name or code has words starting with the typed
     ones, whole words first."""
-    allowed = scope if scope is not None else _search_scope(actor, as_of)
+    allowed = scope if scope is not None else search_scope(actor, as_of)
     ids = search.matching_unit_ids(text, as_of, limit, unit_ids=allowed)
     if not ids:
         return []
@@ -385,9 +387,13 @@ def find_units(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 10
     return [UnitHit(u.id, u.code, u.name, u.level, u.org_type) for u in (units[i] for i in ids)]
 
 
+_UNREAD = object()
+
+
 def find_everything(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 20,
-                    unit_limit: int = 10) -> tuple[list[FindResult], list[UnitHit]]:
-    """People and units for the search screen and `ketnap find` (one scope read for both)."""
-    allowed = _search_scope(actor, as_of)
+                    unit_limit: int = 10, scope=_UNREAD) -> tuple[list[FindResult], list[UnitHit]]:
+    """People and units for the search screen and `ketnap find` (one scope read for both;
+    `scope`: what `search_scope` gave, when the caller keeps it)."""
+    allowed = search_scope(actor, as_of) if scope is _UNREAD else scope
     return (find(actor, text, as_of, limit=limit, scope=allowed),
             find_units(actor, text, as_of, limit=unit_limit, scope=allowed))

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from db import connection
-from db.cases import FindResult, UnitHit, find_everything
+from db.cases import FindResult, UnitHit, find_everything, search_scope
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
@@ -78,6 +78,7 @@ class SearchScreen(Screen):
         self.units: list[UnitHit] = []
         self.more = False
         self._seq = 0
+        self._scope: tuple[list[int] | None] | None = None  # read once, by the first search
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -110,9 +111,12 @@ class SearchScreen(Screen):
 
     @work(thread=True, exclusive=True, group="search")
     def _search(self, seq: int, text: str) -> None:
+        actor, today = self.context.actor, self.context.today
         try:
-            people, units = find_everything(self.context.actor, text, self.context.today,
-                                            limit=PEOPLE_LIMIT + 1, unit_limit=UNIT_LIMIT)
+            if self._scope is None:  # the account's units: the same for every search here
+                self._scope = (search_scope(actor, today),)
+            people, units = find_everything(actor, text, today, limit=PEOPLE_LIMIT + 1,
+                                            unit_limit=UNIT_LIMIT, scope=self._scope[0])
         finally:
             connection.close_database()  # this thread's connection only
         self.post_message(SearchLoaded(seq, people[:PEOPLE_LIMIT], units,
