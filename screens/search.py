@@ -66,7 +66,8 @@ class SearchScreen(Screen):
     BINDINGS = [
         # priority: the focus moves as the key is read (a burst over a slow link goes on into
         # the list); only while the field has the focus (see check_action)
-        Binding("down,enter", "to_list", show=False, priority=True),
+        Binding("down", "to_list('down')", show=False, priority=True),
+        Binding("enter", "to_list('enter')", show=False, priority=True),
         Binding("escape", "back", "keys.back", id="search.back"),
     ]
 
@@ -79,6 +80,8 @@ class SearchScreen(Screen):
         self.more = False
         self._seq = 0
         self._scope: tuple[list[int] | None] | None = None  # read once, by the first search
+        self._shown = 0  # the search whose results are shown
+        self._ahead: list[str] = []  # Down/Enter pressed before the results came: played then
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -104,6 +107,7 @@ class SearchScreen(Screen):
     def _typed(self, event: Input.Changed) -> None:
         event.stop()
         self._seq += 1
+        self._ahead.clear()
         if not event.value.strip():
             self._show(SearchLoaded(self._seq, [], [], False))
             return
@@ -126,6 +130,7 @@ class SearchScreen(Screen):
     def _show(self, message: SearchLoaded) -> None:
         if message.seq != self._seq:
             return  # a newer search is on its way
+        self._shown = message.seq
         self.people, self.units, self.more = message.people, message.units, message.more
         table = self.query_one("#search-results", DataTable)
         widths = self._widths(table.size.width or self.app.size.width)
@@ -153,6 +158,15 @@ class SearchScreen(Screen):
                               fit(Text(t("search.unit_marker"), style="italic"), widths["status"]),
                               key=f"u{unit.id}")
         self._info()
+        ahead, self._ahead = self._ahead, []
+        if ahead and table.row_count:
+            self.set_focus(table)
+            for key in ahead[1:]:  # the first moved into the list
+                if key == "down":
+                    table.action_cursor_down()
+                else:
+                    table.action_select_cursor()
+                    break
 
     def _info(self) -> None:
         field = self.query_one("#search-field", Input)
@@ -183,9 +197,11 @@ class SearchScreen(Screen):
             return isinstance(self.focused, Input)
         return True
 
-    def action_to_list(self) -> None:
+    def action_to_list(self, key: str = "down") -> None:
         table = self.query_one("#search-results", DataTable)
-        if table.row_count:
+        if self._shown != self._seq:  # typed ahead of the results (a slow link)
+            self._ahead.append(key)
+        elif table.row_count:
             self.set_focus(table)  # set_focus: now, before the next key of a burst
 
     def focus_field(self) -> None:

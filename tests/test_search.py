@@ -194,6 +194,29 @@ async def test_ctrl_f_hoang_thi_opens_the_third_hit(make_demo_app):
             assert app.screen.page.rows[table.cursor_row].id == third.person_id
 
 
+async def test_keys_typed_ahead_of_the_results_are_played_when_they_come(make_demo_app):
+    """Over a slow link the name, Down and Enter may all arrive before the search is done."""
+    app = make_demo_app("demo_admin")
+    expected, _ = cases.find_everything(account_actor("demo_admin"), "hoang thi", TODAY, limit=51)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+f")
+        await pilot.pause()
+        screen = app.screen
+        await pilot.press(*"hoang thi")
+        screen._seq += 1  # as if the search typed last were still on its way
+        await pilot.press("down", "down", "enter")
+        assert screen._ahead == ["down", "down", "enter"]
+        screen._search(screen._seq, "hoang thi")
+        await settle(pilot)
+        second = expected[1]
+        if second.last_case_id is not None:
+            assert isinstance(app.screen, CaseScreen) and app.screen.case_id == second.last_case_id
+        else:
+            assert isinstance(app.screen, MainScreen)
+            assert app.screen.page.rows[app.screen.query_one(PagedTable).cursor_row].id == second.person_id
+
+
 async def test_enter_on_an_open_file_a_closed_file_a_person_and_a_unit(make_demo_app, demo_db):
     admin = account_actor("demo_admin")
     C = models.CaseFile
