@@ -34,9 +34,11 @@ NUMBER_WIDTH = 4  # "123."
 
 
 class SearchLoaded(Message):
-    def __init__(self, seq: int, people: list[FindResult], units: list[UnitHit], more: bool) -> None:
+    def __init__(self, seq: int, people: list[FindResult], units: list[UnitHit], more: bool,
+                 text: str = "") -> None:
         super().__init__()
         self.seq = seq
+        self.text = text
         self.people = people
         self.units = units
         self.more = more
@@ -64,10 +66,10 @@ class SearchScreen(Screen):
     HELP_NOTES = ("search.help_note",)
 
     BINDINGS = [
-        # priority: the focus moves as the key is read (a burst over a slow link goes on into
-        # the list); only while the field has the focus (see check_action)
-        Binding("down", "to_list('down')", show=False, priority=True),
-        Binding("enter", "to_list('enter')", show=False, priority=True),
+        # not priority: a key reaches this binding after the field has had the keys typed before
+        # it (a burst over a slow link: "hoang thi", Down, Down, Enter); Enter is the field's
+        # own (Input.Submitted)
+        Binding("down", "to_list('down')", show=False),
         Binding("escape", "back", "keys.back", id="search.back"),
     ]
 
@@ -80,7 +82,7 @@ class SearchScreen(Screen):
         self.more = False
         self._seq = 0
         self._scope: tuple[list[int] | None] | None = None  # read once, by the first search
-        self._shown = 0  # the search whose results are shown
+        self._shown_text = ""  # what was typed for the results shown
         self._ahead: list[str] = []  # Down/Enter pressed before the results came: played then
 
     def compose(self) -> ComposeResult:
@@ -107,9 +109,8 @@ class SearchScreen(Screen):
     def _typed(self, event: Input.Changed) -> None:
         event.stop()
         self._seq += 1
-        self._ahead.clear()
         if not event.value.strip():
-            self._show(SearchLoaded(self._seq, [], [], False))
+            self._show(SearchLoaded(self._seq, [], [], False, event.value))
             return
         self._search(self._seq, event.value)
 
@@ -124,13 +125,13 @@ class SearchScreen(Screen):
         finally:
             connection.close_database()  # this thread's connection only
         self.post_message(SearchLoaded(seq, people[:PEOPLE_LIMIT], units,
-                                       len(people) > PEOPLE_LIMIT))
+                                       len(people) > PEOPLE_LIMIT, text))
 
     @on(SearchLoaded)
     def _show(self, message: SearchLoaded) -> None:
         if message.seq != self._seq:
             return  # a newer search is on its way
-        self._shown = message.seq
+        self._shown_text = message.text
         self.people, self.units, self.more = message.people, message.units, message.more
         table = self.query_one("#search-results", DataTable)
         widths = self._widths(table.size.width or self.app.size.width)
@@ -158,8 +159,10 @@ class SearchScreen(Screen):
                               fit(Text(t("search.unit_marker"), style="italic"), widths["status"]),
                               key=f"u{unit.id}")
         self._info()
+        if not self._ahead or message.text != self.query_one("#search-field", Input).value:
+            return
         ahead, self._ahead = self._ahead, []
-        if ahead and table.row_count:
+        if table.row_count:
             self.set_focus(table)
             for key in ahead[1:]:  # the first moved into the list
                 if key == "down":
@@ -192,14 +195,24 @@ class SearchScreen(Screen):
 
     # --- keys -----------------------------------------------------------------------------
 
-    def check_action(self, action: str, parameters) -> bool | None:
-        if action == "to_list":
-            return isinstance(self.focused, Input)
-        return True
+    @on(Input.Submitted, "#search-field")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_to_list("enter")
 
     def action_to_list(self, key: str = "down") -> None:
+        """Down or Enter from the field: into the list (typed ahead of the results: when they
+        come). A key of the same burst that reached the field before the focus moved acts on
+        the list."""
         table = self.query_one("#search-results", DataTable)
-        if self._shown != self._seq:  # typed ahead of the results (a slow link)
+        if self.focused is table:
+            if key == "down":
+                table.action_cursor_down()
+            else:
+                table.action_select_cursor()
+            return
+        if self._shown_text != self.query_one("#search-field", Input).value:
+            # typed ahead of the results (a slow link): played when they come
             self._ahead.append(key)
         elif table.row_count:
             self.set_focus(table)  # set_focus: now, before the next key of a burst

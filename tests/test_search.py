@@ -205,6 +205,7 @@ async def test_keys_typed_ahead_of_the_results_are_played_when_they_come(make_de
         screen = app.screen
         await pilot.press(*"hoang thi")
         screen._seq += 1  # as if the search typed last were still on its way
+        screen._shown_text = "hoang th"
         await pilot.press("down", "down", "enter")
         assert screen._ahead == ["down", "down", "enter"]
         screen._search(screen._seq, "hoang thi")
