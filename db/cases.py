@@ -316,27 +316,84 @@ class FindResult:
     case_id: int | None
     stage: str | None
     public_role: str | None
+    party_status: str | None = None  # probationary / official on the day searched
+    last_case_id: int | None = None  # the open file, else the most recent closed one
 
 
-def find(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 20) -> list[FindResult]:
-    """People whose name, other name, citizen ID or phone match `text`, diacritics ignored."""
+@dataclass(frozen=True)
+class UnitHit:
+    id: int
+    code: str
+    name: str
+    level: str | None
+    org_type: str
+
+
+def search_scope(actor: Actor, as_of: datetime.date) -> list[int] | None:
+    """The units whose people and which units the account finds (None: all): read once by a
+    caller that searches again and again (the search screen)."""
     root = scope_root(actor)
-    allowed = None if root is None else subtree_ids(actor, root, as_of)
+    return None if root is None else subtree_ids(actor, root, as_of)
+
+
+def find(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 20,
+         scope: list[int] | None = None) -> list[FindResult]:
+    """People whose name, other name, citizen ID or phone match `text`, diacritics ignored, best
+    first (see `db.search.rank_key`), only those the account may see. `scope`: the account's
+    units when the caller already has them."""
+    from db.people import party_statuses
+
+    allowed = scope if scope is not None else search_scope(actor, as_of)
     background = may_see_background(actor)
     ids = search.matching_person_ids(text, limit, branch_ids=allowed, names_only=not background)
     if not ids:
         return []
     P, U, C = models.Person, models.Unit, models.CaseFile
-    people = {p.id: p for p in P.select(P, U).join(U, on=(P.branch == U.id), join_type=JOIN.LEFT_OUTER)
-              .where(P.id.in_(ids))}
-    cases = {pid: (cid, stage) for pid, cid, stage in
-             C.select(C.person, C.id, C.stage).where(C.person.in_(ids) & C.is_open())
-             .order_by(C.id).tuples()}
+    people = {row[0]: row for row in
+              P.select(P.id, P.full_name, P.born, P.public_role, U.id, U.code, U.name)
+              .join(U, on=(P.branch == U.id), join_type=JOIN.LEFT_OUTER)
+              .where(P.id.in_(ids)).tuples()}
+    # every file of these people through the person index (a condition on the status would
+    # lead SQLite to the status index, every open file of the database), the open one picked here
+    cases: dict[int, tuple[int, str]] = {}
+    latest: dict[int, int] = {}
+    for pid, cid, stage, status in (C.select(C.person, C.id, C.stage, C.status)
+                                    .where(C.person.in_(ids)).order_by(C.id).tuples()):
+        latest[pid] = cid  # the last one read is the most recent
+        if status == "open" and stage != "official" and pid not in cases:
+            cases[pid] = (cid, stage)
+    statuses = party_statuses(ids, as_of)
     results = []
     for pid in ids:
-        person = people[pid]
+        _, full_name, born, public_role, unit_id, code, name = people[pid]
         case_id, stage = cases.get(pid, (None, None))
-        results.append(FindResult(pid, person.full_name, person.born if background else None,
-                                  _ref(person.branch) if person.branch_id else None,
-                                  case_id, stage, person.public_role))
+        results.append(FindResult(pid, full_name, born if background else None,
+                                  UnitRef(unit_id, code, name) if unit_id is not None else None,
+                                  case_id, stage, public_role, statuses.get(pid),
+                                  case_id or latest.get(pid)))
     return results
+
+
+def find_units(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 10,
+               scope: list[int] | None = None) -> list[UnitHit]:
+    """Current units the account may see whose name or code has words starting with the typed
+    ones, whole words first."""
+    allowed = scope if scope is not None else search_scope(actor, as_of)
+    ids = search.matching_unit_ids(text, as_of, limit, unit_ids=allowed)
+    if not ids:
+        return []
+    U = models.Unit
+    units = {u.id: u for u in U.select().where(U.id.in_(ids))}
+    return [UnitHit(u.id, u.code, u.name, u.level, u.org_type) for u in (units[i] for i in ids)]
+
+
+_UNREAD = object()
+
+
+def find_everything(actor: Actor, text: str, as_of: datetime.date, *, limit: int = 20,
+                    unit_limit: int = 10, scope=_UNREAD) -> tuple[list[FindResult], list[UnitHit]]:
+    """People and units for the search screen and `ketnap find` (one scope read for both;
+    `scope`: what `search_scope` gave, when the caller keeps it)."""
+    allowed = search_scope(actor, as_of) if scope is _UNREAD else scope
+    return (find(actor, text, as_of, limit=limit, scope=allowed),
+            find_units(actor, text, as_of, limit=unit_limit, scope=allowed))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from peewee import JOIN, fn
+from peewee import JOIN, SQL, fn
 
-from db import models
+from db import models, search
 from db.access import Actor, may_see_background
 from db.units import subtree_ids
 
@@ -54,6 +54,11 @@ def _statuses(ids: list[int], as_of: datetime.date) -> dict[int, str]:
             for pid, official in rows}
 
 
+def party_statuses(ids: list[int], as_of: datetime.date) -> dict[int, str]:
+    """Each person's party status on `as_of` (probationary / official; absent: not a member)."""
+    return _statuses(ids, as_of)
+
+
 def _open_cases(ids: list[int]) -> dict[int, tuple[int, str]]:
     C = models.CaseFile
     rows = (C.select(C.person, C.id, C.stage)
@@ -62,11 +67,15 @@ def _open_cases(ids: list[int]) -> dict[int, tuple[int, str]]:
     return {pid: (cid, stage) for pid, cid, stage in rows}
 
 
-def _base_query(unit_ids: list[int], kind: str, as_of: datetime.date):
+def _base_query(unit_ids: list[int], kind: str, as_of: datetime.date, name_filter: str | None = None):
     P, U = models.Person, models.Unit
     query = (P.select(P.id, P.full_name, P.born, P.sex, U.code, U.name, P.sort_key, P.public_role)
              .join(U, JOIN.LEFT_OUTER, on=(P.branch == U.id))
              .where(P.branch.in_(unit_ids)))
+    condition = search.name_filter_ids_sql(name_filter) if name_filter else None
+    if condition is not None:  # the `/` filter: the names with words starting with the typed ones
+        sql, params = condition
+        query = query.where(P.id.in_(SQL(f"({sql})", params)))
     if kind == "candidates":
         C = models.CaseFile
         query = query.where(fn.EXISTS(C.select(C.id).where((C.person == P.id) & C.is_open())))
@@ -80,10 +89,12 @@ def _base_query(unit_ids: list[int], kind: str, as_of: datetime.date):
 
 def people_page(actor: Actor, unit_id: int, as_of: datetime.date, *, kind: str = "all",
                 after: tuple[str, int] | None = None, before: tuple[str, int] | None = None,
-                limit: int = 25) -> Page:
+                limit: int = 25, name_filter: str | None = None) -> Page:
     """One page of the people whose branch is `unit_id` or below it.
 
     `after` (a row's cursor) gives the next page, `before` the previous one; neither, the first.
+    `name_filter`: only people whose name or other name has words starting with every word typed
+    (diacritics ignored; through the full-text index).
     """
     if kind not in KINDS:
         raise ValueError(kind)
@@ -91,7 +102,7 @@ def people_page(actor: Actor, unit_id: int, as_of: datetime.date, *, kind: str =
     if not unit_ids:
         return Page((), False, False)
     P = models.Person
-    query = _base_query(unit_ids, kind, as_of)
+    query = _base_query(unit_ids, kind, as_of, name_filter)
     if before is not None:
         query = query.where((P.sort_key < before[0]) | ((P.sort_key == before[0]) & (P.id < before[1])))
         raw = list(query.order_by(P.sort_key.desc(), P.id.desc()).limit(limit + 1).tuples())
@@ -117,8 +128,26 @@ def people_page(actor: Actor, unit_id: int, as_of: datetime.date, *, kind: str =
     return Page(rows, more_before, more_after)
 
 
-def people_count(actor: Actor, unit_id: int, as_of: datetime.date, *, kind: str = "all") -> int:
+def people_count(actor: Actor, unit_id: int, as_of: datetime.date, *, kind: str = "all",
+                 name_filter: str | None = None) -> int:
     unit_ids = subtree_ids(actor, unit_id, as_of)
     if not unit_ids:
         return 0
-    return _base_query(unit_ids, kind, as_of).count()
+    return _base_query(unit_ids, kind, as_of, name_filter).count()
+
+
+def people_position(actor: Actor, unit_id: int, as_of: datetime.date, person_id: int, *,
+                    kind: str = "all", name_filter: str | None = None) -> tuple[tuple[str, int], int] | None:
+    """Where a person stands in the list of `unit_id`: the cursor just before them (for
+    `people_page(after=...)`) and how many rows come before; None when not in the list."""
+    unit_ids = subtree_ids(actor, unit_id, as_of)
+    if not unit_ids:
+        return None
+    P = models.Person
+    row = (_base_query(unit_ids, kind, as_of, name_filter).where(P.id == person_id).tuples().first())
+    if row is None:
+        return None
+    sort_key = row[6]
+    before = (_base_query(unit_ids, kind, as_of, name_filter)
+              .where((P.sort_key < sort_key) | ((P.sort_key == sort_key) & (P.id < person_id))).count())
+    return (sort_key, person_id - 1), before

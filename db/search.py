@@ -18,8 +18,19 @@ _FTS_TABLE = "person_fts"
 _TOKEN = re.compile(r"[0-9a-z]+")
 
 
+_UNIT_FTS = "unit_fts"
+# every unit's name starts with "Chi bộ" or "Đảng bộ": not what tells a unit from another
+_UNIT_WORDS = ("CASE WHEN {n} LIKE 'chi bo %' THEN substr({n}, 8) "
+               "WHEN {n} LIKE 'dang bo %' THEN substr({n}, 9) ELSE {n} END")
+
+
 def install_index(database: Database) -> None:
-    """Create the FTS5 index over people and the triggers that keep it in step."""
+    """Create the full-text indexes and the triggers that keep them in step: over people (their
+    folded names, IDs and phones, read from the person table) and over units (the folded name
+    without its "Chi bộ"/"Đảng bộ", and the code; a small table that keeps its own text).
+    An index is filled when it is created."""
+    existing = {row[0] for row in database.execute_sql(
+        "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
     statements = [
         f"""CREATE VIRTUAL TABLE IF NOT EXISTS {_FTS_TABLE} USING fts5(
                 name_folded, other_folded, citizen_id, phone,
@@ -38,23 +49,100 @@ def install_index(database: Database) -> None:
                 INSERT INTO {_FTS_TABLE}(rowid, name_folded, other_folded, citizen_id, phone)
                 VALUES (new.id, new.name_folded, new.other_folded, new.citizen_id, new.phone);
             END""",
-        f"INSERT INTO {_FTS_TABLE}({_FTS_TABLE}) VALUES ('rebuild')",
     ]
+    if _FTS_TABLE not in existing:
+        statements.append(f"INSERT INTO {_FTS_TABLE}({_FTS_TABLE}) VALUES ('rebuild')")
+    new_words = _UNIT_WORDS.format(n="new.name_folded")
+    statements += [
+        f"""CREATE VIRTUAL TABLE IF NOT EXISTS {_UNIT_FTS} USING fts5(
+                words, code, tokenize='unicode61 remove_diacritics 2')""",
+        f"""CREATE TRIGGER IF NOT EXISTS unit_fts_ai AFTER INSERT ON unit BEGIN
+                INSERT INTO {_UNIT_FTS}(rowid, words, code) VALUES (new.id, {new_words}, new.code);
+            END""",
+        f"""CREATE TRIGGER IF NOT EXISTS unit_fts_ad AFTER DELETE ON unit BEGIN
+                DELETE FROM {_UNIT_FTS} WHERE rowid = old.id;
+            END""",
+        f"""CREATE TRIGGER IF NOT EXISTS unit_fts_au AFTER UPDATE OF name_folded, code ON unit BEGIN
+                DELETE FROM {_UNIT_FTS} WHERE rowid = old.id;
+                INSERT INTO {_UNIT_FTS}(rowid, words, code) VALUES (new.id, {new_words}, new.code);
+            END""",
+    ]
+    if _UNIT_FTS not in existing:
+        statements.append(f"INSERT INTO {_UNIT_FTS}(rowid, words, code) "
+                          f"SELECT id, {_UNIT_WORDS.format(n='name_folded')}, code FROM unit")
     for sql in statements:
         database.execute_sql(sql)
 
 
-def match_expression(text: str) -> str | None:
-    """The FTS5 query for what the user typed: every word a prefix, all words required."""
+def match_expression(text: str, *, prefix: bool = True) -> str | None:
+    """The FTS5 query for what the user typed: all words required, each a prefix (or, with
+    `prefix=False`, each a whole word)."""
     tokens = _TOKEN.findall(fold(text))
     if not tokens:
         return None
-    return " AND ".join(f'"{token}"*' for token in tokens)
+    star = "*" if prefix else ""
+    return " AND ".join(f'"{token}"{star}' for token in tokens)
+
+
+# How many matches one tier of the search reads from the index at most before ranking them. A
+# query that matches more (a common word on a large database) is ranked within these: the
+# first of each tier in index order, not every match, so that no query reads every row.
+TIER_CAP = 400
+# A scope with no more people than this is searched row by row (through the branch index): a
+# narrow scope on a large database would otherwise walk the index of a common word for long.
+SMALL_SCOPE = 5000
+
+_COLUMNS = "p.id, p.name_folded, p.other_folded, p.citizen_id, p.phone, p.sort_key"
+
+
+def _scope_sql(branch_ids: list[int] | None, include_public: bool) -> tuple[str, list]:
+    if branch_ids is None:
+        return "1", []
+    scope = "p.branch_id IN (SELECT value FROM json_each(?))"
+    if include_public:
+        scope = f"({scope} OR (p.branch_id IS NULL AND p.public_role IS NOT NULL))"
+    return scope, [json.dumps(sorted(branch_ids))]
+
+
+def _words(row: tuple, names_only: bool) -> list[str]:
+    words = _TOKEN.findall(row[1] or "")  # folded already
+    if row[2]:
+        words += _TOKEN.findall(row[2])
+    if not names_only:
+        for value in row[3:5]:  # digits
+            if value:
+                words += _TOKEN.findall(value.lower())
+    return words
+
+
+def rank_key(row: tuple, tokens: list[str], typed: str, names_only: bool) -> tuple | None:
+    """Where a person (`_COLUMNS`) stands for the typed words, None when it does not match.
+
+    The whole folded name equal to what was typed first; then people whose every typed word is
+    a whole word of theirs, those whose given name (the last word of the name) is one of the
+    typed words first; then people whose words only start with the typed ones (a given name
+    starting with one first); ties in Vietnamese name order.
+    """
+    person_id, name_folded, sort_key = row[0], row[1] or "", row[5] or ""
+    if name_folded == typed:
+        return (0, 0, sort_key, person_id)
+    words = _words(row, names_only)
+    given = name_folded.rpartition(" ")[2]
+    whole = set(words)
+    if all(token in whole for token in tokens):
+        return (1, 0 if given in tokens else 1, sort_key, person_id)
+    if all(any(word.startswith(token) for word in words) for token in tokens):
+        return (2, 0 if any(given.startswith(token) for token in tokens) else 1, sort_key, person_id)
+    return None
+
+
+def _fetch(sql: str, params: list) -> list[tuple]:
+    return list(models.database.execute_sql(sql, params).fetchall())
 
 
 def matching_person_ids(text: str, limit: int, *, branch_ids: Iterable[int] | None = None,
                         include_public: bool = True, names_only: bool = False) -> list[int]:
-    """Ids of people whose name, other name, citizen ID or phone match, best first.
+    """Ids of people whose name, other name, citizen ID or phone match, best first (`rank_key`).
 
     `branch_ids`: only people of these branches (and, with `include_public`, people recorded by
     public role only, who belong to no branch). The filter is part of the query, so that a
@@ -63,26 +151,95 @@ def matching_person_ids(text: str, limit: int, *, branch_ids: Iterable[int] | No
     `names_only`: match names and other names, not citizen IDs or phones (for a role that may
     not see them: finding a person by an ID would tell the ID).
 
-    Ranking: the whole folded name equal to what was typed, then FTS5's bm25, then the
-    Vietnamese name order. Uses the index only.
+    Index only, in tiers each read with a LIMIT: the exact folded name (its index), the people
+    with every typed word whole (the full-text index), and only when those are too few, the
+    people with words starting with the typed ones. A small scope is read through the branch
+    index instead.
     """
+    tokens = _TOKEN.findall(fold(text))
+    if not tokens or limit <= 0:
+        return []
+    typed = " ".join(tokens)
+    branches = None if branch_ids is None else sorted(set(branch_ids))
+    scope, scope_params = _scope_sql(branches, include_public)
+    rows: dict[int, tuple] = {}
+    if branches is not None and _scope_size(scope, scope_params) <= SMALL_SCOPE:
+        for row in _fetch(f"SELECT {_COLUMNS} FROM person p WHERE {scope}", scope_params):
+            rows[row[0]] = row
+    else:
+        for row in _fetch(f"SELECT {_COLUMNS} FROM person p WHERE p.name_folded = ? AND {scope} "
+                          f"ORDER BY p.sort_key, p.id LIMIT ?", [typed, *scope_params, limit]):
+            rows[row[0]] = row
+        columns = "{name_folded other_folded} : " if names_only else ""
+        for prefix in (False, True):
+            whole_found = len(rows)
+            if prefix and whole_found >= limit:
+                break  # enough people match whole words: the prefix-only ones rank after them
+            wanted = typed
+            if prefix and any(len(token) > 1 for token in tokens):
+                # a one-letter prefix ("nguyen thi h") merges every word of that letter in the
+                # index: the longer words find the rows, rank_key checks the letter
+                wanted = " ".join(token for token in tokens if len(token) > 1)
+            expression = columns + "(" + match_expression(wanted, prefix=prefix) + ")"
+            for row in _fetch(f"SELECT {_COLUMNS} FROM {_FTS_TABLE} f JOIN person p ON p.id = f.rowid "
+                              f"WHERE {_FTS_TABLE} MATCH ? AND {scope} LIMIT ?",
+                              [expression, *scope_params, TIER_CAP]):
+                rows.setdefault(row[0], row)
+    ranked = []
+    for row in rows.values():
+        key = rank_key(row, tokens, typed, names_only)
+        if key is not None:
+            ranked.append(key)
+    ranked.sort()
+    return [key[3] for key in ranked[:limit]]
+
+
+def _scope_size(scope: str, params: list) -> int:
+    """The people in a scope, counted up to one more than a small scope holds (index only)."""
+    cursor = models.database.execute_sql(
+        f"SELECT count(*) FROM (SELECT 1 FROM person p WHERE {scope} LIMIT ?)", [*params, SMALL_SCOPE + 1])
+    return cursor.fetchone()[0]
+
+
+def name_filter_ids_sql(text: str) -> tuple[str, list] | None:
+    """A condition on `person.id` for the people whose name or other name has words starting with
+    every typed word (the `/` filter of a list), through the full-text index; None when nothing
+    was typed."""
+    expression = match_expression(text)
+    if expression is None:
+        return None
+    return (f"SELECT rowid FROM {_FTS_TABLE} WHERE {_FTS_TABLE} MATCH ?",
+            [f"{{name_folded other_folded}} : ({expression})"])
+
+
+def plain_prefix_ids(text: str, limit: int) -> list[int]:
+    """The plain FTS5 prefix query (no ranking, no scope): what the search is measured against."""
     expression = match_expression(text)
     if expression is None:
         return []
-    if names_only:
-        expression = f"{{name_folded other_folded}} : ({expression})"
-    where = f"{_FTS_TABLE} MATCH ?"
-    params: list = [expression]
-    if branch_ids is not None:
-        scope = "p.branch_id IN (SELECT value FROM json_each(?))"
-        if include_public:
-            scope = f"({scope} OR (p.branch_id IS NULL AND p.public_role IS NOT NULL))"
-        where += f" AND {scope}"
-        params.append(json.dumps(sorted(branch_ids)))
-    params += [fold(text), limit]
-    cursor = models.database.execute_sql(
-        f"SELECT p.id FROM {_FTS_TABLE} f JOIN person p ON p.id = f.rowid WHERE {where} "
-        f"ORDER BY (p.name_folded = ?) DESC, bm25({_FTS_TABLE}), p.sort_key, p.id LIMIT ?",
-        params,
-    )
-    return [row[0] for row in cursor.fetchall()]
+    return [row[0] for row in _fetch(
+        f"SELECT rowid FROM {_FTS_TABLE} WHERE {_FTS_TABLE} MATCH ? LIMIT ?", [expression, limit])]
+
+
+def matching_unit_ids(text: str, as_of, limit: int, *, unit_ids: Iterable[int] | None = None) -> list[int]:
+    """Units current on `as_of` (and among `unit_ids`) whose folded name (the "Chi bộ" or "Đảng
+    bộ" that starts every name left out) or code has words starting with every typed word,
+    through the units' full-text index; whole words first, then the shorter name (the committee
+    before the branches named after it), then by name."""
+    tokens = _TOKEN.findall(fold(text))
+    if not tokens or limit <= 0:
+        return []
+    where = f"{_UNIT_FTS} MATCH ? AND u.founded <= ? AND (u.ended IS NULL OR u.ended > ?)"
+    params: list = [match_expression(" ".join(tokens)), as_of.isoformat(), as_of.isoformat()]
+    if unit_ids is not None:
+        where += " AND u.id IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(sorted(set(unit_ids))))
+    found = []
+    for unit_id, words_text, code in _fetch(
+            f"SELECT u.id, f.words, u.code FROM {_UNIT_FTS} f JOIN unit u ON u.id = f.rowid "
+            f"WHERE {where} LIMIT ?", [*params, TIER_CAP]):
+        words = _TOKEN.findall(words_text or "") + _TOKEN.findall(fold(code))
+        whole = all(token in words for token in tokens)
+        found.append((0 if whole else 1, len(words_text or ""), words_text or "", unit_id))
+    found.sort()
+    return [unit_id for *_, unit_id in found[:limit]]

@@ -26,7 +26,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, Tree
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static, Tree
 
 from db import connection, people, units
 from db.access import may_write
@@ -56,6 +56,8 @@ class PageRequest:
     offset: int = 0
     row: int = 0  # the cursor row on the new page; -1: the last
     count: int | None = None  # the count when already known
+    name_filter: str = ""  # the `/` filter
+    person_id: int | None = None  # a page starting with this person (from the search)
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,12 @@ class MainScreen(Screen):
         # in the help (F1), for the roles that may write; a viewer is told it is not theirs
         Binding("I", "import_people", "import_people.key", tooltip="import_people.key_long", show=False,
                 id="main.import_people"),
+        # priority: the focus moves as the key is read, so that what is typed next (a burst
+        # over a slow link) goes into the field; not while a text field has the focus
+        Binding("slash", "filter", "search.key_filter", tooltip="search.key_filter_long",
+                show=False, priority=True, id="main.filter"),
+        Binding("escape", "clear_filter", show=False, id="main.clear_filter"),
+        Binding("enter,down", "filter_to_list", show=False, priority=True),
         Binding("tab", "app.focus_next", "keys.focus_next", show=False, id="main.focus_next"),
         Binding("shift+tab", "app.focus_previous", "keys.focus_previous", show=False,
                 id="main.focus_previous"),
@@ -185,6 +193,9 @@ class MainScreen(Screen):
         self._expanded: set[int] | None = None  # unit ids unfolded in the tree
         self._follow: int | None = None  # after a reorganisation: the unit to show next
         self._queued: list[PagedTable.PageRequested] = []  # page turns asked for while loading
+        self._follow_person: int | None = None  # after a search: the person to show
+        self._asked: PageRequest | None = None  # the latest page asked for
+        self.filter_text = ""  # the `/` filter of the people list
 
     # --- layout ---------------------------------------------------------------------------
 
@@ -200,12 +211,19 @@ class MainScreen(Screen):
                 yield Static("", id="unit-name", markup=False)
             with Vertical(id="people-pane"):
                 yield Static("", id="people-info", markup=False)
+                with Horizontal(id="people-filter-row"):
+                    yield Label(t("search.filter_label"), markup=False, id="people-filter-label")
+                    field = Input(placeholder=t("search.filter_placeholder"), id="people-filter",
+                                  compact=True)
+                    field.cursor_blink = False
+                    yield field
                 yield PagedTable(id="people")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.sub_title = t("header.today", date=i18n.date(self.context.today))
         self.title = t("app.title")
+        self.query_one("#people-filter-row").display = False
         self.query_one(UnitTree).focus()
         # The first tree and page are read here, before the first paint: a few milliseconds of
         # queries, and the screen is drawn once, complete, instead of three times over a slow link.
@@ -282,7 +300,10 @@ class MainScreen(Screen):
                     parent = parent.parent
             self.call_after_refresh(tree.move_cursor, node)
             if self.unit is None or (follow is not None and node.data.id == follow):
-                self.show_unit(node.data)
+                person, self._follow_person = self._follow_person, None
+                self.show_unit(node.data, person_id=person if follow is not None else None)
+                if person is not None and follow is not None:
+                    self.query_one(PagedTable).focus()
         elif self.unit is None:
             self._show_info()
 
@@ -489,6 +510,20 @@ class MainScreen(Screen):
         self._follow = follow
         self.load_tree()
 
+    def show_unit_id(self, unit_id: int) -> None:
+        """The unit chosen in the tree (unfolded down to it) and its people listed (the search
+        opening a unit)."""
+        self._follow_person = None
+        self.reload_after_change(unit_id)
+
+    def show_person(self, branch_id: int, person_id: int) -> None:
+        """The person's branch listed (everyone, no filter) and the person's row highlighted
+        (the search opening a person who has no file)."""
+        self.kind = KINDS[0]
+        self._set_filter("")
+        self._follow_person = person_id
+        self.reload_after_change(branch_id)
+
     def action_accounts(self) -> None:
         if not self.context.actor.is_admin:
             self.notify(t("accounts.admins_only"), markup=False, severity="warning", timeout=4)
@@ -518,11 +553,61 @@ class MainScreen(Screen):
 
     # --- the people list ------------------------------------------------------------------
 
-    def show_unit(self, unit: UnitNode) -> None:
+    def show_unit(self, unit: UnitNode, *, person_id: int | None = None) -> None:
         self._queued.clear()
         self.unit = unit
         self.title = unit.name
-        self._request_page(offset=0, row=0)
+        self._request_page(offset=0, row=0, person_id=person_id)
+
+    # --- the `/` filter -------------------------------------------------------------------
+
+    def apply_filter(self, text: str) -> None:
+        """The people list filtered by name (`text`; empty: no filter), from its first page."""
+        self._set_filter(text)
+        self._queued.clear()
+        if self.unit is not None:
+            self._request_page(offset=0, row=0)
+        else:
+            self._show_info()
+
+    def _set_filter(self, text: str) -> None:
+        self.filter_text = text
+        field = self.query_one("#people-filter", Input)
+        if field.value != text:
+            with field.prevent(Input.Changed):
+                field.value = text
+        self.query_one("#people-filter-row").display = bool(text) or self.focused is field
+
+    @on(Input.Changed, "#people-filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        event.stop()
+        if event.value != self.filter_text:
+            self.apply_filter(event.value)
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        in_filter = isinstance(self.focused, Input)
+        if action == "filter":
+            return not in_filter  # a "/" typed into the field is a "/"
+        if action in ("clear_filter", "filter_to_list"):
+            return in_filter
+        return True
+
+    def action_filter(self) -> None:
+        """`/`: type a filter for the people list (names, diacritics ignored)."""
+        row = self.query_one("#people-filter-row")
+        row.display = True
+        field = self.query_one("#people-filter", Input)
+        self.set_focus(field)  # now, before the next key of a burst
+        field.cursor_position = len(field.value)
+
+    def action_clear_filter(self) -> None:
+        """Escape in the filter: cleared, back to the list."""
+        self.set_focus(self.query_one(PagedTable))
+        self.apply_filter("")
+
+    def action_filter_to_list(self) -> None:
+        self.set_focus(self.query_one(PagedTable))
+        self.query_one("#people-filter-row").display = bool(self.filter_text)
 
     def action_cycle_kind(self) -> None:
         self.kind = KINDS[(KINDS.index(self.kind) + 1) % len(KINDS)]
@@ -542,14 +627,16 @@ class MainScreen(Screen):
         return self.app.size.height - 4 if self.app.size.height > 8 else DEFAULT_ROWS
 
     def _request_page(self, *, offset: int, row: int, after=None, before=None,
-                      keep_count: bool = False) -> None:
+                      keep_count: bool = False, person_id: int | None = None) -> None:
         if self.unit is None:
             return
         self._seq += 1
         request = PageRequest(self._seq, self.unit, self.kind, self._visible_rows(), after=after,
                               before=before, offset=offset, row=row,
-                              count=self.count if keep_count else None)
+                              count=self.count if keep_count else None,
+                              name_filter=self.filter_text, person_id=person_id)
         self._asked_limit = request.limit  # a second resize to the same size asks nothing more
+        self._asked = request
         if self.page is None:
             self._show_page(self._load_page(request))  # the first page, before the first paint
         else:
@@ -568,9 +655,17 @@ class MainScreen(Screen):
 
         def fetch(**cursor) -> Page:
             return people.people_page(actor, request.unit.id, today, kind=request.kind,
-                                      limit=request.limit, **cursor)
+                                      limit=request.limit, name_filter=request.name_filter,
+                                      **cursor)
 
-        if request.before is not None:
+        place = None
+        if request.person_id is not None:
+            place = people.people_position(actor, request.unit.id, today, request.person_id,
+                                           kind=request.kind, name_filter=request.name_filter)
+        if place is not None:  # a page starting with the person
+            page = fetch(after=place[0])
+            offset = place[1]
+        elif request.before is not None:
             page = fetch(before=request.before)
             offset = request.offset - len(page.rows)
             if not page.has_before:
@@ -582,7 +677,8 @@ class MainScreen(Screen):
             offset = request.offset
         count = request.count
         if count is None:
-            count = people.people_count(actor, request.unit.id, today, kind=request.kind)
+            count = people.people_count(actor, request.unit.id, today, kind=request.kind,
+                                        name_filter=request.name_filter)
         return PeopleLoaded(request, page, offset, count)
 
     @on(PeopleLoaded)
@@ -647,6 +743,9 @@ class MainScreen(Screen):
         """The line above the list: which list, which rows of how many, which unit."""
         info = self.query_one("#people-info", Static)
         line = Text(t(f"main.kind.{self.kind}"), style="bold")
+        if self.filter_text:
+            line.append(" · ")
+            line.append(t("search.filter_info", text=self.filter_text), style="bold")
         line.append(" · ")
         rows = len(self.page.rows) if self.page is not None else 0
         if self.unit is None:
@@ -699,6 +798,15 @@ class MainScreen(Screen):
         table = self.query_one(PagedTable)
         row = max(table.cursor_row, 0)
         wanted = self._visible_rows()
+        asked = self._asked
+        if asked is not None and asked.seq == self._seq and request.seq != self._seq:
+            # a page is on its way (another unit, kind or filter): asked again at this size
+            if wanted != asked.limit:
+                self._seq += 1
+                self._asked = replace(asked, seq=self._seq, limit=wanted)
+                self._asked_limit = wanted
+                self._fetch_page(self._asked)
+            return
         if wanted != self._asked_limit:
             # the same first row, as many rows as now fit (ids are integers: id - 1 is just before)
             first = page.rows[0]

@@ -13,9 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer, Header, Input, Label, Static
 
 from db import connection, worklist
+from db.text import clean, fold
 from db.units import UnitNode
 from db.worklist import WorkItem
 from tui import i18n
@@ -56,6 +58,11 @@ class WorklistScreen(InMemoryPages, Screen):
 
     BINDINGS = [
         Binding("escape", "back", "keys.back", id="worklist.back"),
+        # priority: the focus moves as the key is read (a burst over a slow link goes into the
+        # field); not while the field has the focus
+        Binding("slash", "filter", "search.key_filter", tooltip="search.key_filter_long",
+                show=False, priority=True, id="worklist.filter"),
+        Binding("enter,down", "filter_to_list", show=False, priority=True),
     ]
 
     def __init__(self, context: AppContext, unit: UnitNode, *, as_of=None,
@@ -67,18 +74,27 @@ class WorklistScreen(InMemoryPages, Screen):
         self.as_of = as_of or context.today
         self.stages = stages
         self.overdue_only = overdue_only
-        self.items: list[WorkItem] | None = None
+        self.items: list[WorkItem] | None = None  # those shown (the `/` filter applied)
+        self.all_items: list[WorkItem] | None = None
+        self.filter_text = ""
         self.first = 0  # index of the first item on the page shown
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield Static(t("worklist.loading"), id="worklist-info", markup=False)
+        with Horizontal(id="worklist-filter-row"):
+            yield Label(t("search.filter_label"), markup=False, id="worklist-filter-label")
+            field = Input(placeholder=t("search.filter_placeholder"), id="worklist-filter",
+                          compact=True)
+            field.cursor_blink = False
+            yield field
         yield PagedTable(id="worklist")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.title = t("worklist.title", unit=self.unit.name)
         self.sub_title = t("header.today", date=i18n.date(self.context.today))
+        self.query_one("#worklist-filter-row").display = False
         self.query_one(PagedTable).focus()
         self._load()
 
@@ -96,8 +112,45 @@ class WorklistScreen(InMemoryPages, Screen):
 
     @on(WorklistLoaded)
     def _loaded(self, message: WorklistLoaded) -> None:
-        self.items = message.items
+        self.all_items = message.items
+        self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        """The list as loaded, less the files whose name lacks a word starting with each word
+        typed after `/` (diacritics ignored)."""
+        words = fold(clean(self.filter_text) or "").split()
+        items = self.all_items or []
+        if words:
+            items = [item for item in items
+                     if all(any(w.startswith(word) for w in fold(item.full_name).split())
+                            for word in words)]
+        self.items = items
         self._show(0, 0)
+
+    @on(Input.Changed, "#worklist-filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.filter_text = event.value
+        if self.all_items is not None:
+            self._apply_filter()
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        in_filter = isinstance(self.focused, Input)
+        if action == "filter":
+            return not in_filter  # a "/" typed into the field is a "/"
+        if action == "filter_to_list":
+            return in_filter
+        return True
+
+    def action_filter(self) -> None:
+        self.query_one("#worklist-filter-row").display = True
+        field = self.query_one("#worklist-filter", Input)
+        self.set_focus(field)  # now, before the next key of a burst
+        field.cursor_position = len(field.value)
+
+    def action_filter_to_list(self) -> None:
+        self.set_focus(self.query_one(PagedTable))
+        self.query_one("#worklist-filter-row").display = bool(self.filter_text)
 
     def _show(self, first: int, row: int) -> None:
         items = self.items or []
@@ -139,6 +192,9 @@ class WorklistScreen(InMemoryPages, Screen):
             line.append(" · " + ", ".join(code_name("stage", s) for s in self.stages))
         if self.overdue_only:
             line.append(" · " + t("worklist.filter.overdue_only"))
+        if self.filter_text:
+            line.append(" · ")
+            line.append(t("search.filter_info", text=self.filter_text), style="bold")
         if self.as_of != self.context.today:
             line.append(" · " + t("worklist.filter.as_of", date=i18n.date(self.as_of)))
         if rows:
@@ -157,4 +213,13 @@ class WorklistScreen(InMemoryPages, Screen):
         self.app.push_screen(CaseScreen(self.context, int(event.row_key.value)))
 
     def action_back(self) -> None:
+        field = self.query_one("#worklist-filter", Input)
+        if self.focused is field:  # Escape in the filter: cleared, back to the list
+            field.value = ""
+            self.filter_text = ""
+            self.query_one("#worklist-filter-row").display = False
+            self.set_focus(self.query_one(PagedTable))
+            if self.all_items is not None:
+                self._apply_filter()
+            return
         self.app.pop_screen()

@@ -7,6 +7,7 @@ auto-pilot that waits for the workers, so the two differ only in what the apps d
 
     python -m tests.bench [--runs N] [--panel-people N]
     python -m tests.bench --synth N [--runs N]   (only: a synthetic province of N people)
+    python -m tests.bench --search-only [--runs N]   (only: the search on the 1,000,000-person file)
 
 The progress panels are also measured on a synthetic province (1,000,000 people unless
 --panel-people says otherwise; 0 skips it), built once into bench-synth-N.sqlite3 beside the
@@ -265,6 +266,58 @@ def panel_figures_on(people: int, runs: int) -> list[tuple[str, float, float]]:
         connection.close_database()
 
 
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def search_figures_on(people: int, runs: int) -> tuple[list[tuple[str, float, float]], int]:
+    """Search everywhere on the synthetic province (the file panel_figures_on builds): p50 and p95
+    over realistic queries (family and middle names, given names, parts of words, full names, a
+    citizen ID) through `db.cases.find_everything`, the function the search screen and `ketnap
+    find` call, against the plain FTS5 prefix query (MATCH with LIMIT, no ranking, no scope) over
+    the same index, in the same run."""
+    from db import connection, models, search, synth
+    from db.access import account_actor
+    from db.cases import find_everything
+
+    path = ROOT / f"bench-synth-{people}.sqlite3"
+    if not path.exists():
+        panel_figures_on(people, 1)  # builds it
+    connection.open_database(str(path))
+    try:
+        admin = models.Account.select().where(models.Account.role == "admin").order_by(models.Account.id).first()
+        actor = account_actor(admin.name)
+        P = models.Person
+        someone = [P.get_by_id(i) for i in (people // 3, people // 2, 2 * people // 3)]
+        queries = ["hoang thi", "nguyen van", "tran thi", "le van", "hoat", "dung", "mai", "thi",
+                   "ngu", "hoa", "nguyen thi h", "tran m", "ba", "dang"]
+        queries += [p.name_folded for p in someone]
+        queries += [p.citizen_id for p in someone if p.citizen_id]
+        ours: list[float] = []
+        plain: list[float] = []
+        people_only: list[float] = []
+        for _ in range(runs):  # interleaved, so drift hits both alike
+            for text in queries:
+                started = time.perf_counter()
+                find_everything(actor, text, synth.TODAY, limit=51)
+                ours.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                search.matching_person_ids(text, 51)
+                people_only.append((time.perf_counter() - started) * 1000)
+                started = time.perf_counter()
+                search.plain_prefix_ids(text, 51)
+                plain.append((time.perf_counter() - started) * 1000)
+        return ([
+            ("search everywhere p50 (ms)", _percentile(ours, 0.5), _percentile(plain, 0.5)),
+            ("search everywhere p95 (ms)", _percentile(ours, 0.95), _percentile(plain, 0.95)),
+            ("  people ranking alone p50 (ms)", _percentile(people_only, 0.5), _percentile(plain, 0.5)),
+            ("  people ranking alone p95 (ms)", _percentile(people_only, 0.95), _percentile(plain, 0.95)),
+        ], len(queries))
+    finally:
+        connection.close_database()
+
+
 def synth_figures(people: int, runs: int) -> list[tuple[str, float, float | None]]:
     """`ketnap synth --people N` into a fresh file (wall time, rows written), then a commune's
     work list and a name search on it, each against bare SQL reading the same rows."""
@@ -330,7 +383,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="the progress panels on a synthetic province of N people (0: skip)")
     parser.add_argument("--synth", type=int, metavar="N",
                         help="only: load a synthetic province of N people and time it")
+    parser.add_argument("--search-only", action="store_true",
+                        help="only: the search on the synthetic province (--panel-people N)")
     args = parser.parse_args(argv)
+    if args.search_only:
+        figures, count = search_figures_on(args.panel_people, args.runs)
+        print(f"search on a synthetic province of {args.panel_people:,} people ({count} queries x "
+              f"{args.runs} runs) vs the plain FTS5 prefix query (MATCH, LIMIT, no ranking); aim p95 < 20 ms")
+        print(f"{'figure':<38}{'ketnap':>10}{'plain FTS':>12}{'ratio':>8}")
+        for name, ours, base in figures:
+            print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
+        return 0
     if args.probe:
         return probe(*args.probe)
     if args.synth:
@@ -379,6 +442,13 @@ def main(argv: list[str] | None = None) -> int:
               f"SQL query over the same rows, median of {args.runs}")
         print(f"{'figure':<38}{'ketnap':>10}{'bare SQL':>12}{'ratio':>8}")
         for name, ours, base in panel_figures_on(args.panel_people, args.runs):
+            print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
+        figures, count = search_figures_on(args.panel_people, args.runs)
+        print()
+        print(f"search on a synthetic province of {args.panel_people:,} people ({count} queries x "
+              f"{args.runs} runs) vs the plain FTS5 prefix query (MATCH, LIMIT, no ranking); aim p95 < 20 ms")
+        print(f"{'figure':<38}{'ketnap':>10}{'plain FTS':>12}{'ratio':>8}")
+        for name, ours, base in figures:
             print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
     return 0
 

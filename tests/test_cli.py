@@ -378,7 +378,7 @@ def test_find_says_when_there_are_more_matches_than_shown(world, empty_db, capsy
 def test_find_json(world, empty_db, capsys):
     status, doc, err = run_json(capsys, "--db", empty_db, "find", "hoat")
     assert status == 0 and err == ""
-    assert set(doc) == {"results", "truncated"} and doc["truncated"] is False
+    assert set(doc) == {"results", "truncated", "units"} and doc["truncated"] is False
     by_name = {r["full_name"]: r for r in doc["results"]}
     assert set(by_name) == {"Nông Văn Hoạt", "Đặng Thị Hoạt"}
     assert all(set(r) == RESULT_KEYS for r in doc["results"])

@@ -243,3 +243,17 @@ def test_command_palette_80x24(snap_compare, sample_app):
     sample, make = sample_app
     assert snap_compare(make(), terminal_size=(80, 24),
                         run_before=_open(sample.town, "ctrl+p", *"na phac"))
+
+
+def test_search_80x24(snap_compare, sample_app):
+    """Ctrl+F from the main screen, a name typed without diacritics: numbered results."""
+    sample, make = sample_app
+
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("ctrl+f")
+        await settle(pilot)
+        await pilot.press(*"hoang")
+        await settle(pilot)
+
+    assert snap_compare(make(), terminal_size=(80, 24), run_before=run_before)

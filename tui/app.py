@@ -37,6 +37,9 @@ class KetnapApp(App):
 
     BINDINGS = [
         Binding("ctrl+q", "quit", "keys.quit", priority=True, id="app.quit"),
+        # priority: it works from every screen, a text field focused too (Textual's Input binds
+        # nothing to Ctrl+F)
+        Binding("ctrl+f", "search", "search.key", priority=True, show=False, id="app.search"),
         Binding("f1", "help", "keys.help", id="app.help"),
         Binding("question_mark", "help(True)", "keys.help", show=False, id="app.help_typed"),
         # the palette and the history: in the help (F1), the footer has no room at 80 columns
@@ -123,6 +126,15 @@ class KetnapApp(App):
 
     def action_history_forward(self, typed: bool = False) -> None:
         self.history.go_forward()
+
+    def action_search(self) -> None:
+        """Ctrl+F: search everywhere (screens/search.py); on the search screen, its field."""
+        from screens.search import SearchScreen  # imported on first use
+
+        if isinstance(self.screen, SearchScreen):
+            self.screen.focus_field()
+        elif not isinstance(self.screen, ModalScreen):  # a question is answered first
+            self.push_screen(SearchScreen(self.context))
 
     def action_help(self, typed: bool = False) -> None:
         from screens.help import HelpScreen  # imported on first use: not on the first screen

@@ -551,9 +551,11 @@ def cmd_units(args, session: Session) -> int:
 
 
 def cmd_find(args, session: Session) -> int:
-    from db.cases import find
+    """`ketnap find`: the people the search screen lists, in the same order, then the units."""
+    from db.cases import find_everything
 
-    results = find(session.actor, args.text, session.today, limit=args.limit + 1)
+    results, found_units = find_everything(session.actor, args.text, session.today,
+                                           limit=args.limit + 1, unit_limit=args.limit)
     truncated = len(results) > args.limit  # more matches than shown
     results = results[:args.limit]
     if args.json:
@@ -561,34 +563,44 @@ def cmd_find(args, session: Session) -> int:
             {"person_id": r.person_id, "full_name": r.full_name, "born": _iso(r.born),
              "branch": {"code": r.branch.code, "name": r.branch.name} if r.branch else None,
              "case_id": r.case_id, "stage": r.stage, "public_role": r.public_role}
-            for r in results], "truncated": truncated})
+            for r in results], "truncated": truncated,
+            "units": [{"code": u.code, "name": u.name, "level": u.level} for u in found_units]})
         return 0
     console = _console()
-    if not results:
+    if not results and not found_units:
         console.print(_text(t("cli.find.none", text=clean(args.text) or "")))
         return 0
     from rich.table import Table
 
-    table = Table(title=_text(t("cli.find.title", text=clean(args.text) or "",
-                                n=i18n.number(len(results)))),
-                  title_justify="left")
-    table.add_column(_text(t("cli.col.person_id")), justify="right")
-    table.add_column(_text(t("cli.col.full_name")))
-    table.add_column(_text(t("cli.col.born")))
-    table.add_column(_text(t("cli.col.branch")))
-    table.add_column(_text(t("cli.col.case_id")), justify="right")
-    table.add_column(_text(t("cli.col.stage")))
-    for r in results:
-        name = _text(r.full_name, "bold")
-        if r.public_role:
-            name.append("\n" + safe(r.public_role), style="italic")
-        table.add_row(_text(r.person_id), name, _text(i18n.date(r.born)),
-                      _text(r.branch.name if r.branch else ""),
-                      _text(r.case_id if r.case_id else ""),
-                      _text(i18n.code_name("stage", r.stage)))
-    console.print(table)
-    if truncated:
-        console.print(_text(t("cli.find.more", n=i18n.number(args.limit))))
+    if results:
+        table = Table(title=_text(t("cli.find.title", text=clean(args.text) or "",
+                                    n=i18n.number(len(results)))),
+                      title_justify="left")
+        table.add_column(_text(t("cli.col.person_id")), justify="right")
+        table.add_column(_text(t("cli.col.full_name")))
+        table.add_column(_text(t("cli.col.born")))
+        table.add_column(_text(t("cli.col.branch")))
+        table.add_column(_text(t("cli.col.case_id")), justify="right")
+        table.add_column(_text(t("cli.col.stage")))
+        for r in results:
+            name = _text(r.full_name, "bold")
+            if r.public_role:
+                name.append("\n" + safe(r.public_role), style="italic")
+            table.add_row(_text(r.person_id), name, _text(i18n.date(r.born)),
+                          _text(r.branch.name if r.branch else ""),
+                          _text(r.case_id if r.case_id else ""),
+                          _text(i18n.code_name("stage", r.stage)))
+        console.print(table)
+        if truncated:
+            console.print(_text(t("cli.find.more", n=i18n.number(args.limit))))
+    if found_units:
+        table = Table(title=_text(t("search.cli_units", n=i18n.number(len(found_units)))),
+                      title_justify="left")
+        table.add_column(_text(t("search.cli_code")))
+        table.add_column(_text(t("search.cli_unit")))
+        for u in found_units:
+            table.add_row(_text(u.code), _text(u.name))
+        console.print(table)
     return 0
 
 
