@@ -152,6 +152,18 @@ def _quiet(app) -> bool:
     return all(node._message_queue.empty() for node in (app, *app.screen.walk_children(with_self=True)))
 
 
+async def _next_event(app) -> None:
+    """Wait for the running workers to end, else let the event loop run once: no polling with
+    a sleep, which would take the interpreter from a worker's thread and slow it down."""
+    from textual.worker import WorkerState
+
+    running = [w for w in app.workers if w.state == WorkerState.RUNNING]
+    if running:
+        await app.workers.wait_for_complete(running)
+    else:
+        await asyncio.sleep(0)
+
+
 async def _settle(pilot, timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -203,7 +215,7 @@ async def _time_keys(app, open_keys, keys: Sequence[str], state, runs: int, size
                     break
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{keys[n % len(keys)]!r} changed nothing in {timeout} s ({before!r})")
-                await asyncio.sleep(0.0005)  # lets the workers' threads run
+                await _next_event(app)
             app.screen._on_timer_update()  # composite what changed now, not on the next tick
             times.append((time.perf_counter() - started) * 1000)
         return times
