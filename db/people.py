@@ -62,7 +62,8 @@ def _open_cases(ids: list[int]) -> dict[int, tuple[int, str]]:
     rows = (C.select(C.person, C.id, C.stage, C.status)
             .where(C.person.in_(ids))
             .order_by(C.id).tuples())
-    return {pid: (cid, stage) for pid, cid, stage, status in rows if status == "open" and stage != "official"}
+    return {pid: (cid, stage) for pid, cid, stage, status in rows
+            if status == "open" and stage != "official"}
 
 
 def _base_query(unit_ids: list[int], kind: str, as_of: datetime.date):
