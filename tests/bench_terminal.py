@@ -449,7 +449,7 @@ def measure_bytes(command: list[str], term: str, expect: bytes, moves: int) -> t
         session.close()
 
 
-def ssh_figures(location: str, subject: Subject, moves: int, runs: int = 3,
+def ssh_figures(location: str, subject: Subject, moves: int, runs: int = 5,
                 terms: Sequence[str] = ("xterm-256color", "linux")) -> list[tuple[str, float, float, str]]:
     """First screen and per-move bytes over SSH for each TERM, ketnap against the empty app,
     the median of `runs` sessions each (alternated: Textual paints the first screen two to six
@@ -504,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", nargs=2, metavar=("KIND", "DB"), help=argparse.SUPPRESS)
     parser.add_argument("--runs", type=int, default=50, help="key presses timed per figure")
     parser.add_argument("--moves", type=int, default=15, help="Down arrows counted per SSH session")
-    parser.add_argument("--ssh-runs", type=int, default=3, help="SSH sessions per app and TERM")
+    parser.add_argument("--ssh-runs", type=int, default=5, help="SSH sessions per app and TERM")
     parser.add_argument("--people", type=int, default=1_000_000, metavar="N",
                         help="the synthetic province's size (bench-synth-N.sqlite3)")
     parser.add_argument("--db", help="measure on this database instead of the synthetic province")
