@@ -67,3 +67,11 @@ def test_the_byte_counter_counts_every_byte_in_a_terminal_of_80x24():
         bench.os.close(session.master)
     assert bytes(session.received).startswith(b"80x24 linux ")
     assert count == len(b"80x24 linux ") + 4000
+
+
+def test_without_sshd_the_bench_says_so_and_goes_on(subject, monkeypatch, capsys):
+    from tests import ssh_helpers
+
+    monkeypatch.setattr(ssh_helpers, "SSHD", None)
+    assert bench.ssh_figures(subject.location, subject, moves=1, runs=1) == []
+    assert "bytes over SSH not measured: sshd not installed" in capsys.readouterr().out
