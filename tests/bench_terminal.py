@@ -312,7 +312,12 @@ FILTER_KEYS = ("n", "backspace")  # one letter typed, then taken back: the list 
 
 
 def key_figures(subject: Subject, runs: int) -> list[tuple[str, float, float, str]]:
-    """(figure, ketnap ms, baseline ms, aim) rows, ketnap and the baseline alternated."""
+    """(figure, ketnap ms, baseline ms, aim) rows, each ketnap figure then its baseline.
+
+    Another key on another screen is one more pair of time_keys calls: for a search screen,
+    `time_keys(lambda: ketnap_app(subject), ("ctrl+f",), FILTER_KEYS, state, runs)`, where
+    `state(app)` returns what the results show (None while they are being read), against
+    `table_app(subject.rows, with_filter=True)` with `filter_state`."""
     out = []
     ketnap = time_keys(lambda: ketnap_app(subject), open_people_list, "pagedown", people_page_state, runs)
     base = time_keys(lambda: table_app(subject.rows), (), "pagedown", table_state, runs)
