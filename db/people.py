@@ -61,10 +61,14 @@ def party_statuses(ids: list[int], as_of: datetime.date) -> dict[int, str]:
 
 def _open_cases(ids: list[int]) -> dict[int, tuple[int, str]]:
     C = models.CaseFile
-    rows = (C.select(C.person, C.id, C.stage)
-            .where(C.person.in_(ids) & C.is_open())
+    # the files of these people, then the open ones (CaseFile.is_open) among them: asked for both
+    # at once, SQLite (with no statistics) walks every open file of the database by its status
+    # index, a tenth of a second per page on a province of a million people
+    rows = (C.select(C.person, C.id, C.stage, C.status)
+            .where(C.person.in_(ids))
             .order_by(C.id).tuples())
-    return {pid: (cid, stage) for pid, cid, stage in rows}
+    return {pid: (cid, stage) for pid, cid, stage, status in rows
+            if status == "open" and stage != "official"}
 
 
 def _base_query(unit_ids: list[int], kind: str, as_of: datetime.date, name_filter: str | None = None):

@@ -105,13 +105,44 @@ def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False
     return [build(by_id[root])] if root in visible else []
 
 
+_kept: tuple | None = None  # (database, tree token, {day: (parents, visible, children)})
+
+
+def _links_on(as_of: datetime.date):
+    """Each unit's parent, the units alive and each unit's children on `as_of`. Kept between
+    calls while the tree's token (db.connection.TREE_VERSION, changed by a trigger on every
+    change of a unit or link) stays the same: a list reads it for every page, and reading a
+    province's tens of thousands of units again each time cost a page turn a fifth of a second."""
+    global _kept
+    from db.connection import TREE_VERSION  # db.connection reads models bound here
+
+    database = models.database.obj
+    version = models.Setting.select(models.Setting.value).where(models.Setting.key == TREE_VERSION).scalar()
+    kept = _kept
+    if kept is None or kept[0] is not database or kept[1] != version or version is None:
+        kept = (database, version, {})
+    days = kept[2]
+    if as_of not in days:
+        U = models.Unit
+        _units, parents, visible = _layout(as_of, False, (U.id,))
+        children: dict[int, list[int]] = {}
+        for unit, parent in parents.items():
+            if unit in visible and parent in visible:
+                children.setdefault(parent, []).append(unit)
+        if len(days) >= 8:  # a few days at most are asked for in a session
+            days = {}
+            kept = (database, version, days)
+        days[as_of] = (parents, visible, children)
+    _kept = kept
+    return days[as_of]
+
+
 def subtree_ids(actor: Actor, unit_id: int, as_of: datetime.date) -> list[int]:
     """The unit and every unit below it on `as_of` (empty when the actor may not see it).
 
-    Called for every page of a list: it reads the unit rows and links, not the whole tree.
+    Called for every page of a list: the tree is read again only when it has changed.
     """
-    U = models.Unit
-    _units, parents, visible = _layout(as_of, False, (U.id,))
+    parents, visible, children = _links_on(as_of)
     if unit_id not in visible:
         return []
     root = scope_root(actor)
@@ -121,10 +152,6 @@ def subtree_ids(actor: Actor, unit_id: int, as_of: datetime.date) -> list[int]:
             ancestor = parents.get(ancestor)
         if ancestor is None:
             return []
-    children: dict[int, list[int]] = {}
-    for unit, parent in parents.items():
-        if unit in visible and parent in visible:
-            children.setdefault(parent, []).append(unit)
     found, stack = [], [unit_id]
     while stack:
         unit = stack.pop()

@@ -13,31 +13,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import pwd
 import shlex
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.ssh_helpers import (LOGIN, SSH, authorized_line, make_key, missing_programs, pty_problem,
+                               running_sshd)
 from tests.tmux_helpers import Terminal
 
 
-def _program(name: str) -> str | None:
-    # sshd often lives in /usr/sbin, which is not on an ordinary user's PATH
-    return shutil.which(name) or next((str(Path(d) / name) for d in ("/usr/sbin", "/usr/bin")
-                                       if (Path(d) / name).is_file()), None)
-
-
-SSHD, SSH, SSH_KEYGEN = _program("sshd"), _program("ssh"), _program("ssh-keygen")
-if None in (SSHD, SSH, SSH_KEYGEN):
-    missing = ", ".join(n for n, p in (("sshd", SSHD), ("ssh", SSH), ("ssh-keygen", SSH_KEYGEN)) if p is None)
+if missing_programs():
+    missing = ", ".join(missing_programs())
     if os.environ.get("KETNAP_CI"):
         pytest.fail(f"{missing} required in CI (.ci/run installs openssh)", pytrace=False)
     pytest.skip(f"{missing} not installed", allow_module_level=True)
@@ -45,7 +37,6 @@ if None in (SSHD, SSH, SSH_KEYGEN):
 BRANCH = "NS-NP-07"  # Chi bộ Tổ dân phố Phiêng Luông, in Nà Phặc
 BRANCH_NAME = "Chi bộ Tổ dân phố Phiêng Luông"
 DISTRICT_NAME = "Đảng bộ huyện Ngân Sơn"
-LOGIN = pwd.getpwuid(os.getuid()).pw_name
 
 
 def _ketnap_command() -> list[str]:
@@ -60,29 +51,6 @@ def _clean_env() -> dict:
 def _ketnap(db: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run([*_ketnap_command(), "--db", str(db), *args], capture_output=True, text=True,
                           env=_clean_env(), check=check, timeout=60)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_sshd(process: subprocess.Popen, port: int, log: Path, timeout: float = 15.0) -> None:
-    """Poll until the port answers with an SSH banner (a deadline, not a fixed sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if process.poll() is not None:
-            raise AssertionError(f"sshd exited with {process.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                if s.recv(64).startswith(b"SSH-2.0-"):
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"sshd never answered on port {port}:\n{log.read_text(errors='replace')}")
-        time.sleep(0.05)
 
 
 @dataclass
@@ -140,41 +108,10 @@ def server(tmp_path_factory):
               "carol": f"{ketnap} --user carol",
               "stranger": f"env XDG_CONFIG_HOME={shlex.quote(str(base / 'config'))} {ketnap} --user alice"}
     for name, command in forced.items():
-        key = base / f"{name}_ed25519"
-        subprocess.run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
-        keys[name] = key
-        assert '"' not in command
-        lines.append(f'restrict,pty,command="{command}" {key.with_suffix(".pub").read_text().strip()}')
-    authorized = base / "authorized_keys"
-    authorized.write_text("\n".join(lines) + "\n")
-
-    host_key = base / "host_ed25519"
-    subprocess.run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True)
-    port = _free_port()
-    known_hosts = base / "known_hosts"
-    known_hosts.write_text(f"[127.0.0.1]:{port} {host_key.with_suffix('.pub').read_text()}")
-    config = base / "sshd_config"
-    config.write_text("\n".join([
-        f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {host_key}", f"PidFile {base / 'sshd.pid'}",
-        f"AuthorizedKeysFile {authorized}", "StrictModes no", "PubkeyAuthentication yes",
-        "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
-        "PermitRootLogin prohibit-password", f"AllowUsers {LOGIN}", "PrintMotd no",
-        "PrintLastLog no", "LogLevel VERBOSE", ""]))
-    if os.getuid() == 0:
-        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # privilege separation directory
-    log = base / "sshd.log"
-    process = subprocess.Popen([SSHD, "-D", "-f", str(config), "-E", str(log)],
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        _wait_for_sshd(process, port, log)
-        yield Server(port, db, base, keys, known_hosts, log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        keys[name] = make_key(base / f"{name}_ed25519", name)
+        lines.append(authorized_line(keys[name], command))
+    with running_sshd(base, lines) as sshd:
+        yield Server(sshd.port, db, base, keys, sshd.known_hosts, sshd.log)
 
 
 @pytest.fixture(scope="module")
@@ -327,32 +264,6 @@ def test_the_database_and_audit_head_are_the_owners_alone(server):
 
 # --- the application itself, in a terminal ---------------------------------------------------
 
-def _pty_problem() -> str | None:
-    """Why an unprivileged sshd cannot hand out a terminal here, if it cannot.
-
-    sshd gives the session's pty to the user and the `tty` group, and ends the session when that
-    chown fails. As root it cannot fail; unprivileged it is a no-op where /dev/pts is mounted with
-    gid=5 (the usual), and fails where it is not (some containers)."""
-    if os.getuid() == 0:
-        return None
-    import grp
-
-    try:
-        tty_gid = grp.getgrnam("tty").gr_gid
-    except KeyError:
-        tty_gid = os.getgid()
-    primary, secondary = os.openpty()
-    try:
-        gid = os.fstat(secondary).st_gid
-    finally:
-        os.close(primary)
-        os.close(secondary)
-    if gid == tty_gid or tty_gid in os.getgroups():
-        return None
-    return (f"an unprivileged sshd cannot give a pty to group tty here (new ptys get group {gid}: "
-            f"/dev/pts is mounted without gid={tty_gid}); run as root or on a usual /dev/pts")
-
-
 def _tree(screen: str) -> str:
     """The unit tree: the left column of the body, below the title and above the key bar."""
     return "\n".join(line[:28] for line in screen.splitlines()[1:-1])
@@ -370,7 +281,7 @@ def test_the_application_over_ssh_in_tmux(server, key, title, in_tree, not_in_tr
         if os.environ.get("KETNAP_CI"):
             pytest.fail("tmux is required in CI (.ci/run installs it)", pytrace=False)
         pytest.skip("tmux is not installed")
-    if problem := _pty_problem():
+    if problem := pty_problem():
         pytest.skip(problem)
     term = Terminal(server.ssh_args(key, "-t"), width=100, height=30)  # `ssh -t server`: the forced command opens the app
     try:
