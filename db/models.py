@@ -419,6 +419,9 @@ class AuditEntry(BaseModel):
     prev_hash = CharField(null=True)
     hash = CharField(null=True)
 
+    class Meta:
+        indexes = ((("entity", "entity_id"), False),)
+
 
 class Setting(BaseModel):
     key = CharField(primary_key=True)
