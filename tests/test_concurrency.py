@@ -181,3 +181,66 @@ def test_a_writer_killed_mid_transaction_leaves_every_earlier_write_and_nothing_
     from tui import cli
 
     assert cli.main(["--db", demo_db, "check"]) == 0
+
+
+# --- on the screens -----------------------------------------------------------------------
+
+async def test_the_case_screen_refuses_a_hold_on_a_file_changed_meanwhile_and_shows_it(demo_db, demo_admin):
+    from screens.case import CaseScreen
+    from screens.dialogs import ReasonDialog
+    from tests.ui_helpers import screen_text, settle
+    from tui import i18n
+    from tui.app import KetnapApp
+    from tui.context import AppContext
+
+    case_id = open_case("certified").id
+    app = KetnapApp(AppContext(demo_db, demo_admin, TODAY, "vi"))
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            await app.push_screen(CaseScreen(app.context, case_id))
+            await settle(pilot)
+            screen = app.screen
+            # meanwhile, in another office, the commune's organiser closes the file
+            pipeline.close(account_actor("demo_organiser"), case_id, "withdrawn", TODAY, "Rút đơn",
+                           today=TODAY)
+            await pilot.press("o")
+            await settle(pilot)
+            assert isinstance(app.screen, ReasonDialog)
+            await pilot.press(*"Cho xac minh", "enter")
+            await settle(pilot)
+            assert app.screen is screen
+            text = screen_text(app)
+            assert "Chưa lưu gì" in text and "người khác thay đổi" in text and "demo_organiser" in text
+            assert screen.view.status == "closed"  # read again: the screen shows the file as it is
+    finally:
+        i18n.set_language("vi")
+    case = models.CaseFile.get_by_id(case_id)
+    assert (case.status, case.on_hold) == ("closed", False)  # the hold was not written
+
+
+async def test_the_step_form_keeps_what_was_typed_when_the_file_changed_meanwhile(demo_db, demo_admin):
+    from screens.step_form import StepForm
+    from tests.ui_helpers import screen_text, settle
+    from tui import i18n
+    from tui.app import KetnapApp
+    from tui.context import AppContext
+
+    case = open_case("certified")
+    app = KetnapApp(AppContext(demo_db, demo_admin, TODAY, "vi"))
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            form = StepForm(app.context, case.id, case.stage, "", case.version)
+            await app.push_screen(form)
+            await settle(pilot)
+            pipeline.hold(account_actor("demo_organiser"), case.id, "Chờ", today=TODAY)
+            steps = models.Step.select().where(models.Step.case == case.id).count()
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert app.screen is form  # not dismissed: nothing saved
+            assert "người khác thay đổi" in screen_text(app)
+            assert models.Step.select().where(models.Step.case == case.id).count() == steps
+            assert form.version == case.version + 1  # told; a second save is a decision made knowing
+    finally:
+        i18n.set_language("vi")
