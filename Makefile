@@ -1,5 +1,6 @@
 # make run: build .venv on first use, create the demo database when missing, open ketnap.
-# make test: the whole suite in the same environment. make bench: start-up and memory figures.
+# make test: the whole suite in the same environment. make bench: start-up, memory, speed on large
+# synthetic provinces, and many sessions writing one database at once.
 # make wheelhouse (needs the internet): wheelhouse/ holds the wheels of ketnap, its dependencies and
 # pip, setuptools and wheel, and requirements.txt, for installing on a server with no internet.
 PYTHON ?= python3
@@ -26,6 +27,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
+	$(BIN)/python -m tests.bench_concurrency
 
 lint: $(STAMP)
 	$(BIN)/lint-imports
