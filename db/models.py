@@ -428,6 +428,11 @@ class Setting(BaseModel):
     value = TextField()
 
 
+# the setting whose value changes (by trigger, db.connection) with every change of the unit
+# tree: a reader may keep the tree while it stays the same
+TREE_VERSION = "tree_version"
+
+
 class WorkdayException(BaseModel):
     """A day the holidays package does not know: an extra day off, or a Saturday worked."""
 

@@ -51,11 +51,12 @@ def worker(db_path: str, seconds: float, seed: int, tag: str, pause: float) -> i
     open_ids = [i for (i,) in C.select(C.id).where(C.is_open() & (C.on_hold == False))  # noqa: E712
                 .order_by(C.id).tuples()]
     files = rng.sample(open_ids, min(40, len(open_ids)))
-    communes = [i for (i,) in U.select(U.id).where(U.level == "grassroots").tuples()] or \
+    communes = [i for (i,) in U.select(U.id).where(U.org_type == "grassroots_committee").tuples()] or \
         [i for (i,) in U.select(U.id).tuples()]
     names = [n for (n,) in P.select(P.full_name).order_by(P.id).limit(2000).tuples()]
     reads: list[float] = []
     writes: list[float] = []
+    kinds: dict[str, list[float]] = {}
     acknowledged: list[str] = []
     errors: dict[str, int] = {}
     conflicts = 0
@@ -72,20 +73,25 @@ def worker(db_path: str, seconds: float, seed: int, tag: str, pause: float) -> i
         started = time.perf_counter()
         try:
             if roll < 0.45:
+                kind = "read: a file"
                 cases.case_view(actor, case_id, today, log=False)
                 reads.append(time.perf_counter() - started)
             elif roll < 0.55:
+                kind = "read: a commune's work list"
                 worklist.worklist(actor, rng.choice(communes), today)
                 reads.append(time.perf_counter() - started)
             elif roll < 0.70:
+                kind = "read: a name search"
                 cases.find(actor, " ".join(rng.choice(names).split()[-2:]), today)
                 reads.append(time.perf_counter() - started)
             elif roll < 0.85:
+                kind = "write: a note"
                 text = f"{tag}-{n}"
                 pipeline.add_note(actor, case_id, text, today=today)
                 writes.append(time.perf_counter() - started)
                 acknowledged.append(text)
             else:
+                kind = "write: hold or release"
                 view = cases.case_view(actor, case_id, today, log=False)
                 started = time.perf_counter()  # the write alone
                 try:
@@ -97,10 +103,11 @@ def worker(db_path: str, seconds: float, seed: int, tag: str, pause: float) -> i
                 except pipeline.CaseChanged:
                     conflicts += 1  # told, nothing overwritten: a user would look and retry
                 writes.append(time.perf_counter() - started)
+            kinds.setdefault(kind, []).append(time.perf_counter() - started)
         except (OperationalError, sqlite3.OperationalError) as exc:
             errors[str(exc)] = errors.get(str(exc), 0) + 1
     connection.close_database()
-    print(json.dumps({"reads": reads, "writes": writes, "acknowledged": acknowledged,
+    print(json.dumps({"reads": reads, "writes": writes, "kinds": kinds, "acknowledged": acknowledged,
                       "errors": errors, "conflicts": conflicts}))
     return 0
 
@@ -117,8 +124,8 @@ def _run(db_path: str, processes: int, seconds: float, pause: float) -> dict:
     for process in running:
         process.stdin.write("go\n")
         process.stdin.flush()
-    total: dict = {"reads": [], "writes": [], "acknowledged": [], "errors": {}, "conflicts": 0,
-                   "crashed": 0}
+    total: dict = {"reads": [], "writes": [], "kinds": {}, "acknowledged": [], "errors": {},
+                   "conflicts": 0, "crashed": 0}
     for process in running:
         out, err = process.communicate()
         if process.returncode != 0:
@@ -128,6 +135,8 @@ def _run(db_path: str, processes: int, seconds: float, pause: float) -> dict:
         doc = json.loads(out.strip().splitlines()[-1])
         for key in ("reads", "writes", "acknowledged"):
             total[key] += doc[key]
+        for kind, values in doc["kinds"].items():
+            total["kinds"].setdefault(kind, []).extend(values)
         for message, count in doc["errors"].items():
             total["errors"][message] = total["errors"].get(message, 0) + count
         total["conflicts"] += doc["conflicts"]
@@ -200,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
          statistics.median(alone["writes"] or [0]) * 1000, ""),
         ("read p95 (ms)", _p95(many["reads"]) * 1000, _p95(alone["reads"]) * 1000, ""),
     ]
+    for kind in sorted(set(many["kinds"]) | set(alone["kinds"])):
+        rows.append((f"  {kind} p95 (ms)", _p95(many["kinds"].get(kind, [])) * 1000,
+                     _p95(alone["kinds"].get(kind, [])) * 1000, ""))
     for name, ours, base, aim in rows:
         ratio = ours / base if base else float("nan")
         print(f"{name:<38}{ours:>10.1f}{base:>10.1f}{ratio:>8.1f}{aim:>10}")
