@@ -785,6 +785,12 @@ def _setting_int(key: str, default: int) -> int:
         return default
 
 
+def youth_age_limit() -> int:
+    """The age up to which a Youth Union member may be introduced by the Youth Union (the
+    `youth_age_limit` setting, else the rule's default), as read_state reads it."""
+    return _setting_int("youth_age_limit", YOUTH_AGE_LIMIT)
+
+
 def _stored_introducer(row: models.Introducer) -> IntroducerInput:
     return IntroducerInput(row.kind, row.person_id, json.loads(row.snapshot) if row.snapshot else None,
                            row.resolution, row.date, row.together_since, row.replacement)
@@ -842,7 +848,7 @@ def read_state(case_id: int, step: StepInput | None = None, *, before_seq: int |
         official_members_on={d: official_members(case.branch_id, d) for d in days},
         candidate=facts[person.id], members={pid: facts[pid] for pid in wanted},
         earlier_memberships=earlier,
-        youth_age_limit=_setting_int("youth_age_limit", YOUTH_AGE_LIMIT))
+        youth_age_limit=youth_age_limit())
 
 
 def stored_steps(case_id: int) -> list[tuple[int, StepInput]]:
