@@ -1,6 +1,7 @@
 # make run: build .venv on first use, create the demo database when missing, open ketnap.
-# make test: the whole suite in the same environment. make bench: start-up and memory figures, then
-# key press to updated screen and bytes over SSH (tests/bench_terminal.py).
+# make test: the whole suite in the same environment. make bench: start-up and memory figures, speed
+# on a synthetic province of a million people, key press to updated screen and bytes over SSH
+# (tests/bench_terminal.py), and many sessions writing one database at once (tests/bench_concurrency.py).
 # make wheelhouse (needs the internet): wheelhouse/ holds the wheels of ketnap, its dependencies and
 # pip, setuptools and wheel, and requirements.txt, for installing on a server with no internet.
 PYTHON ?= python3
@@ -28,6 +29,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
 	$(BIN)/python -m tests.bench_terminal
+	$(BIN)/python -m tests.bench_concurrency
 
 lint: $(STAMP)
 	$(BIN)/lint-imports

@@ -125,17 +125,22 @@ def read_head(path: Path) -> tuple[int, str] | None:
     return int(entry_id), entry_hash
 
 
+_HEAD_WIDTH = 127  # the record, padded with spaces: always longer than any earlier one
+
+
 def _write_head(path: Path, entry_id: int, entry_hash: str) -> None:
-    """Write (id, hash) unless the file already holds a later entry (another process)."""
+    """Write (id, hash) unless the file already holds a later entry (another process).
+
+    The record is overwritten in place at a fixed width, without truncating the file first:
+    truncation cost more than the rest of a save together (about 10 ms) on some file systems."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         current = os.read(fd, 200).decode("ascii", "replace").split()
         if current and current[0].isdigit() and int(current[0]) >= entry_id:
             return
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{entry_id} {entry_hash}\n".encode("ascii"))
+        record = f"{entry_id} {entry_hash}".ljust(_HEAD_WIDTH) + "\n"
+        os.pwrite(fd, record.encode("ascii"), 0)
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -130,6 +130,7 @@ class CaseView:
     next_action: NextAction | None
     events: tuple[EventView, ...] = ()
     background_hidden: bool = False  # the actor may not see the person's background
+    version: int = 0  # the file's version when read: a write passes it back (expected_version)
 
 
 def _ref(unit: models.Unit | None) -> UnitRef | None:
@@ -304,7 +305,7 @@ def case_view(actor: Actor, case_id: int, as_of: datetime.date, *, log: bool = T
         steps_t = tuple(dataclasses.replace(s, undo_reason=None) for s in steps_t)
     return CaseView(case.id, shown, _ref(case.branch), case.stage, status,
                     case.outcome, case.hold_reason if background else None, steps_t, documents, tuple(introducers),
-                    helpers, certificates, action, events, not background)
+                    helpers, certificates, action, events, not background, case.version)
 
 
 @dataclass(frozen=True)

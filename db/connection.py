@@ -217,7 +217,7 @@ _ONE = _MARK.format(rows="VALUES ({case}, 1)")
 _OF_PERSON = _MARK.format(rows="SELECT id, 1 FROM case_file WHERE person_id = {person}")
 _OF_STEP = _MARK.format(rows="SELECT case_id, 1 FROM step WHERE id = {step}")
 _EVERY = "UPDATE case_due SET stale = 1"
-TREE_VERSION = "tree_version"
+TREE_VERSION = models.TREE_VERSION
 _TREE_CHANGED = (f"INSERT INTO setting (key, value) VALUES ('{TREE_VERSION}', hex(randomblob(8))) "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
 # A unit's member counts (models.MemberTally) go when a membership of one of its people, or an

@@ -87,14 +87,15 @@ def _missing(violations) -> tuple[pipeline.Violation, ...]:
 
 def _ready_checks(case_ids: list[int], today: datetime.date) -> dict[int, tuple[pipeline.Violation, ...]]:
     """The `branch_approved` rules on a vote proposed today, for each file."""
-    from db.rules_check import _youth_age_limit, read_states
+    from db.pipeline import youth_age_limit
+    from db.rules_check import read_states
 
     if not case_ids:
         return {}
     tree = pipeline.UnitTree()
     step = pipeline.StepInput(stage="branch_approved", date=today)
     out = {}
-    for case_id, state, _stored in read_states(case_ids, tree, _youth_age_limit()):
+    for case_id, state, _stored in read_states(case_ids, tree, youth_age_limit()):
         # the facts of the vote's day, as read_state gives them for a proposed step
         state = dataclasses.replace(
             state, committee_on={**state.committee_on,

@@ -419,10 +419,18 @@ class AuditEntry(BaseModel):
     prev_hash = CharField(null=True)
     hash = CharField(null=True)
 
+    class Meta:
+        indexes = ((("entity", "entity_id"), False),)
+
 
 class Setting(BaseModel):
     key = CharField(primary_key=True)
     value = TextField()
+
+
+# the setting whose value changes (by trigger, db.connection) with every change of the unit
+# tree: a reader may keep the tree while it stays the same
+TREE_VERSION = "tree_version"
 
 
 class WorkdayException(BaseModel):

@@ -242,6 +242,16 @@ class PipelineError(Exception):
         self.params = params
 
 
+class CaseChanged(PipelineError):
+    """The file changed after the user read it: the write was refused and nothing was saved.
+
+    `seen` is the version the user read, `current` the version now; `changes` says who changed
+    what since, newest last (dicts: at, account, action, stage_before, stage_after)."""
+
+    def __init__(self, case_id: int, seen: int, current: int, changes: list[dict]):
+        super().__init__("case_changed", id=case_id, seen=seen, current=current, changes=changes)
+
+
 # --- pure rules -----------------------------------------------------------------------------
 
 def _iso(day: Date | None) -> str | None:
@@ -775,6 +785,12 @@ def _setting_int(key: str, default: int) -> int:
         return default
 
 
+def youth_age_limit() -> int:
+    """The age up to which a Youth Union member may be introduced by the Youth Union (the
+    `youth_age_limit` setting, else the rule's default), as read_state reads it."""
+    return _setting_int("youth_age_limit", YOUTH_AGE_LIMIT)
+
+
 def _stored_introducer(row: models.Introducer) -> IntroducerInput:
     return IntroducerInput(row.kind, row.person_id, json.loads(row.snapshot) if row.snapshot else None,
                            row.resolution, row.date, row.together_since, row.replacement)
@@ -832,7 +848,7 @@ def read_state(case_id: int, step: StepInput | None = None, *, before_seq: int |
         official_members_on={d: official_members(case.branch_id, d) for d in days},
         candidate=facts[person.id], members={pid: facts[pid] for pid in wanted},
         earlier_memberships=earlier,
-        youth_age_limit=_setting_int("youth_age_limit", YOUTH_AGE_LIMIT))
+        youth_age_limit=youth_age_limit())
 
 
 def stored_steps(case_id: int) -> list[tuple[int, StepInput]]:
@@ -872,11 +888,17 @@ def stored_steps(case_id: int) -> list[tuple[int, StepInput]]:
 
 # --- writing ---------------------------------------------------------------------------------
 
-def writable_case(actor: Actor, case_id: int, today: Date) -> models.CaseFile:
+def writable_case(actor: Actor, case_id: int, today: Date,
+                  expected_version: int | None = None) -> models.CaseFile:
     """The file, if `actor` may change it. The one place write permission is decided.
 
     For now: a viewer may not write (`forbidden`); every other role may write within its scope
     (the file's branch in the subtree of the account's unit); a file outside it is `not_found`.
+
+    `expected_version`: the version of the file the user saw before deciding (None: the caller
+    does not know it, e.g. a script). When the file has changed since, CaseChanged is raised.
+    Called inside the write transaction, which holds the write lock: nobody can change the
+    file between this check and the commit.
     """
     if actor.role == "viewer":
         raise AccessError("forbidden", role=actor.role)
@@ -886,7 +908,36 @@ def writable_case(actor: Actor, case_id: int, today: Date) -> models.CaseFile:
     root = scope_root(actor)
     if root is not None and case.branch_id not in subtree_ids(actor, root, today):
         raise NotFound(case_id)
+    if expected_version is not None and case.version != expected_version:
+        raise CaseChanged(case_id, expected_version, case.version,
+                          changes_since(case_id, expected_version))
     return case
+
+
+def changes_since(case_id: int, version: int, *, limit: int = 10) -> list[dict]:
+    """The recorded changes that took the file past `version`, oldest first (at most `limit`,
+    the latest ones): when, by which account, what (the audit action) and the stage before and
+    after. Read from the audit trail, newest first, until an entry at or below `version`."""
+    from peewee import JOIN
+
+    E, A = models.AuditEntry, models.Account
+    found: list[dict] = []
+    query = (E.select(E.at, E.action, E.before, E.after, A.name)
+             .join(A, JOIN.LEFT_OUTER, on=(E.account == A.id))
+             .where((E.entity == "case_file") & (E.entity_id == case_id))
+             .order_by(E.id.desc()).limit(200))
+    for entry in query.objects():
+        after = json.loads(entry.after) if entry.after else {}
+        before = json.loads(entry.before) if entry.before else {}
+        if not isinstance(after, dict) or "version" not in after:
+            continue  # a note or a view: the file itself did not change
+        if after["version"] <= version:
+            break
+        found.append({"at": str(entry.at)[:16], "account": entry.name, "action": entry.action,
+                      "stage_before": (before or {}).get("stage"), "stage_after": after.get("stage")})
+        if len(found) >= limit:
+            break
+    return found[::-1]
 
 
 def _snapshot(case: models.CaseFile) -> dict:
@@ -938,17 +989,18 @@ def _votes_columns(votes: Votes | None) -> dict:
 
 
 def apply(actor: Actor, case_id: int, step: StepInput, today: Date, *,
-          override_reason: str | None = None):
+          override_reason: str | None = None, expected_version: int | None = None):
     """Record `step` on the file, in one transaction; returns the file's `db.cases.CaseView`.
 
     Raises StepRefused with every violation when a rule fails, or when warnings remain and no
     override reason is given (`needs_override`); AccessError("forbidden") when a reason is given
-    by a role that may not override (only admin and organiser may).
+    by a role that may not override (only admin and organiser may); CaseChanged when the file is
+    no longer at `expected_version`.
     """
     from db.cases import case_view
 
     with write_transaction():
-        case = writable_case(actor, case_id, today)
+        case = writable_case(actor, case_id, today, expected_version)
         state = read_state(case_id, step)
         violations = check_step(state, step, today)
         if blocking(violations):
@@ -1070,7 +1122,8 @@ def _membership(case: models.CaseFile, state: CaseState, step: StepInput) -> Non
 
 
 def record_failed_vote(actor: Actor, case_id: int, date: Date, votes, today: Date, *,
-                       reason: str, resolution: str | None = None):
+                       reason: str, resolution: str | None = None,
+                       expected_version: int | None = None):
     """A branch vote that did not reach two thirds: a `vote_failed` event; the file stays in
     `dossier`. Refused (StepRefused) when the file is not at `dossier` or the date is out of
     order; `bad_value` when the votes did pass (record the step instead)."""
@@ -1079,7 +1132,7 @@ def record_failed_vote(actor: Actor, case_id: int, date: Date, votes, today: Dat
     votes = Votes.of(votes)
     reason = _require_reason(reason)
     with write_transaction():
-        case = writable_case(actor, case_id, today)
+        case = writable_case(actor, case_id, today, expected_version)
         state = read_state(case_id)
         refused = []
         if case.status == "closed" or state.stage != "dossier":
@@ -1103,7 +1156,8 @@ def record_failed_vote(actor: Actor, case_id: int, date: Date, votes, today: Dat
     return case_view(actor, case_id, today, log=False)
 
 
-def undo_last(actor: Actor, case_id: int, reason: str, today: Date):
+def undo_last(actor: Actor, case_id: int, reason: str, today: Date, *,
+              expected_version: int | None = None):
     """Mark the last live step undone with `reason`; the file goes back to the stage before.
 
     Undoing the ceremony removes the membership it created; undoing recognition clears the
@@ -1114,7 +1168,7 @@ def undo_last(actor: Actor, case_id: int, reason: str, today: Date):
 
     reason = _require_reason(reason)
     with write_transaction():
-        case = writable_case(actor, case_id, today)
+        case = writable_case(actor, case_id, today, expected_version)
         if case.status == "closed":
             raise PipelineError("closed")
         S = models.Step
@@ -1150,7 +1204,7 @@ _MEMBERSHIP_ENDS = {"struck_off": "struck_off", "deceased": "deceased",
 
 
 def close(actor: Actor, case_id: int, outcome: str, date: Date, reason: str, *,
-          today: Date | None = None):
+          today: Date | None = None, expected_version: int | None = None):
     """Close an open file with `outcome` (withdrawn, rejected, moved, deceased from any open
     stage; struck_off from probationary; decision_cancelled once a decision exists)."""
     from db.cases import case_view
@@ -1160,7 +1214,7 @@ def close(actor: Actor, case_id: int, outcome: str, date: Date, reason: str, *,
     if outcome not in OUTCOMES:
         raise PipelineError("bad_value", field="outcome", value=outcome)
     with write_transaction():
-        case = writable_case(actor, case_id, today)
+        case = writable_case(actor, case_id, today, expected_version)
         state = read_state(case_id)
         refused = []
         if case.status == "closed" or case.stage == "official":
@@ -1190,14 +1244,15 @@ def close(actor: Actor, case_id: int, outcome: str, date: Date, reason: str, *,
     return case_view(actor, case_id, today, log=False)
 
 
-def reopen(actor: Actor, case_id: int, reason: str, *, today: Date | None = None):
+def reopen(actor: Actor, case_id: int, reason: str, *, today: Date | None = None,
+           expected_version: int | None = None):
     """Reopen a closed file at the stage it had; a membership the closing ended is restored."""
     from db.cases import case_view
 
     reason = _require_reason(reason)
     today = _today(today)
     with write_transaction():
-        case = writable_case(actor, case_id, today)
+        case = writable_case(actor, case_id, today, expected_version)
         if case.status != "closed":
             raise PipelineError("not_closed")
         before = _snapshot(case)
@@ -1218,20 +1273,23 @@ def reopen(actor: Actor, case_id: int, reason: str, *, today: Date | None = None
     return case_view(actor, case_id, today, log=False)
 
 
-def hold(actor: Actor, case_id: int, reason: str, *, today: Date | None = None):
+def hold(actor: Actor, case_id: int, reason: str, *, today: Date | None = None,
+         expected_version: int | None = None):
     """Put an open file on hold (a flag with a reason; the legal clocks keep running)."""
-    return _set_hold(actor, case_id, True, _require_reason(reason), _today(today))
+    return _set_hold(actor, case_id, True, _require_reason(reason), _today(today), expected_version)
 
 
-def release(actor: Actor, case_id: int, *, today: Date | None = None):
-    return _set_hold(actor, case_id, False, None, _today(today))
+def release(actor: Actor, case_id: int, *, today: Date | None = None,
+            expected_version: int | None = None):
+    return _set_hold(actor, case_id, False, None, _today(today), expected_version)
 
 
-def _set_hold(actor: Actor, case_id: int, on: bool, reason: str | None, today: Date):
+def _set_hold(actor: Actor, case_id: int, on: bool, reason: str | None, today: Date,
+              expected_version: int | None = None):
     from db.cases import case_view
 
     with write_transaction():
-        case = writable_case(actor, case_id, today)
+        case = writable_case(actor, case_id, today, expected_version)
         if case.status == "closed" or case.stage == "official":
             raise PipelineError("closed")
         if case.on_hold == on:

@@ -252,15 +252,6 @@ def read_states(case_ids: list[int], tree: pipeline.UnitTree, youth_age_limit: i
         yield case_id, state, stored
 
 
-def _youth_age_limit() -> int:
-    """The `youth_age_limit` setting, as `read_state` reads it."""
-    row = models.Setting.get_or_none(models.Setting.key == "youth_age_limit")
-    try:
-        return int(row.value) if row else pipeline.YOUTH_AGE_LIMIT
-    except ValueError:
-        return pipeline.YOUTH_AGE_LIMIT
-
-
 def check_recorded_steps(today: Date, case_ids=None) -> RulesReport:
     """Replay every file's live steps (or those of `case_ids`) through the rules."""
     C = models.CaseFile
@@ -270,7 +261,7 @@ def check_recorded_steps(today: Date, case_ids=None) -> RulesReport:
     ids = [cid for (cid,) in query.tuples()]
     tree, workdays = pipeline.UnitTree(), WorkingDays()
     overridden, unverified, imported, moves = _overridden(), _unverified(), _imported(), _moves()
-    limit = _youth_age_limit()
+    limit = pipeline.youth_age_limit()
     broken: list[BrokenStep] = []
     for start in range(0, len(ids), CHUNK):
         for case_id, state, steps in read_states(ids[start:start + CHUNK], tree, limit):

@@ -68,15 +68,36 @@ def _parent_map(as_of: datetime.date, current: dict[int, int | None]) -> dict[in
 def _layout(as_of: datetime.date, include_ended: bool, columns: tuple):
     """The unit rows (`columns`, id first, then founded, ended, parent), each unit's parent and
     the set of units shown: those alive on `as_of` under their parents of that day, or with
-    `include_ended` every unit ever, under its last parent."""
+    `include_ended` every unit ever, under its last parent.
+
+    Kept between calls while the tree's token (db.connection.TREE_VERSION, changed by a trigger
+    on every unit or link change) stays the same: a province has tens of thousands of units, and
+    every page of a list and every save checks the account's scope. The result is shared: read
+    it, never change it."""
+    token = models.Setting.select(models.Setting.value).where(models.Setting.key == models.TREE_VERSION).scalar()
+    key = (id(models.database.obj), token, as_of, include_ended, tuple(c.name for c in columns))
+    kept = _LAYOUTS.get(key) if token is not None else None
+    if kept is None:
+        kept = _read_layout(as_of, include_ended, columns)
+        if token is not None:
+            if len(_LAYOUTS) >= 16:
+                _LAYOUTS.clear()
+            _LAYOUTS[key] = kept
+    return kept
+
+
+_LAYOUTS: dict[tuple, tuple] = {}
+
+
+def _read_layout(as_of: datetime.date, include_ended: bool, columns: tuple):
     U = models.Unit
     units = list(U.select(*columns, U.founded, U.ended, U.parent).tuples())
     current = {row[0]: row[-1] for row in units}
     if include_ended:
-        return units, current, set(current)
+        return units, current, set(current), {}
     parents = _parent_map(as_of, current)
     visible = {row[0] for row in units if _alive(row[-3], row[-2], as_of)}
-    return units, parents, visible
+    return units, parents, visible, {}
 
 
 def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False) -> list[UnitNode]:
@@ -86,7 +107,7 @@ def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False
     Children are in `sort_order`, then name.
     """
     U = models.Unit
-    units, parents, visible = _layout(as_of, include_ended, (
+    units, parents, visible, _kept = _layout(as_of, include_ended, (
         U.id, U.code, U.name, U.level, U.org_type, U.category, U.sort_order, U.name_folded))
     kids: dict[int | None, list[tuple]] = {}
     for row in sorted(units, key=lambda r: (r[6], r[7])):
@@ -105,44 +126,13 @@ def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False
     return [build(by_id[root])] if root in visible else []
 
 
-_kept: tuple | None = None  # (database, tree token, {day: (parents, visible, children)})
-
-
-def _links_on(as_of: datetime.date):
-    """Each unit's parent, the units alive and each unit's children on `as_of`. Kept between
-    calls while the tree's token (db.connection.TREE_VERSION, changed by a trigger on every
-    change of a unit or link) stays the same: a list reads it for every page, and reading a
-    province's tens of thousands of units again each time cost a page turn a fifth of a second."""
-    global _kept
-    from db.connection import TREE_VERSION  # db.connection reads models bound here
-
-    database = models.database.obj
-    version = models.Setting.select(models.Setting.value).where(models.Setting.key == TREE_VERSION).scalar()
-    kept = _kept
-    if kept is None or kept[0] is not database or kept[1] != version or version is None:
-        kept = (database, version, {})
-    days = kept[2]
-    if as_of not in days:
-        U = models.Unit
-        _units, parents, visible = _layout(as_of, False, (U.id,))
-        children: dict[int, list[int]] = {}
-        for unit, parent in parents.items():
-            if unit in visible and parent in visible:
-                children.setdefault(parent, []).append(unit)
-        if len(days) >= 8:  # a few days at most are asked for in a session
-            days = {}
-            kept = (database, version, days)
-        days[as_of] = (parents, visible, children)
-    _kept = kept
-    return days[as_of]
-
-
 def subtree_ids(actor: Actor, unit_id: int, as_of: datetime.date) -> list[int]:
     """The unit and every unit below it on `as_of` (empty when the actor may not see it).
 
-    Called for every page of a list: the tree is read again only when it has changed.
+    Called for every page of a list: it reads the unit rows and links, not the whole tree.
     """
-    parents, visible, children = _links_on(as_of)
+    U = models.Unit
+    _units, parents, visible, kept = _layout(as_of, False, (U.id,))
     if unit_id not in visible:
         return []
     root = scope_root(actor)
@@ -152,6 +142,13 @@ def subtree_ids(actor: Actor, unit_id: int, as_of: datetime.date) -> list[int]:
             ancestor = parents.get(ancestor)
         if ancestor is None:
             return []
+    children = kept.get("children")
+    if children is None:  # kept with the layout it is made from
+        children = {}
+        for unit, parent in parents.items():
+            if unit in visible and parent in visible:
+                children.setdefault(parent, []).append(unit)
+        kept["children"] = children
     found, stack = [], [unit_id]
     while stack:
         unit = stack.pop()

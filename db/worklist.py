@@ -69,6 +69,29 @@ def _needs_committee(branch_id: int, parents: dict[int, int | None], org_types: 
     return False
 
 
+_WHOLE_TREE = 500  # from this many branches on, the whole unit table is read instead
+
+
+def _chains(branch_ids: set[int]) -> tuple[dict[int, int | None], dict[int, str]]:
+    """(parent, org type) of the branches and the units above them, for _needs_committee. A
+    save touches one file: its branch's chain is read alone (a recursive query), not the tens
+    of thousands of units of a province, since this runs while the save holds the write lock."""
+    U = models.Unit
+    if len(branch_ids) >= _WHOLE_TREE:
+        rows = U.select(U.id, U.parent, U.org_type).tuples()
+    else:
+        up = (U.select(U.id, U.parent, U.org_type).where(U.id.in_(sorted(branch_ids)))
+              .cte("up", recursive=True, columns=("id", "parent_id", "org_type")))
+        above = U.alias("above")
+        up = up.union(above.select(above.id, above.parent, above.org_type)
+                      .join(up, on=(above.id == up.c.parent_id)))
+        rows = up.select_from(up.c.id, up.c.parent_id, up.c.org_type).tuples()
+    parents, org_types = {}, {}
+    for uid, parent, org_type in rows:
+        parents[uid], org_types[uid] = parent, org_type
+    return parents, org_types
+
+
 def _date(value) -> datetime.date | None:
     """A date column as SQLite gives it (ISO text) or as a driver that converts it does."""
     if value is None or isinstance(value, datetime.date):
@@ -204,9 +227,7 @@ def _compute(condition, as_of: datetime.date) -> dict[int, _Computed]:
         if day <= as_of:
             held[case_id] = kind == "hold"
 
-    parents, org_types = {}, {}
-    for uid, parent, org_type in U.select(U.id, U.parent, U.org_type).tuples():
-        parents[uid], org_types[uid] = parent, org_type
+    parents, org_types = _chains({branch_id for *_, branch_id in files})
 
     calendar = WorkingDays()
     out = {}

@@ -462,7 +462,8 @@ class CaseScreen(Screen):
                 self.say(t("case.saved_vote_failed") if done == "vote_failed" else t("case.saved_step"))
                 self._load()
 
-        self.app.push_screen(StepForm(self.context, self.case_id, view.stage, view.person.full_name), saved)
+        self.app.push_screen(StepForm(self.context, self.case_id, view.stage, view.person.full_name,
+                                      view.version), saved)
 
     def action_enrol_class(self) -> None:
         """Enrol the file in one of the year's awareness classes (screens/class_enrol.py)."""
@@ -524,24 +525,29 @@ class CaseScreen(Screen):
 
         self.app.push_screen(ReasonDialog(title, label=label), answered)
 
-    @work(thread=True, exclusive=True, group="case-write")
     def _write(self, what: str, argument, done: str) -> None:
+        # the version the user was shown when deciding: a file changed since is not overwritten
+        seen = self.view.version if self.view is not None else None
+        self._write_seen(what, argument, done, seen)
+
+    @work(thread=True, exclusive=True, group="case-write")
+    def _write_seen(self, what: str, argument, done: str, seen: int | None) -> None:
         actor, today, case_id = self.context.actor, self.context.today, self.case_id
         day = None
         try:
             if what == "undo":
-                pipeline.undo_last(actor, case_id, argument, today)
+                pipeline.undo_last(actor, case_id, argument, today, expected_version=seen)
             elif what == "reopen":
-                pipeline.reopen(actor, case_id, argument, today=today)
+                pipeline.reopen(actor, case_id, argument, today=today, expected_version=seen)
             elif what == "hold":
-                pipeline.hold(actor, case_id, argument, today=today)
-            elif what == "note":
+                pipeline.hold(actor, case_id, argument, today=today, expected_version=seen)
+            elif what == "note":  # a note changes nothing of the file: it needs no version
                 pipeline.add_note(actor, case_id, argument, today=today)
             elif what == "release":
-                pipeline.release(actor, case_id, today=today)
+                pipeline.release(actor, case_id, today=today, expected_version=seen)
             elif what == "close":
                 outcome, day, reason = argument
-                pipeline.close(actor, case_id, outcome, day, reason, today=today)
+                pipeline.close(actor, case_id, outcome, day, reason, today=today, expected_version=seen)
             message = done
         except (pipeline.StepRefused, pipeline.PipelineError, NotFound, AccessError) as exc:
             message = t("case.not_saved") + "\n" + error_message(exc, day)

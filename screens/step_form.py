@@ -143,10 +143,13 @@ class StepForm(FormScreen):
                 id="step.vote_failed"),
     ]
 
-    def __init__(self, context: AppContext, case_id: int, stage: str, name: str = "") -> None:
+    def __init__(self, context: AppContext, case_id: int, stage: str, name: str = "",
+                 version: int | None = None) -> None:
         super().__init__()
         self.context = context
         self.case_id = case_id
+        # the version of the file the user was shown: a save is refused if it changed since
+        self.version = version
         self.current = stage
         self.person_name = name
         self.targets = target_stages(stage)
@@ -264,10 +267,13 @@ class StepForm(FormScreen):
         try:
             date = pipeline.step_from_dict(data).date
             pipeline.record_failed_vote(ctx.actor, self.case_id, date, data["votes"], ctx.today,
-                                        reason=reason, resolution=data.get("resolution"))
+                                        reason=reason, resolution=data.get("resolution"),
+                                        expected_version=self.version)
             result = ("vote_failed", [])
         except pipeline.StepRefused as exc:
             result = ("refused", exc)
+        except pipeline.CaseChanged as exc:
+            result = ("changed", exc)
         except (pipeline.PipelineError, NotFound, AccessError) as exc:
             result = ("error", error_message(exc, day))
         finally:
@@ -291,13 +297,16 @@ class StepForm(FormScreen):
         try:
             step = pipeline.step_from_dict(data, person_id=self._person_lookup)
             if save:
-                pipeline.apply(ctx.actor, self.case_id, step, ctx.today, override_reason=override_reason)
+                pipeline.apply(ctx.actor, self.case_id, step, ctx.today, override_reason=override_reason,
+                               expected_version=self.version)
                 result = ("saved", [])
             else:
                 violations = pipeline.check(ctx.actor, self.case_id, step, ctx.today)
                 result = ("checked", violations)
         except pipeline.StepRefused as exc:
             result = ("refused", exc)
+        except pipeline.CaseChanged as exc:
+            result = ("changed", exc)
         except (pipeline.PipelineError, NotFound, AccessError) as exc:
             result = ("error", error_message(exc, day))
         except FieldError as exc:
@@ -315,6 +324,11 @@ class StepForm(FormScreen):
         self._offer_failed_vote(short)
         if kind == "saved":
             self.dismiss(True)
+        elif kind == "changed":
+            # what was typed stays; the user has now been told what changed, so saving again
+            # (the rules are checked again then) is a decision taken knowing it
+            self.version = payload.params["current"]
+            box.show([t("step.not_saved"), error_message(payload, day)])
         elif kind == "vote_failed":
             self.dismiss("vote_failed")
         elif kind == "checked":

@@ -634,3 +634,21 @@ def test_ensure_admin_is_idempotent(empty_db):
     again, created_again = ensure_admin("boss")
     assert created and not created_again and actor == again and actor.is_admin
     assert models.Account.select().count() == 1
+
+
+def test_the_scope_is_kept_between_calls_until_the_tree_changes(demo_db, demo_admin):
+    """Every page of a list and every save checks the account's scope: the unit tree is kept
+    between calls, and a change of the tree (here a unit founded) is seen at the next call."""
+    from db import reorganise
+    from db.units import subtree_ids
+
+    today = datetime.date(2021, 9, 30)
+    commune = models.Unit.get(models.Unit.org_type == "grassroots_committee")
+    before = subtree_ids(demo_admin, commune.id, today)
+    assert subtree_ids(demo_admin, commune.id, today) == before
+    decision = reorganise.Decision("12-QĐ/HU", today, today)
+    reorganise.found(demo_admin, today, decision, commune.id,
+                     reorganise.NewUnit("NEW-1", "Chi bộ thôn Mới", "branch"))
+    new = models.Unit.get(models.Unit.code == "NEW-1")
+    after = subtree_ids(demo_admin, commune.id, today)
+    assert set(after) == set(before) | {new.id}

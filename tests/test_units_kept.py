@@ -14,7 +14,7 @@ from tests.test_db_read import TODAY, build_world, make_person, make_unit
 def test_a_unit_added_or_moved_shows_in_the_next_subtree(admin):
     world = build_world()
     before = subtree_ids(admin, world.commune.id, TODAY)
-    assert units._kept is not None  # kept for the next call
+    assert units._LAYOUTS  # kept for the next call
     added = make_unit("TQ03", "Chi bộ thôn Nà Mố", "branch", world.commune, category="village")
     assert sorted(subtree_ids(admin, world.commune.id, TODAY)) == sorted(before + [added.id])
     # moved to the district: no longer below the commune

@@ -349,3 +349,23 @@ def test_on_the_demo_nothing_is_overdue_until_later(demo_db, capsys):
     status, out, _ = run(capsys, "--db", demo_db, "--lang", "en", "--today", "2022-06-30",
                          "worklist", "--unit", "NS-NP", "--within", "0")
     assert status == 0 and "OVERDUE by" in out
+
+
+def test_a_save_reads_only_its_branch_chain_and_decides_the_committee_vote_alike(demo_db):
+    """The units above one branch (a recursive query, while a save holds the lock) give the same
+    answer to "does a committee vote come between?" as the whole unit table."""
+    from db import models
+    from db.worklist import _chains, _needs_committee
+
+    U = models.Unit
+    branches = [u for (u,) in U.select(U.id).where(U.org_type.in_(("branch", "grassroots_branch"))).tuples()]
+    whole = ({u: p for u, p, _ in U.select(U.id, U.parent, U.org_type).tuples()},
+             {u: o for u, _, o in U.select(U.id, U.parent, U.org_type).tuples()})
+    answers = set()
+    for branch in branches:
+        alone = _chains({branch})
+        assert set(alone[0]) < set(whole[0])  # a chain, not the table
+        answer = _needs_committee(branch, *alone)
+        assert answer == _needs_committee(branch, *whole), branch
+        answers.add(answer)
+    assert answers == {True, False}  # the demo has branches of both kinds

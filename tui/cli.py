@@ -277,10 +277,16 @@ def _case_write_parsers(case_commands, command) -> None:
         p.add_argument("--issued", metavar="D", help=t("cli.help.case_issued"))
         p.add_argument("--issuer", metavar="TEXT", help=t("cli.help.case_issuer"))
         p.add_argument("--json", action="store_true", help=t("cli.help.json"))
+        expect_version(p)
+
+    def expect_version(p) -> None:
+        p.add_argument("--expect-version", type=_positive, metavar="N",
+                       help=t("cli.help.case_expect_version"))
 
     def with_id(name: str, key: str, reason: bool = True):
         p = command(name, key, case_commands)
         p.add_argument("id", type=_case_id, metavar="ID", help=t("cli.help.case_id"))
+        expect_version(p)
         if reason:
             p.add_argument("--reason", metavar="TEXT", help=t("cli.help.case_reason"))
         return p
@@ -669,6 +675,7 @@ def case_json(view) -> dict:
     p = view.person
     return {
         "id": view.id,
+        "version": view.version,
         "person": {"id": p.id, "full_name": p.full_name, "other_name": p.other_name,
                    "sex": p.sex, "born": _iso(p.born), "ethnicity": p.ethnicity,
                    "religion": p.religion, "home_town": p.home_town, "residence": p.residence,
@@ -968,7 +975,8 @@ def _record_failed_vote(args, session: Session) -> int:
         raise Refusal("bad_value", t("cli.write.failed_vote_passed", id=args.id, votes=safe(args.votes)))
     try:
         view = pipeline.record_failed_vote(session.actor, args.id, day, data["votes"], session.today,
-                                           reason=args.reason, resolution=data.get("resolution"))
+                                           reason=args.reason, resolution=data.get("resolution"),
+                                           expected_version=args.expect_version)
     except pipeline.StepRefused as exc:
         return _print_refused(args, exc, day)
     return _print_done(args, session, view, "cli.write.failed_vote_recorded")
@@ -979,6 +987,7 @@ def cmd_case_write(args, session: Session) -> int:
     from db import pipeline
 
     actor, today, what = session.actor, session.today, args.case_command
+    seen = getattr(args, "expect_version", None)  # the version the script read (case show --json)
     day = None
     try:
         if what == "advance" and args.record_failed_vote:
@@ -991,27 +1000,28 @@ def cmd_case_write(args, session: Session) -> int:
                 raise pipeline.PipelineError("reason_required")
             step = pipeline.step_from_dict(step_data(args, today), person_id=_person_by_citizen_id)
             day = step.date
-            view = pipeline.apply(actor, args.id, step, today, override_reason=reason)
+            view = pipeline.apply(actor, args.id, step, today, override_reason=reason, expected_version=seen)
             return _print_done(args, session, view, "cli.write.overridden" if what == "override"
                                else "cli.write.advanced")
         if what == "undo":
-            view = pipeline.undo_last(actor, args.id, args.reason, today)
+            view = pipeline.undo_last(actor, args.id, args.reason, today, expected_version=seen)
             return _print_done(args, session, view, "cli.write.undone")
         if what == "close":
             if args.date is None:
                 raise Refusal("bad_value", t("cli.write.date_required"))
             day = _option_date(args.date)
-            view = pipeline.close(actor, args.id, args.outcome, day, args.reason, today=today)
+            view = pipeline.close(actor, args.id, args.outcome, day, args.reason, today=today,
+                                  expected_version=seen)
             return _print_done(args, session, view, "cli.write.closed",
                                outcome=i18n.code_name("outcome", args.outcome))
         if what == "reopen":
-            view = pipeline.reopen(actor, args.id, args.reason, today=today)
+            view = pipeline.reopen(actor, args.id, args.reason, today=today, expected_version=seen)
             return _print_done(args, session, view, "cli.write.reopened")
         if what == "hold":
-            view = pipeline.hold(actor, args.id, args.reason, today=today)
+            view = pipeline.hold(actor, args.id, args.reason, today=today, expected_version=seen)
             return _print_done(args, session, view, "cli.write.held")
         if what == "release":
-            view = pipeline.release(actor, args.id, today=today)
+            view = pipeline.release(actor, args.id, today=today, expected_version=seen)
             return _print_done(args, session, view, "cli.write.released")
     except pipeline.StepRefused as exc:
         return _print_refused(args, exc, day)

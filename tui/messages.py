@@ -76,7 +76,27 @@ def _rule_value(name: str, value) -> str:
         return i18n.code_name("rule_by", str(value))
     if name == "field" and i18n.has(f"rule_field.{value}"):
         return i18n.code_name("rule_field", str(value))
+    if name == "changes" and isinstance(value, list):
+        return "; ".join(_change_text(change) for change in value) or t("concurrency.unrecorded")
     return safe(value)
+
+
+def _change_text(change: dict) -> str:
+    """One change of a file (db.pipeline.changes_since) as a sentence fragment."""
+    at = str(change.get("at") or "")
+    try:
+        stamp = datetime.datetime.fromisoformat(at)  # UTC: shown in the server's local time
+        stamp = stamp.replace(tzinfo=datetime.timezone.utc).astimezone()
+        at = f"{i18n.date(stamp.date())} {stamp:%H:%M}"
+    except ValueError:
+        at = safe(at)
+    account = safe(change.get("account") or t("concurrency.unknown_account"))
+    action = i18n.code_name("audit_action", change.get("action"))
+    before, after = change.get("stage_before"), change.get("stage_after")
+    if before and after and before != after:
+        return t("concurrency.change_stage", at=at, account=account, action=action,
+                 before=i18n.code_name("stage", before), after=i18n.code_name("stage", after))
+    return t("concurrency.change", at=at, account=account, action=action)
 
 
 def rule_message(code: str, params: dict | None = None, day: datetime.date | None = None, *,
