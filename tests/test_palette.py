@@ -301,3 +301,22 @@ def test_the_units_read_are_kept_until_the_tree_changes(demo_db):
     connection.new_tree_version(models.database)
     again = read_units(actor, TODAY, first)
     assert again is not first and again[1] == first[1]
+
+
+async def test_a_name_typed_right_behind_the_colon_reaches_the_palette_every_time(make_demo_app):
+    """`:` and a name arriving in one read (typed fast over a slow link): every letter lands in
+    the palette's field, the second time too, and none acts as a key of the screen below."""
+    from textual import events
+
+    app = make_demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for _ in range(2):
+            for key, character in [("colon", ":")] + [("space" if c == " " else c, c) for c in "ban chang"]:
+                app.post_message(events.Key(key, character))
+            await settle(pilot)
+            assert CommandPalette.is_open(app)
+            assert app.screen.query_one(Input).value == "ban chang"
+            assert isinstance(app.screen_stack[-2], MainScreen)  # no key opened a screen below
+            await pilot.press("escape")
+            await settle(pilot)

@@ -294,3 +294,58 @@ def test_the_application_over_ssh_in_tmux(server, key, title, in_tree, not_in_tr
         term.wait_for("EXITED 0")
     finally:
         term.close()
+
+
+def test_a_meeting_look_up_over_ssh_by_keyboard_alone(server):
+    """What a new user tries first, over ssh at 80x24 on a Linux console (TERM=linux, 16
+    colours): Ctrl+F, a name typed without diacritics, the third hit opened; the palette to
+    another branch; back with the history; the meeting screen of a Nà Phặc branch; quit."""
+    if shutil.which("tmux") is None:
+        if os.environ.get("KETNAP_CI"):
+            pytest.fail("tmux is required in CI (.ci/run installs it)", pytrace=False)
+        pytest.skip("tmux is not installed")
+    if problem := pty_problem():
+        pytest.skip(problem)
+    term = Terminal(server.ssh_args("bob", "-t"), width=80, height=24, env={"TERM": "linux"})
+    try:
+        term.wait_for(f"{DISTRICT_NAME} — Hôm nay 30/09/2021")
+        term.keys("C-f")
+        term.wait_for("Tìm người, hồ sơ, đơn vị")
+        term.keys("hoang thi")
+        screen = term.wait_for("  3. ")
+        third = next(line for line in screen.splitlines() if line.startswith("  3. "))
+        name = " ".join(third[5:].split()[:3])  # "Hoàng Thị Dịu": surname, middle and given name
+        assert name.startswith("Hoàng Thị "), screen
+        term.keys("Down", "Down", "Down", "Enter")
+        # her file, or her branch's list with her on top
+        left = term.wait_until(lambda s: "Tìm người" not in s.splitlines()[0] and f"{name} " in s,
+                               f"left the search for {name}")
+        title = left.splitlines()[0].split(" — ")[0].strip()
+
+        term.keys(":")
+        term.keys("ban chang")
+        term.wait_for("Đơn vị: Chi bộ Tổ dân phố Bản Chang")
+        term.keys("Enter")
+        term.wait_for("Chi bộ Tổ dân phố Bản Chang — Hôm nay")
+
+        term.keys("[")  # back where the palette was opened
+        term.wait_until(lambda s: f"{title} — Hôm nay" in s and f"{name} " in s,
+                        f"back at {title} with {name}")
+
+        term.keys(":")
+        term.keys("phieng luong")
+        term.wait_for(f"Đơn vị: {BRANCH_NAME}")
+        term.keys("Enter")
+        term.wait_for(f"{BRANCH_NAME} — Hôm nay")
+        term.keys("M")
+        term.wait_for(f"Họp chi bộ: {BRANCH_NAME}")
+        meeting = term.wait_for("Đảng viên giúp đỡ (")  # the branch's files have been read
+        for section in ("Hồ sơ chờ chi bộ biểu quyết", "Đảng viên dự bị đến hạn xét chính thức",
+                        "Giấy chứng nhận nhận thức sắp hết hạn", "Đảng viên giúp đỡ"):
+            assert section in meeting, meeting
+        term.keys("Escape")
+        term.wait_for(f"{BRANCH_NAME} — Hôm nay")
+        term.keys("C-q")
+        term.wait_for("EXITED 0")
+    finally:
+        term.close()

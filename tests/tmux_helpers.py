@@ -36,5 +36,16 @@ class Terminal:
                 raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
             time.sleep(0.05)
 
+    def wait_until(self, condition, what: str, timeout: float = 30.0) -> str:
+        """Poll the screen until `condition(screen)` holds (a deadline, not a fixed sleep)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if condition(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never {what}; the screen was:\n{screen}")
+            time.sleep(0.05)
+
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)

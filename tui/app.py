@@ -12,7 +12,7 @@ import time
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import ModalScreen
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 
 from screens.main import MainScreen
 from tui import i18n
@@ -45,8 +45,10 @@ class KetnapApp(App):
         # the palette and the history: in the help (F1), the footer has no room at 80 columns
         Binding("ctrl+p", "command_palette", "palette.keys.open", tooltip="palette.keys.open_long",
                 show=False, priority=True, id="app.palette"),
+        # priority: the palette opens at once, so that the letters typed right behind the `:`
+        # (in one go, over a slow link) reach it instead of the screen below
         Binding("colon", "command_palette(True)", "palette.keys.open", key_display=":",
-                show=False, id="app.palette_typed"),
+                show=False, priority=True, id="app.palette_typed"),
         Binding("left_square_bracket", "history_back(True)", "palette.keys.back", key_display="[",
                 tooltip="palette.keys.back_long", show=False, id="app.back_typed"),
         Binding("alt+left", "history_back", "palette.keys.back", show=False, id="app.back"),
@@ -109,7 +111,7 @@ class KetnapApp(App):
             if isinstance(self.screen, ModalScreen):  # a question or the palette is open
                 return False
             # `:`, `[` and `]` type into a text field
-            if parameters and parameters[0] and isinstance(self.focused, Input):
+            if parameters and parameters[0] and isinstance(self.focused, (Input, TextArea)):
                 return False
         return True
 

@@ -20,6 +20,7 @@ from functools import partial
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -279,6 +280,15 @@ class KetnapPalette(CommandPalette):
 
     def on_mount(self) -> None:
         self.query_one(SearchIcon).icon = ">"  # the magnifier emoji is not in a console's font
+
+    def on_key(self, event: events.Key) -> None:
+        """A letter that reached the palette itself, not its field: typed before the field had
+        the focus (`:` and a name typed in one go over a slow link), or in the list. It goes
+        into the field rather than nowhere."""
+        if event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            self.query_one(CommandInput).insert_text_at_cursor(event.character)
 
     def _start_no_matches_countdown(self, search_value: str) -> None:
         # as Textual's own, with the message in the user's language
