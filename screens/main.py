@@ -29,7 +29,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, Tree
 
 from db import connection, people, units
-from db.access import may_write
+from db.access import may_manage_accounts, may_write
 from db.people import KINDS, Page, PersonRow
 from db.units import UnitNode
 from tui import i18n
@@ -180,7 +180,7 @@ class MainScreen(Screen):
             with Vertical(id="units-pane"):
                 tree = UnitTree(Text(""), id="units")
                 tree.show_root = False
-                if self.context.actor.is_admin:
+                if may_manage_accounts(self.context.actor):
                     tree._bindings.bind("U", "screen.accounts", t("accounts.key"))
                 yield tree
                 yield Static("", id="unit-name", markup=False)
@@ -402,6 +402,9 @@ class MainScreen(Screen):
         self.load_tree()
 
     def action_accounts(self) -> None:
+        if self.context.actor.readonly:
+            self.notify(t("terminal.readonly_key"), markup=False, severity="warning", timeout=4)
+            return
         if not self.context.actor.is_admin:
             self.notify(t("accounts.admins_only"), markup=False, severity="warning", timeout=4)
             return
@@ -411,6 +414,9 @@ class MainScreen(Screen):
 
     def action_import_people(self) -> None:
         """Candidates and members from a spreadsheet on the server (screens/import_people.py)."""
+        if self.context.actor.readonly:
+            self.notify(t("terminal.readonly_key"), markup=False, severity="warning", timeout=5)
+            return
         if not may_write(self.context.actor):
             self.notify(t("import_people.viewers"), markup=False, severity="warning", timeout=5)
             return

@@ -120,5 +120,7 @@ def error_message(exc: Exception, day: datetime.date | None = None) -> str:
     if isinstance(exc, NotFound):
         return t("error.not_found", id=safe(exc.args[0] if exc.args else ""))
     if isinstance(exc, AccessError):
+        if exc.params.get("readonly"):
+            return t("terminal.readonly_refused")
         return t(f"error.{exc.code}", name=safe(exc.params.get("name", "")))
     raise exc
