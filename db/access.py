@@ -98,8 +98,9 @@ def ensure_admin(login: str, full_name: str | None = None) -> tuple[Actor, bool]
 
 def may_see_background(actor: Actor) -> bool:
     """A person's background (birth date, IDs, family, history, notes) is for every role but
-    the viewer's (domain.md section 7)."""
-    return actor.role != "viewer"
+    the viewer's (domain.md section 7). Every opening of one is on the audit trail, which a
+    read-only session cannot write: such a session sees people as a viewer does."""
+    return actor.role != "viewer" and not actor.readonly
 
 
 def may_override(actor: Actor) -> bool:

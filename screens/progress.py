@@ -159,7 +159,9 @@ class Panel(Widget, can_focus=False):
 
     def render(self) -> Text:
         width = self.content_size.width or 24
-        lines = big_lines(self.figure) if self.figure else None
+        # the half blocks have no ASCII likeness: with --ascii the figure is in ordinary characters
+        ascii_only = getattr(getattr(self.app, "context", None), "ascii", False)
+        lines = big_lines(self.figure) if self.figure and not ascii_only else None
         text = Text(no_wrap=True, overflow="ellipsis")
         if lines is not None and len(lines[0]) + 1 + len(self.suffix) <= width:
             for i, line in enumerate(lines):
