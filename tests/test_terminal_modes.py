@@ -221,9 +221,9 @@ def test_low_bandwidth_lowers_the_frame_rate_and_lengthens_the_escape_delay():
     environ = {"TEXTUAL_FPS": "60", "ESCDELAY": "25"}
     terminal_environ(context, environ)
     assert environ == {"TEXTUAL_FPS": "10", "ESCDELAY": "400"}
-    plain = {}
+    plain = {"COLUMNS": "80", "LINES": "24", "TERM": "linux"}  # a size exported would pin the screen
     terminal_environ(AppContext(location=":memory:", actor=access.SYSTEM, today=TODAY), plain)
-    assert plain == {}
+    assert plain == {"TERM": "linux"}
 
 
 def test_textual_reads_those_variables_when_imported():

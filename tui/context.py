@@ -35,7 +35,13 @@ LOW_BANDWIDTH_ESCAPE_DELAY_MS = 400
 def terminal_environ(context: AppContext, environ: dict) -> None:
     """Set in `environ` what Textual reads once, when it is imported (TEXTUAL_FPS, ESCDELAY):
     call it before the first import of Textual. A value already lower (frames) or longer (the
-    Escape delay) is kept."""
+    Escape delay) is kept.
+
+    COLUMNS and LINES go: Textual asks for the terminal's size through shutil, which takes them
+    over the terminal's own size, so that an exported pair (a shell profile, a terminal library
+    of the parent process) would keep the screen at that size after every resize."""
+    environ.pop("COLUMNS", None)
+    environ.pop("LINES", None)
     if not context.low_bandwidth:
         return
 
