@@ -183,6 +183,12 @@ def test_the_switches_are_global_options_a_forced_command_may_carry():
     environ = {"SSH_ORIGINAL_COMMAND": "worklist", "SSH_CONNECTION": "1 2 3 4"}
     assert cli.ssh_command(["--readonly", "--user", "luyen"], environ) == ["worklist"]
     assert cli.ssh_command(["--low-bandwidth", "--ascii", "--user", "luyen"], environ) == ["worklist"]
+    # the client may add a switch, never take the forced command's --readonly away
+    forced = ["--readonly", "--user", "luyen"]
+    added = cli.ssh_command(forced, {**environ, "SSH_ORIGINAL_COMMAND": "--low-bandwidth"})
+    assert added == ["--low-bandwidth"]
+    both = cli.build_parser().parse_args(forced + added)
+    assert both.readonly and both.low_bandwidth and both.command is None
     args = cli.build_parser().parse_args(["--readonly", "--low-bandwidth", "--ascii", "--mouse"])
     assert all(cli.switch_on(args, name, {}) for name in ("readonly", "low_bandwidth", "ascii", "mouse"))
     bare = cli.build_parser().parse_args([])

@@ -80,6 +80,19 @@ def test_the_main_screen_is_right_on_each_terminal_type(demo_file, term):
         terminal.close()
 
 
+def test_ctrl_q_gets_through_a_terminal_with_flow_control_on(demo_file):
+    """A terminal line starts with XON/XOFF flow control (`stty ixon`), which would take Ctrl+S
+    and Ctrl+Q for itself: the program turns it off while it runs, and the keys reach it."""
+    command = ["sh", "-c", 'stty ixon ixoff && exec "$@"', "sh", *_ketnap(demo_file)]
+    terminal = Terminal(command, env={"TERM": "xterm", "PYTHONPATH": str(ROOT)})
+    try:
+        terminal.wait_for("dòng 1–20/")
+        terminal.keys("C-q")
+        terminal.wait_for("EXITED 0")
+    finally:
+        terminal.close()
+
+
 def test_the_main_screen_is_right_after_a_resize_and_back(demo_file):
     # 80x24, 100x30, 80x24 and 100x30 again; COLUMNS and LINES exported (by a shell profile, or
     # a terminal library in the parent process) must not pin the screen at their size
