@@ -243,7 +243,19 @@ def test_textual_reads_those_variables_when_imported():
 
 # --- no blinking, no animation, no mouse -----------------------------------------------------------
 
+class _Fields(Screen):
+    """A screen with a text field and a text area made as Textual makes them (blinking)."""
+
+    def compose(self):
+        from textual.widgets import TextArea
+
+        yield Input(id="field")
+        yield TextArea(id="area")
+
+
 async def test_no_text_field_blinks_and_nothing_animates(make_demo_app):
+    from textual.widgets import TextArea
+
     app = make_demo_app("demo_organiser")
     assert app.animation_level == "none"
     async with app.run_test(size=SIZE) as pilot:
@@ -251,9 +263,16 @@ async def test_no_text_field_blinks_and_nothing_animates(make_demo_app):
         await pilot.press("I")  # the import screen opens on its path field
         await settle(pilot)
         assert isinstance(app.screen, ImportPeopleScreen)
-        field = app.focused
-        assert isinstance(field, Input)
-        assert field.cursor_blink is False
+        assert isinstance(app.focused, Input) and app.focused.cursor_blink is False
+        await app.push_screen(_Fields())
+        await pilot.pause()
+        assert Input().cursor_blink and TextArea().cursor_blink  # Textual's default
+        field, area = app.screen.query_one(Input), app.screen.query_one(TextArea)
+        field.focus()
+        await pilot.pause()
+        area.focus()
+        await pilot.pause()
+        assert field.cursor_blink is False and area.cursor_blink is False
 
 
 def test_the_mouse_is_off_unless_asked(monkeypatch):
