@@ -171,12 +171,17 @@ def test_cli_read_commands_work_and_the_variable_sets_read_only(demo_db, quiet_c
     connection.close_database()
     status, out, err = _run(capsys, "--db", demo_db, "--user", "demo_admin", "--readonly", "units", "--json")
     assert status == 0 and "Ngân Sơn" in out
+    status, out, err = _run(capsys, "--db", demo_db, "--user", "demo_admin", "--readonly", "whoami", "--json")
+    assert status == 0 and '"readonly": true' in out
+    status, out, err = _run(capsys, "--db", demo_db, "--user", "demo_admin", "whoami", "--json")
+    assert status == 0 and '"readonly": false' in out
     monkeypatch.setenv("KETNAP_READONLY", "1")
     status, out, err = _run(capsys, "--db", demo_db, "--user", "demo_admin", "--lang", "en", "case", "hold", "1",
                             "--reason", "x")
     assert status == 1 and "read-only" in err
-    status, out, err = _run(capsys, "--db", demo_db, "--user", "demo_admin", "--lang", "en", "--json",
-                            "case", "hold", "1", "--reason", "x")
+    status, out, err = _run(capsys, "--db", demo_db, "--user", "demo_admin", "--lang", "en",
+                            "case", "hold", "1", "--reason", "x", "--json")
+    assert status == 1 and '"code": "forbidden"' in out and "read-only" in out
 
 
 def test_the_switches_are_global_options_a_forced_command_may_carry():
