@@ -341,6 +341,18 @@ def test_the_stand_ins_keep_the_letters_and_the_width():
     assert out.startswith("v ") and "| Tất cả | dòng 1-20/664 + + - ++ ^ >" in out
 
 
+@pytest.mark.parametrize("command", [["units"], ["worklist"]])
+def test_ascii_on_the_command_line_draws_tables_and_trees_in_ascii(demo_db, quiet_cli, capsys, command):
+    connection.close_database()
+    status, plain, err = _run(capsys, "--db", demo_db, "--user", "demo_xa", *command)
+    assert status == 0 and drawn_outside_ascii(plain)  # ├── and table borders
+    status, out, err = _run(capsys, "--db", demo_db, "--user", "demo_xa", "--ascii", *command)
+    assert status == 0 and not drawn_outside_ascii(out), drawn_outside_ascii(out)
+    assert "Nà Phặc" in out and len(out.splitlines()) == len(plain.splitlines())
+    status, data, err = _run(capsys, "--db", demo_db, "--user", "demo_xa", "--ascii", *command, "--json")
+    assert status == 0 and data == _run(capsys, "--db", demo_db, "--user", "demo_xa", *command, "--json")[1]
+
+
 async def _four_screens(app, pilot) -> dict[str, str]:
     shots = {}
     await settle(pilot)

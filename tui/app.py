@@ -55,7 +55,7 @@ class KetnapApp(App):
         if context.ascii:
             from textual.scrollbar import ScrollBar
 
-            from tui.ascii import AsciiFilter, AsciiScrollBarRender
+            from tui.ascii_screen import AsciiFilter, AsciiScrollBarRender
 
             self._ascii_filter = AsciiFilter()
             self._scrollbar_renderer = ScrollBar.renderer

@@ -1,10 +1,10 @@
-"""`--ascii`: a screen drawn with ASCII around the text, for terminals without box characters.
+"""`--ascii`: ASCII drawn around the text, for terminals without box characters.
 
-Letters are kept (Vietnamese included) and so are digits; everything else outside ASCII that a
-screen draws (borders, the unit tree's guides and arrows, scroll bars, bars and large digits,
+Letters are kept (Vietnamese included) and so are digits; everything else outside ASCII that is
+drawn (borders, the unit tree's guides and arrows, scroll bars, bars and large digits,
 separators such as · and —, the ellipsis of a cut name) becomes an ASCII stand-in of the same
-width. It is done by a line filter, Textual's own means of changing what every widget draws, so
-that no screen has to know about it; scroll bars get a renderer without the eighth blocks.
+width. The screens get it through a line filter (tui/ascii_screen.py), the command line's tables
+and trees through their console (tui/cli.py). No Textual here: the command line imports it.
 """
 
 from __future__ import annotations
@@ -12,10 +12,6 @@ from __future__ import annotations
 import unicodedata
 
 from rich.cells import cell_len
-from rich.segment import Segment
-from textual.color import Color
-from textual.filter import LineFilter
-from textual.scrollbar import ScrollBarRender
 
 # Characters whose name does not say enough, and the marks ketnap draws.
 _FIXED = {
@@ -93,28 +89,33 @@ class _Table(dict):
 _TABLE = _Table()
 
 
+def ascii_table() -> dict:
+    """The table for str.translate (filled as characters are met)."""
+    return _TABLE
+
+
 def to_ascii(text: str) -> str:
     """`text` with every non-ASCII character that is not a letter or digit drawn in ASCII."""
     return text if text.isascii() else text.translate(_TABLE)
 
 
-class AsciiFilter(LineFilter):
-    """The line filter of `--ascii` (see the module's docstring)."""
+class AsciiOutput:
+    """A text stream for Rich's console that writes `to_ascii` of what it is given. Its encoding
+    says ASCII, so that Rich draws tables and trees with ASCII boxes and guides itself."""
 
-    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
-        out = []
-        for segment in segments:
-            text = segment.text
-            if segment.control or text.isascii():
-                out.append(segment)
-            else:
-                out.append(Segment(text.translate(_TABLE), segment.style, segment.control))
-        return out
+    encoding = "ascii"
 
+    def __init__(self, stream) -> None:
+        self._stream = stream
 
-class AsciiScrollBarRender(ScrollBarRender):
-    """Scroll bars without the eighth blocks at the thumb's ends: the thumb is reversed blanks,
-    seen without colour too."""
+    def write(self, text: str) -> int:
+        return self._stream.write(to_ascii(text))
 
-    VERTICAL_BARS = [" "] * 8
-    HORIZONTAL_BARS = [" "] * 8
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()

@@ -84,9 +84,17 @@ def _err(message: str) -> None:
     sys.stderr.write(safe(message) + "\n")
 
 
+# --ascii for this command: its tables and trees drawn in ASCII (JSON and files are left as they are)
+_ascii_output = False
+
+
 def _console():
     from rich.console import Console
 
+    if _ascii_output:
+        from tui.ascii import AsciiOutput
+
+        return Console(file=AsciiOutput(sys.stdout), markup=False, emoji=False, highlight=False)
     return Console(markup=False, emoji=False, highlight=False)
 
 
@@ -1283,6 +1291,8 @@ def main(argv: list[str] | None = None) -> int:
         if over_ssh is not None:
             _refuse_over_ssh(args)
             args.over_ssh = True
+        global _ascii_output
+        _ascii_output = switch_on(args, "ascii")
         if source == "env" and lang not in i18n.LANGUAGES:
             raise Refusal("bad_value", t("cli.error.bad_lang", value=safe(lang),
                                          choices=", ".join(i18n.LANGUAGES)))
@@ -1321,6 +1331,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 1
     finally:
+        _ascii_output = False
         i18n.set_language(previous_language)
         if models.database.obj is not previous_database:
             connection.close_database()
