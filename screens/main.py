@@ -155,7 +155,8 @@ class MainScreen(Screen):
         translate_bindings(self)
         if not may_write(context.actor):  # out of the help too; the key still says why not
             bindings = self._bindings.key_to_bindings
-            bindings["I"] = [replace(b, description="", tooltip="") for b in bindings.get("I", [])]
+            for key in ("I", "n"):
+                bindings[key] = [replace(b, description="", tooltip="") for b in bindings.get(key, [])]
         self.context = context
         self.kind = KINDS[0]
         self.show_ended = False
@@ -342,6 +343,10 @@ class MainScreen(Screen):
 
     def action_new_case(self) -> None:
         """A new candidate in the branch whose people are listed; the new file opens."""
+        if not may_write(self.context.actor):
+            key = "terminal.readonly_key" if self.context.actor.readonly else "error.viewer_forbidden"
+            self.notify(t(key, name=self.context.actor.name), markup=False, severity="warning", timeout=5)
+            return
         if self.unit is None or not self.unit.is_branch:
             self.notify(t("new_case.pick_branch"), markup=False, timeout=4)
             return

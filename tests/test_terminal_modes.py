@@ -303,7 +303,10 @@ async def test_a_read_only_session_says_so_and_hides_the_writing_keys(demo_db):
         assert "CHỈ XEM" in text.splitlines()[0]
         tree_keys = {b.binding.key for b in app.screen.active_bindings.values() if b.binding.show}
         assert "U" not in tree_keys  # an administrator's accounts key, not in this footer
-        for key in ("I", "U"):  # they answer, with why they do nothing
+        help_keys = {b.key for bindings in app.screen._bindings.key_to_bindings.values()
+                     for b in bindings if b.description}
+        assert not {"I", "n"} & help_keys  # not offered in the help (F1) either
+        for key in ("I", "U", "n"):  # they answer, with why they do nothing
             await pilot.press(key)
             await settle(pilot)
             assert isinstance(app.screen, MainScreen)
