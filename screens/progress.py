@@ -54,6 +54,7 @@ from screens.main import short_unit_name
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
+from tui.messages import not_allowed
 from tui.widgets import fit, hide_keys, safe, translate_bindings
 
 Date = datetime.date
@@ -789,7 +790,7 @@ class ProgressScreen(Screen):
 
     def action_target(self) -> None:
         if not may_override(self.context.actor):
-            self.say(t("progress.forbidden"))
+            self.say(not_allowed(self.context.actor, "progress.forbidden"))
             return
         current = self.stats.target if self.stats is not None else None
 

@@ -319,6 +319,22 @@ async def test_a_read_only_session_says_so_and_hides_the_writing_keys(demo_db):
         assert tree_keys
 
 
+async def test_a_read_only_administrator_is_told_the_session_is_read_only_not_about_roles(demo_db):
+    app = app_for(demo_db, "demo_admin", readonly=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        assert isinstance(app.screen, ProgressScreen)
+        shown = {b.binding.key for b in app.screen.active_bindings.values() if b.binding.show}
+        assert "t" not in shown  # setting the target: not offered
+        await pilot.press("t")
+        await settle(pilot)
+        assert isinstance(app.screen, ProgressScreen)  # no form
+        text = screen_text(app)
+        assert "Phiên chỉ xem" in text and "Chỉ cán bộ tổ chức" not in text
+
+
 async def test_a_writing_session_has_no_read_only_mark(demo_db):
     app = app_for(demo_db, "demo_admin")
     async with app.run_test(size=(100, 30)) as pilot:

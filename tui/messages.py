@@ -124,3 +124,9 @@ def error_message(exc: Exception, day: datetime.date | None = None) -> str:
             return t("terminal.readonly_refused")
         return t(f"error.{exc.code}", name=safe(exc.params.get("name", "")))
     raise exc
+
+
+def not_allowed(actor, key: str) -> str:
+    """Why a key that changes something does nothing: the message `key` about the role, or, in a
+    read-only session (`--readonly`), that the session changes nothing whatever the role."""
+    return t("terminal.readonly_key") if getattr(actor, "readonly", False) else t(key)
