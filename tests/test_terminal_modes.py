@@ -237,6 +237,28 @@ def test_low_bandwidth_lowers_the_frame_rate_and_lengthens_the_escape_delay():
     assert plain == {"TERM": "linux"}
 
 
+@pytest.mark.parametrize("low_bandwidth", [False, True])
+async def test_low_bandwidth_turns_a_scrolled_text_a_page_at_a_time(demo_db, low_bandwidth):
+    from screens.help import HelpScreen
+    from textual.containers import VerticalScroll
+
+    app = app_for(demo_db, "demo_admin", low_bandwidth=low_bandwidth)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f1")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        scroll = app.screen.query_one(VerticalScroll)
+        assert app.focused is scroll and scroll.max_scroll_y > scroll.size.height
+        await pilot.press("down")
+        await pilot.pause()
+        expected = scroll.size.height if low_bandwidth else 1
+        assert scroll.scroll_y == expected
+        await pilot.press("up")
+        await pilot.pause()
+        assert scroll.scroll_y == 0
+
+
 def test_textual_reads_those_variables_when_imported():
     """The names are Textual's own (textual.constants): a rename there would make the switch
     silently do nothing."""

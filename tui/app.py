@@ -12,6 +12,7 @@ import time
 from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.containers import ScrollableContainer
 from textual.content import Content
 from textual.filter import LineFilter
 from textual.widgets import Input
@@ -78,9 +79,18 @@ class KetnapApp(App):
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """No blinking cursor anywhere (a blink costs bytes every half second over SSH): each
-        text field or area stops blinking when it takes the focus, the only time it would."""
-        if getattr(event.widget, "cursor_blink", False):
-            event.widget.cursor_blink = False
+        text field or area stops blinking when it takes the focus, the only time it would.
+        With --low-bandwidth, a scrolled text (a file's tab, the help) turns a page at a time
+        on the arrows: scrolling it a line redraws all of it."""
+        widget = event.widget
+        if getattr(widget, "cursor_blink", False):
+            widget.cursor_blink = False
+        if self.context.low_bandwidth and isinstance(widget, ScrollableContainer) \
+                and not getattr(widget, "_ketnap_paged", False):
+            keys = widget._bindings.key_to_bindings
+            keys["down"] = [Binding("down", "page_down", show=False)]
+            keys["up"] = [Binding("up", "page_up", show=False)]
+            widget._ketnap_paged = True
 
     def format_title(self, title: str, sub_title: str) -> Content:
         """The header's title; a read-only session says so first, where it is never cut off."""
