@@ -40,6 +40,8 @@ class Actor:
     role: str
     unit_id: int | None  # the root of the account's scope; None: everything
     lang: str | None = None
+    # a read-only session (`ketnap --readonly`): whatever the role, nothing may be changed
+    readonly: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -96,17 +98,36 @@ def ensure_admin(login: str, full_name: str | None = None) -> tuple[Actor, bool]
 
 def may_see_background(actor: Actor) -> bool:
     """A person's background (birth date, IDs, family, history, notes) is for every role but
-    the viewer's (domain.md section 7)."""
-    return actor.role != "viewer"
+    the viewer's (domain.md section 7). Every opening of one is on the audit trail, which a
+    read-only session cannot write: such a session sees people as a viewer does."""
+    return actor.role != "viewer" and not actor.readonly
 
 
 def may_override(actor: Actor) -> bool:
     """Saving a step past warnings is for administrators and organisers."""
-    return actor.role in ("admin", "organiser")
+    return actor.role in ("admin", "organiser") and not actor.readonly
 
 
 def may_write(actor: Actor) -> bool:
-    return actor.role != "viewer"
+    return actor.role != "viewer" and not actor.readonly
+
+
+def may_manage_accounts(actor: Actor) -> bool:
+    """Adding and changing accounts: administrators, in a session that may write."""
+    return actor.is_admin and not actor.readonly
+
+
+def refuse_readonly(actor: Actor) -> None:
+    """`forbidden` (with `readonly`) for a read-only session: called before any change."""
+    if actor.readonly:
+        raise AccessError("forbidden", readonly=True, name=actor.name)
+
+
+def read_only_actor(actor: Actor) -> Actor:
+    """The same account in a read-only session."""
+    from dataclasses import replace
+
+    return replace(actor, readonly=True)
 
 
 def require_admin(actor: Actor) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 from peewee import JOIN, SqliteDatabase
 
 from db import models
-from db.access import AccessError, Actor, scope_root
+from db.access import AccessError, Actor, refuse_readonly, scope_root
 from db.units import subtree_ids
 
 HEAD_SUFFIX = ".audit-head"
@@ -85,6 +85,7 @@ def record(actor: Actor, action: str, entity: str, entity_id: int | None,
     Call it inside a write transaction (db.connection.write_transaction): the chain's last entry
     is read and the new one written under the same lock.
     """
+    refuse_readonly(actor)  # every recorded change passes here: none in a read-only session
     if person_id is None:
         person_id = _person_of(entity, entity_id)
     E = models.AuditEntry

@@ -55,7 +55,7 @@ from pathlib import Path
 from peewee import DatabaseError as PeeweeDatabaseError, SqliteDatabase
 
 from db import audit, models
-from db.access import Actor, require_admin
+from db.access import Actor, refuse_readonly, require_admin
 
 STEP_PAGES = 1024  # 4 MiB with the default page size
 MAX_RESTARTS = 3
@@ -383,6 +383,7 @@ def restore(actor: Actor, source: str | os.PathLike, *, accept_missing_head: boo
     On return the models are bound to the restored database (migrated when it was older).
     Administrators only; refused with BackupError before anything is changed when a check fails
     or another process has the database open."""
+    refuse_readonly(actor)
     require_admin(actor)
     database = _database_path()
     source = Path(source).absolute()

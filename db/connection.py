@@ -164,6 +164,20 @@ def open_database(location: str, *, create: bool = True) -> Database:
     return open_database_report(location, create=create).database
 
 
+def set_read_only(database: Database) -> None:
+    """Make this process's connections to `database` read-only (`ketnap --readonly`): SQLite
+    refuses every write (`PRAGMA query_only`, on each connection, the workers' threads included),
+    and write_transaction refuses before it starts."""
+    if isinstance(database, SqliteDatabase):
+        database.pragma("query_only", 1, permanent=True)
+    database.ketnap_read_only = True
+
+
+def is_read_only() -> bool:
+    """Whether the bound database was opened read-only (set_read_only)."""
+    return bool(getattr(models.database.obj, "ketnap_read_only", False))
+
+
 @contextmanager
 def write_transaction():
     """One write transaction. On SQLite it is IMMEDIATE: a transaction that reads then writes
@@ -171,6 +185,10 @@ def write_transaction():
     outermost one commits, the audit chain's head is written to its file. Before it commits, the
     next actions of the files it touched are stored again (db.worklist.refresh_due)."""
     database = models.database
+    if is_read_only():
+        from db.access import AccessError
+
+        raise AccessError("forbidden", readonly=True)
     outer = not database.in_transaction()
     if isinstance(database.obj, SqliteDatabase) and outer:
         context = database.atomic("IMMEDIATE")

@@ -51,7 +51,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from db import audit, models
-from db.access import AccessError, Actor, NotFound, scope_root
+from db.access import AccessError, Actor, NotFound, refuse_readonly, scope_root
 from db.calendar import WorkingDays, add_months, full_months_between
 from db.codes import OUTCOMES, STAGES  # noqa: F401 (part of this module's API)
 from db.connection import write_transaction
@@ -900,6 +900,7 @@ def writable_case(actor: Actor, case_id: int, today: Date,
     Called inside the write transaction, which holds the write lock: nobody can change the
     file between this check and the commit.
     """
+    refuse_readonly(actor)
     if actor.role == "viewer":
         raise AccessError("forbidden", role=actor.role)
     case = models.CaseFile.get_or_none(models.CaseFile.id == case_id)

@@ -370,6 +370,10 @@ _TALLY_DAYS = 4  # days whose member counts are kept (today's, and a few asked "
 def _keep_tally(day: Date, counts: dict[int, tuple[int, int]]) -> None:
     """Store counts just made, dropping those of older days past the few kept. Only a cache:
     when the database cannot take the write now (read-only, busy), nothing is stored."""
+    from db.connection import is_read_only
+
+    if is_read_only():
+        return
     MT = models.MemberTally
     rows = [(day, unit, official, probationary) for unit, (official, probationary) in counts.items()]
     try:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from db import audit, models
 from db.access import AccessError, Actor, NotFound, may_override, scope_root
-from db.connection import write_transaction
+from db.connection import is_read_only, write_transaction
 from db.text import clean, fold
 from db.units import subtree_ids
 
@@ -297,6 +297,8 @@ def apply_due(today: Date) -> int:
     """Apply the changes whose effective day has come since they were recorded (run when a
     session starts); how many."""
     UC = models.UnitChange
+    if is_read_only():  # a read-only session leaves them to the next session that may write
+        return 0
     due = list(UC.select().where((UC.applied == False) & (UC.effective <= today)).order_by(UC.effective, UC.id))  # noqa: E712
     if not due:
         return 0

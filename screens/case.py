@@ -293,7 +293,8 @@ class CaseScreen(Screen):
         grid = _grid(max(len(label) for label, _ in rows), None)
         for label, value in rows:
             grid.add_row(*_line(label, value))
-        return Group(grid, Text(""), Text(t("case.hidden.person"), style="italic"))
+        hidden = "terminal.hidden_person" if self.context.actor.readonly else "case.hidden.person"
+        return Group(grid, Text(""), Text(t(hidden), style="italic"))
 
     def _steps(self, view: CaseView) -> RenderableType:
         events = [e for e in view.events if e.kind != "note"]  # notes have their own tab
@@ -391,7 +392,8 @@ class CaseScreen(Screen):
     def _notes(self, view: CaseView) -> RenderableType:
         """The notes, oldest first: the date, then who wrote it and the text."""
         if view.background_hidden:
-            return Text(t("case.hidden.notes"), style="italic")
+            hidden = "terminal.hidden_notes" if self.context.actor.readonly else "case.hidden.notes"
+            return Text(t(hidden), style="italic")
         notes = [e for e in view.events if e.kind == "note"]
         if not notes:
             return Text(t("case.note.none"))
@@ -438,7 +440,7 @@ class CaseScreen(Screen):
         """True (and the user told why) when the account may not write."""
         if may_write(self.context.actor):
             return False
-        self.say(t("case.hidden.read_only"))
+        self.say(t("terminal.readonly_key" if self.context.actor.readonly else "case.hidden.read_only"))
         return True
 
     def action_history(self) -> None:

@@ -37,7 +37,7 @@ from screens.main import short_unit_name
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
-from tui.messages import error_message, rule_message
+from tui.messages import error_message, not_allowed, rule_message
 from tui.widgets import (InMemoryPages, PagedTable, fit, hide_keys, rename_key, safe,
                          translate_bindings)
 
@@ -387,7 +387,7 @@ class ClassListScreen(Screen):
 
     def action_new_class(self) -> None:
         if not may_override(self.context.actor):
-            self.say(t("classes.forbidden"))
+            self.say(not_allowed(self.context.actor, "classes.forbidden"))
             return
         if self.unit is None:
             self.say(t("classes.pick_unit"))
@@ -820,7 +820,7 @@ class ClassScreen(InMemoryPages, Screen):
         if self.view is None:
             return
         if not may_override(self.context.actor):
-            self.say(t("classes.forbidden"))
+            self.say(not_allowed(self.context.actor, "classes.forbidden"))
             return
         row = self.view.row
 

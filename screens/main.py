@@ -29,7 +29,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Static, Tree
 
 from db import connection, people, units
-from db.access import may_write
+from db.access import may_manage_accounts, may_write
 from db.people import KINDS, Page, PersonRow
 from db.units import UnitNode
 from tui import i18n
@@ -177,7 +177,8 @@ class MainScreen(Screen):
         translate_bindings(self)
         if not may_write(context.actor):  # out of the help too; the key still says why not
             bindings = self._bindings.key_to_bindings
-            bindings["I"] = [replace(b, description="", tooltip="") for b in bindings.get("I", [])]
+            for key in ("I", "n"):
+                bindings[key] = [replace(b, description="", tooltip="") for b in bindings.get(key, [])]
         self.context = context
         self.kind = KINDS[0]
         self.show_ended = False
@@ -205,7 +206,7 @@ class MainScreen(Screen):
             with Vertical(id="units-pane"):
                 tree = UnitTree(Text(""), id="units")
                 tree.show_root = False
-                if self.context.actor.is_admin:
+                if may_manage_accounts(self.context.actor):
                     tree._bindings.bind("U", "screen.accounts", t("accounts.key"))
                 yield tree
                 yield Static("", id="unit-name", markup=False)
@@ -451,6 +452,10 @@ class MainScreen(Screen):
 
     def action_new_case(self) -> None:
         """A new candidate in the branch whose people are listed; the new file opens."""
+        if not may_write(self.context.actor):
+            key = "terminal.readonly_key" if self.context.actor.readonly else "error.viewer_forbidden"
+            self.notify(t(key, name=self.context.actor.name), markup=False, severity="warning", timeout=5)
+            return
         if self.unit is None or not self.unit.is_branch:
             self.notify(t("new_case.pick_branch"), markup=False, timeout=4)
             return
@@ -525,6 +530,9 @@ class MainScreen(Screen):
         self.reload_after_change(branch_id)
 
     def action_accounts(self) -> None:
+        if self.context.actor.readonly:
+            self.notify(t("terminal.readonly_key"), markup=False, severity="warning", timeout=4)
+            return
         if not self.context.actor.is_admin:
             self.notify(t("accounts.admins_only"), markup=False, severity="warning", timeout=4)
             return
@@ -534,6 +542,9 @@ class MainScreen(Screen):
 
     def action_import_people(self) -> None:
         """Candidates and members from a spreadsheet on the server (screens/import_people.py)."""
+        if self.context.actor.readonly:
+            self.notify(t("terminal.readonly_key"), markup=False, severity="warning", timeout=5)
+            return
         if not may_write(self.context.actor):
             self.notify(t("import_people.viewers"), markup=False, severity="warning", timeout=5)
             return

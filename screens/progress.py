@@ -54,6 +54,7 @@ from screens.main import short_unit_name
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
+from tui.messages import not_allowed
 from tui.widgets import fit, hide_keys, safe, translate_bindings
 
 Date = datetime.date
@@ -159,7 +160,9 @@ class Panel(Widget, can_focus=False):
 
     def render(self) -> Text:
         width = self.content_size.width or 24
-        lines = big_lines(self.figure) if self.figure else None
+        # the half blocks have no ASCII likeness: with --ascii the figure is in ordinary characters
+        ascii_only = getattr(getattr(self.app, "context", None), "ascii", False)
+        lines = big_lines(self.figure) if self.figure and not ascii_only else None
         text = Text(no_wrap=True, overflow="ellipsis")
         if lines is not None and len(lines[0]) + 1 + len(self.suffix) <= width:
             for i, line in enumerate(lines):
@@ -787,7 +790,7 @@ class ProgressScreen(Screen):
 
     def action_target(self) -> None:
         if not may_override(self.context.actor):
-            self.say(t("progress.forbidden"))
+            self.say(not_allowed(self.context.actor, "progress.forbidden"))
             return
         current = self.stats.target if self.stats is not None else None
 

@@ -50,6 +50,7 @@ from screens.main import status_label
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
+from tui.messages import not_allowed
 from tui.reorganise_text import change_error_text
 from tui.widgets import fit, safe, translate_bindings
 
@@ -347,7 +348,7 @@ class ReorganiseScreen(Screen):
 
     def _actions_text(self) -> str:
         if not self.may_change:
-            return t("reorganise.forbidden")
+            return not_allowed(self.context.actor, "reorganise.forbidden")
         if self.unit.level in GUIDE_LEVELS:
             return t("reorganise.actions") + " · " + t("guide2025.actions")
         return t("reorganise.actions")
@@ -464,7 +465,7 @@ class ReorganiseScreen(Screen):
 
     def action_change(self, kind: str) -> None:
         if not self.may_change:
-            self.say(t("reorganise.forbidden"))
+            self.say(not_allowed(self.context.actor, "reorganise.forbidden"))
             return
         form = SplitForm(self.context, self.unit) if kind == "split" else ChangeForm(
             self.context, self.unit, kind)
@@ -474,7 +475,7 @@ class ReorganiseScreen(Screen):
         """The guided 2025 reorganisation of the unit's province (the unit itself, or the
         province of a district)."""
         if not self.may_change:
-            self.say(t("reorganise.forbidden"))
+            self.say(not_allowed(self.context.actor, "reorganise.forbidden"))
             return
         unit = self.unit
         if unit.level not in GUIDE_LEVELS or (unit.level == "district" and unit.parent_id is None):

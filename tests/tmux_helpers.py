@@ -47,5 +47,17 @@ class Terminal:
                 raise AssertionError(f"never {what}; the screen was:\n{screen}")
             time.sleep(0.05)
 
+    def resize(self, width: int, height: int) -> None:
+        """The window as a terminal's is when its user resizes it (SIGWINCH to the program)."""
+        subprocess.run(["tmux", "-L", self.socket, "resize-window", "-t", "t", "-x", str(width),
+                        "-y", str(height)], check=True)
+
+    def program_pid(self) -> int:
+        """The process id of the command the session runs (the shell's child)."""
+        shell = subprocess.run(["tmux", "-L", self.socket, "display-message", "-p", "-t", "t",
+                                "#{pane_pid}"], capture_output=True, text=True, check=True).stdout.strip()
+        children = open(f"/proc/{shell}/task/{shell}/children").read().split()
+        return int(children[0])
+
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)

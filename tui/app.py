@@ -9,8 +9,12 @@ from __future__ import annotations
 import logging
 import time
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
+from textual.containers import ScrollableContainer
+from textual.content import Content
+from textual.filter import LineFilter
 from textual.screen import ModalScreen
 from textual.widgets import Input, TextArea
 
@@ -72,9 +76,52 @@ class KetnapApp(App):
         self.sub_title = t("header.today", date=i18n.date(context.today))
         if theme != self.theme:
             self.theme = theme
+        self._ascii_filter = None
+        if context.ascii:
+            from textual.scrollbar import ScrollBar
+
+            from tui.ascii_screen import AsciiFilter, AsciiScrollBarRender
+
+            self._ascii_filter = AsciiFilter()
+            self._scrollbar_renderer = ScrollBar.renderer
+            ScrollBar.renderer = AsciiScrollBarRender
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen(self.context))
+
+    def on_unmount(self) -> None:
+        if self._ascii_filter is not None:
+            from textual.scrollbar import ScrollBar
+
+            ScrollBar.renderer = self._scrollbar_renderer
+
+    def get_line_filters(self) -> list[LineFilter]:
+        filters = list(super().get_line_filters())
+        if self._ascii_filter is not None:
+            filters.append(self._ascii_filter)
+        return filters
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """No blinking cursor anywhere (a blink costs bytes every half second over SSH): each
+        text field or area stops blinking when it takes the focus, the only time it would.
+        With --low-bandwidth, a scrolled text (a file's tab, the help) turns a page at a time
+        on the arrows: scrolling it a line redraws all of it."""
+        widget = event.widget
+        if getattr(widget, "cursor_blink", False):
+            widget.cursor_blink = False
+        if self.context.low_bandwidth and isinstance(widget, ScrollableContainer) \
+                and not getattr(widget, "_ketnap_paged", False):
+            keys = widget._bindings.key_to_bindings
+            keys["down"] = [Binding("down", "page_down", show=False)]
+            keys["up"] = [Binding("up", "page_up", show=False)]
+            widget._ketnap_paged = True
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The header's title; a read-only session says so first, where it is never cut off."""
+        content = super().format_title(title, sub_title)
+        if self.context.actor.readonly:
+            return Content.assemble((t("terminal.readonly_mark"), "bold reverse"), " ", content)
+        return content
 
     def on_ready(self) -> None:
         log.info("ready in %.0f ms", (time.monotonic() - self._started) * 1000)
@@ -165,6 +212,7 @@ def _log_to_file() -> None:
 
 
 def run_app(context: AppContext) -> None:
-    """Run the interface until the user quits (called by `ketnap` with no subcommand)."""
+    """Run the interface until the user quits (called by `ketnap` with no subcommand, after
+    tui.context.terminal_environ has set what Textual reads when it is imported)."""
     _log_to_file()
     KetnapApp(context).run(mouse=context.mouse)

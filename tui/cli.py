@@ -31,6 +31,15 @@ ENV_DB = "KETNAP_DB"
 ENV_LANG = "KETNAP_LANG"
 ENV_USER = "KETNAP_USER"
 ENV_TODAY = "KETNAP_TODAY"
+ENV_READONLY = "KETNAP_READONLY"
+ENV_LOW_BANDWIDTH = "KETNAP_LOW_BANDWIDTH"
+ENV_ASCII = "KETNAP_ASCII"
+ENV_MOUSE = "KETNAP_MOUSE"
+# The switches of the session (option, else its variable set to 1, yes, true or on).
+_SWITCHES = {"readonly": ENV_READONLY, "low_bandwidth": ENV_LOW_BANDWIDTH, "ascii": ENV_ASCII,
+             "mouse": ENV_MOUSE}
+# What a read-only session may not run at all: they write before any account is known.
+_READONLY_REFUSED = ("init", "demo", "synth")
 
 # Commands that run before any account exists: they create the administrator.
 _NO_ACCOUNT_COMMANDS = ("init", "demo")
@@ -75,9 +84,17 @@ def _err(message: str) -> None:
     sys.stderr.write(safe(message) + "\n")
 
 
+# --ascii for this command: its tables and trees drawn in ASCII (JSON and files are left as they are)
+_ascii_output = False
+
+
 def _console():
     from rich.console import Console
 
+    if _ascii_output:
+        from tui.ascii import AsciiOutput
+
+        return Console(file=AsciiOutput(sys.stdout), markup=False, emoji=False, highlight=False)
     return Console(markup=False, emoji=False, highlight=False)
 
 
@@ -192,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lang", choices=i18n.LANGUAGES, help=t("cli.help.lang"))
     parser.add_argument("--user", metavar="NAME", help=t("cli.help.user"))
     parser.add_argument("--today", metavar="YYYY-MM-DD", help=t("cli.help.today"))
+    parser.add_argument("--readonly", action="store_true", help=t("terminal.help.readonly"))
+    parser.add_argument("--low-bandwidth", action="store_true", help=t("terminal.help.low_bandwidth"))
+    parser.add_argument("--ascii", action="store_true", help=t("terminal.help.ascii"))
+    parser.add_argument("--mouse", action="store_true", help=t("terminal.help.mouse"))
     parser.add_argument("--version", action=_Version, help=t("cli.help.version"))
     commands = parser.add_subparsers(dest="command", metavar="COMMAND",
                                      title=t("cli.help.commands"))
@@ -343,6 +364,15 @@ class Session:
     actor: Actor
 
 
+def switch_on(args, name: str, environ=None) -> bool:
+    """A session switch (`--readonly`, `--low-bandwidth`, `--ascii`, `--mouse`): the option, else
+    its environment variable set to 1, yes, true or on."""
+    env = os.environ if environ is None else environ
+    if getattr(args, name, False):
+        return True
+    return env.get(_SWITCHES[name], "").strip().lower() in ("1", "yes", "true", "on")
+
+
 def _database_error(exc: Exception) -> Refusal:
     return Refusal("database", t("error.database", message=safe(exc)))
 
@@ -395,13 +425,22 @@ def _actor(requested: str | None, location: str) -> Actor:
 
 def _session(args) -> Session:
     location = connection.resolve_location(args.db)
-    _open(location, create=False)
+    opened = _open(location, create=False)
+    readonly = switch_on(args, "readonly")
+    if readonly:
+        connection.set_read_only(opened.database)
     try:
         actor = _actor(args.user or os.environ.get(ENV_USER) or None, location)
         today = _today(args.today)
+        if readonly:
+            from db.access import read_only_actor
+
+            actor = read_only_actor(actor)
         from db.reorganise import apply_due
 
-        apply_due(today)  # reorganisations whose effective day has come since they were recorded
+        # reorganisations whose effective day has come since they were recorded (none in a
+        # read-only session: they wait for the next session that may write)
+        apply_due(today)
     except (PeeweeException, sqlite3.Error) as exc:
         raise _database_error(exc) from None
     return Session(location, today, actor)
@@ -422,6 +461,8 @@ def refusal_from(exc: Exception, actor: Actor | None = None) -> Refusal:
     if isinstance(exc, NotFound):
         return Refusal("not_found", t("error.not_found", id=safe(exc.args[0] if exc.args else "")))
     if isinstance(exc, AccessError):
+        if exc.code == "forbidden" and (exc.params.get("readonly") or (actor is not None and actor.readonly)):
+            return Refusal("forbidden", t("terminal.readonly_refused"))
         name = exc.params.get("name") or (actor.name if actor else "")
         key = "error.viewer_forbidden" if exc.params.get("role") == "viewer" else f"error.{exc.code}"
         return Refusal(exc.code, t(key, name=safe(name)))
@@ -431,11 +472,16 @@ def refusal_from(exc: Exception, actor: Actor | None = None) -> Refusal:
 # --- commands -----------------------------------------------------------------------------
 
 def cmd_app(args, session: Session, lang: str) -> int:
-    from tui.app import run_app  # Textual is imported only to open the application
-    from tui.context import AppContext
+    from tui.context import AppContext, terminal_environ
 
-    result = run_app(AppContext(session.location, session.actor, session.today, lang,
-                                server_files=not getattr(args, "over_ssh", False)))
+    context = AppContext(session.location, session.actor, session.today, lang,
+                         mouse=switch_on(args, "mouse"),
+                         server_files=not getattr(args, "over_ssh", False),
+                         low_bandwidth=switch_on(args, "low_bandwidth"), ascii=switch_on(args, "ascii"))
+    terminal_environ(context, os.environ)
+    from tui.app import run_app  # Textual is imported only to open the application, after that
+
+    result = run_app(context)
     return result if isinstance(result, int) else 0
 
 
@@ -1029,7 +1075,7 @@ def cmd_case_write(args, session: Session) -> int:
         raise Refusal(exc.code, rule_message(exc.code, exc.params), params=exc.params) from None
     except AccessError as exc:
         if exc.code == "forbidden":
-            raise Refusal("forbidden", t("error.forbidden", name=safe(actor.name))) from None
+            raise refusal_from(exc, actor) from None
         raise
     raise AssertionError(f"unhandled case command {what!r}")
 
@@ -1057,7 +1103,7 @@ def cmd_case_new(args, session: Session) -> int:
         raise Refusal("not_found", t("cli.case_new.not_branch", name=safe(branch.name))) from None
     except AccessError as exc:
         if exc.code == "forbidden":
-            raise Refusal("forbidden", t("error.forbidden", name=safe(actor.name))) from None
+            raise refusal_from(exc, actor) from None
         raise
     warnings = [t("cli.case_new.similar", name=safe(name), born=i18n.date(when), branch=safe(unit or "–"),
                   id=pid) for pid, name, when, unit in similar]
@@ -1083,6 +1129,8 @@ def _exit_status(exc: SystemExit) -> int:
 
 
 def _run(args, lang_explicit: bool) -> int:
+    if args.command in _READONLY_REFUSED and switch_on(args, "readonly"):
+        raise Refusal("forbidden", t("terminal.readonly_refused"))
     if args.command == "init":
         return cmd_init(args)
     if args.command == "demo":
@@ -1145,7 +1193,8 @@ def _run(args, lang_explicit: bool) -> int:
 
 # Global options and whether they take a value.
 _GLOBAL_OPTIONS = {"--db": True, "--lang": True, "--user": True, "--today": True, "--version": False,
-                   "-h": False, "--help": False}
+                   "-h": False, "--help": False, "--readonly": False, "--low-bandwidth": False,
+                   "--ascii": False, "--mouse": False}
 # What a client may not choose over SSH: the forced command chose them.
 _CLIENT_FORBIDDEN = ("--db", "--user", "--today")
 # What may not run over SSH at all: they act as the service account, not as the key's person.
@@ -1264,12 +1313,16 @@ def main(argv: list[str] | None = None) -> int:
         if over_ssh is not None:
             _refuse_over_ssh(args)
             args.over_ssh = True
+        global _ascii_output
+        _ascii_output = switch_on(args, "ascii")
         if source == "env" and lang not in i18n.LANGUAGES:
             raise Refusal("bad_value", t("cli.error.bad_lang", value=safe(lang),
                                          choices=", ".join(i18n.LANGUAGES)))
         try:
             return _run(args, lang_explicit=lang in i18n.LANGUAGES)
         except (PeeweeException, sqlite3.Error) as exc:
+            if connection.is_read_only() and "readonly" in str(exc):  # SQLite's query_only
+                raise Refusal("forbidden", t("terminal.readonly_refused")) from None
             raise _database_error(exc) from None
     except Refusal as refusal:
         if getattr(args, "json", False):
@@ -1300,6 +1353,7 @@ def main(argv: list[str] | None = None) -> int:
             pass
         return 1
     finally:
+        _ascii_output = False
         i18n.set_language(previous_language)
         if models.database.obj is not previous_database:
             connection.close_database()

@@ -257,9 +257,12 @@ def cmd_whoami(args, session) -> int:
     unit = models.Unit.get_or_none(models.Unit.id == actor.unit_id) if actor.unit_id else None
     if args.json:
         print_json({"name": actor.name, "role": actor.role,
-                    "unit": {"code": unit.code, "name": unit.name} if unit and not actor.is_admin else None})
+                    "unit": {"code": unit.code, "name": unit.name} if unit and not actor.is_admin else None,
+                    "readonly": actor.readonly})
         return 0
     scope = unit.name if unit and not actor.is_admin else t("cli.admin.everything")
     print(t("cli.admin.whoami", name=safe(actor.name), role=i18n.code_name("role", actor.role),
             unit=safe(scope)))
+    if actor.readonly:
+        print(t("terminal.whoami_readonly"))
     return 0

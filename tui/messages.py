@@ -140,5 +140,13 @@ def error_message(exc: Exception, day: datetime.date | None = None) -> str:
     if isinstance(exc, NotFound):
         return t("error.not_found", id=safe(exc.args[0] if exc.args else ""))
     if isinstance(exc, AccessError):
+        if exc.params.get("readonly"):
+            return t("terminal.readonly_refused")
         return t(f"error.{exc.code}", name=safe(exc.params.get("name", "")))
     raise exc
+
+
+def not_allowed(actor, key: str) -> str:
+    """Why a key that changes something does nothing: the message `key` about the role, or, in a
+    read-only session (`--readonly`), that the session changes nothing whatever the role."""
+    return t("terminal.readonly_key") if getattr(actor, "readonly", False) else t(key)
