@@ -47,8 +47,15 @@ def test_the_filter_stand_in_is_timed(subject):
 
 def test_the_key_figures_table_has_numbers(subject):
     rows = bench.key_figures(subject, 2)
-    assert [name for name, *_ in rows][:2] == ["PageDown in the people list, p50", "PageDown in the people list, p95"]
+    assert [name for name, *_ in rows][:4] == ["PageDown in the people list, p50", "PageDown in the people list, p95",
+                                                "search (Ctrl+F), 1 key, p50", "search (Ctrl+F), 1 key, p95"]
     assert all(ours > 0 and base > 0 for _name, ours, base, _aim in rows)
+
+
+def test_the_search_is_timed_until_its_results_show(subject):
+    ketnap = bench.time_keys(lambda: bench.ketnap_app(subject), bench.open_search, bench.SEARCH_KEYS,
+                             bench.search_state, 2)
+    assert all(ms > 0 for ms in ketnap) and len(ketnap) == 2
 
 
 def test_p95():

@@ -200,7 +200,7 @@ def test_a_viewer_may_not_write(demo_admin, demo_db, capsys):
         assert "demo_viewer" in doc["error"]["message"]
     status, out, err = run(capsys, "--db", demo_db, "--user", "demo_viewer", "--lang", "en",
                            "case", "hold", case_id, "--reason", "x")
-    assert status == 1 and out == "" and "not allowed" in err
+    assert status == 1 and out == "" and "is a viewer account: it may not change files" in err
     assert state(case_id) == before
 
 
