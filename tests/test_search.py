@@ -344,3 +344,27 @@ async def test_slash_filters_the_work_list(make_demo_app):
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, MainScreen)
+
+
+@pytest.mark.parametrize("names_only", [False, True])
+def test_a_scope_searched_row_by_row_gives_what_ranking_every_row_gives(demo_db, names_only):
+    """In a commune's scope the rows are filtered by SQLite before Python ranks them: the result
+    is the one of ranking every person of the scope (rank_key over all of them)."""
+    commune = models.Unit.get(models.Unit.code == "NS-NP")
+    from db.units import subtree_ids
+
+    branches = subtree_ids(account_actor("demo_admin"), commune.id, datetime.date(2021, 9, 30))
+    P = models.Person
+    everyone = list(P.select(P.id, P.name_folded, P.other_folded, P.citizen_id, P.phone, P.sort_key)
+                    .where(P.branch.in_(branches) | (P.branch.is_null() & P.public_role.is_null(False)))
+                    .tuples())
+    tried = 0
+    for text in ("hoang thi", "thi", "nong van h", "van", "dang", "hoa", "0", "ma thi q", "lo"):
+        tokens = search._TOKEN.findall(fold(text))
+        keys = sorted(k for row in everyone
+                      if (k := search.rank_key(row, tokens, " ".join(tokens), names_only)) is not None)
+        expected = [k[3] for k in keys[:30]]
+        found = search.matching_person_ids(text, 30, branch_ids=branches, names_only=names_only)
+        assert found == expected, text
+        tried += bool(expected)
+    assert tried >= 7
