@@ -297,12 +297,15 @@ def filter_bindings(list_id: str) -> list[Binding]:
     ]
 
 
+_PUNCTUATION = "()[]{}<>“”‘’\"',.;:!?«»·"
+
+
 def filter_match(words: list[str], *texts: str | None) -> bool:
     """Whether each word typed starts a word of what the row shows (diacritics, case and đ
     ignored): "hoat ph" matches "Nông Văn Hoạt · Phường 3"."""
     if not words:
         return True
-    shown = fold(" ".join(text for text in texts if text)).split()
+    shown = [w.strip(_PUNCTUATION) for w in fold(" ".join(text for text in texts if text)).split()]
     return all(any(w.startswith(word) for w in shown) for word in words)
 
 
