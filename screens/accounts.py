@@ -49,6 +49,7 @@ def unit_label(row: AccountInfo, *, full: bool = False) -> str:
 class AccountsScreen(ListFilter, Screen):
     """Every account, its role, unit and state."""
 
+    FILTER = "accounts"
     CSS_PATH = "accounts.tcss"
     HELP_TITLE = "accounts.help_title"
     HELP_NOTES = ("accounts.help_note",)

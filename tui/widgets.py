@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from rich.text import Text
@@ -298,14 +299,17 @@ def filter_bindings(list_id: str) -> list[Binding]:
 
 
 _PUNCTUATION = "()[]{}<>“”‘’\"',.;:!?«»·"
+_JOINERS = re.compile(r"[-_./]")  # "demo_viewer", "NS-NP-07": each part starts a word too
 
 
 def filter_match(words: list[str], *texts: str | None) -> bool:
     """Whether each word typed starts a word of what the row shows (diacritics, case and đ
-    ignored): "hoat ph" matches "Nông Văn Hoạt · Phường 3"."""
+    ignored; "_", "-", "." and "/" also part words): "hoat ph" matches "Nông Văn Hoạt ·
+    Phường 3", "viewer" matches "demo_viewer"."""
     if not words:
         return True
     shown = [w.strip(_PUNCTUATION) for w in fold(" ".join(text for text in texts if text)).split()]
+    shown += [part for w in shown if _JOINERS.search(w) for part in _JOINERS.split(w)]
     return all(any(w.startswith(word) for w in shown) for word in words)
 
 
