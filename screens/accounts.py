@@ -56,7 +56,7 @@ class AccountsScreen(ListFilter, Screen):
 
     BINDINGS = [
         Binding("escape", "back", "keys.back", id="accounts.back"),
-        *filter_bindings("accounts"),
+        *filter_bindings("accounts", "filters.key_filter_long"),
         Binding("a", "add", "accounts.key_add", id="accounts.add"),
         Binding("e", "edit", "accounts.key_edit", tooltip="accounts.key_edit_long", show=False,
                 id="accounts.edit"),  # Enter too, in the footer
@@ -76,7 +76,7 @@ class AccountsScreen(ListFilter, Screen):
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield Static(t("accounts.loading"), id="accounts-info", markup=False)
-        yield FilterRow("accounts")
+        yield FilterRow("accounts", "filters.placeholder")
         table = PagedTable(id="accounts")
         rename_key(table, "enter", t("accounts.key_edit"))
         hide_keys(table, ("pagedown",))  # every account is on the one page

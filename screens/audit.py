@@ -125,7 +125,7 @@ class AuditScreen(ListFilter, InMemoryPages, Screen):
 
     BINDINGS = [
         Binding("escape", "back", "keys.back", id="audit.back"),
-        *filter_bindings("audit"),
+        *filter_bindings("audit", "filters.key_filter_long"),
     ]
 
     def __init__(self, context: AppContext, title: str, *, case_id: int | None = None,
@@ -144,7 +144,7 @@ class AuditScreen(ListFilter, InMemoryPages, Screen):
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield Static(t("audit.loading"), id="audit-info", markup=False)
-        yield FilterRow("audit")
+        yield FilterRow("audit", "filters.placeholder")
         table = PagedTable(id="audit")
         rename_key(table, "enter", t("audit.key_details"))
         yield table

@@ -73,7 +73,7 @@ class BehindScreen(ListFilter, InMemoryPages, Screen):
 
     BINDINGS = [
         Binding("escape", "back", "keys.back", id="behind.back"),
-        *filter_bindings("behind"),
+        *filter_bindings("behind", "filters.key_filter_long"),
     ]
 
     def __init__(self, context: AppContext, kind: str, unit: UnitRef, year: int, as_of: Date, *,
@@ -97,7 +97,7 @@ class BehindScreen(ListFilter, InMemoryPages, Screen):
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield Static(t("behind.loading"), id="behind-info", markup=False)
-        yield FilterRow("behind")
+        yield FilterRow("behind", "filters.placeholder")
         yield PagedTable(id="behind")
         yield Footer(compact=True)
 

@@ -204,7 +204,7 @@ class ClassListScreen(ListFilter, Screen):
 
     BINDINGS = [
         Binding("escape", "back", "keys.back", id="classes.back"),
-        *filter_bindings("classes"),
+        *filter_bindings("classes", "filters.key_filter_long"),
         Binding("n", "new_class", "classes.key_new", tooltip="classes.key_new_long",
                 id="classes.new"),
         Binding("left_square_bracket", "year(-1)", "classes.key_year", key_display="[ ]",
@@ -234,7 +234,7 @@ class ClassListScreen(ListFilter, Screen):
         yield Header(icon="")
         yield Static(t("classes.loading"), id="classes-info", markup=False)
         yield Static("", id="classes-plan", markup=False)
-        yield FilterRow("classes")
+        yield FilterRow("classes", "filters.placeholder")
         table = DataTable(id="classes", cursor_type="row", cell_padding=0)
         show_key(table, "enter", t("classes.key_open"))
         yield table

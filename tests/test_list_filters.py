@@ -156,4 +156,4 @@ async def test_the_help_names_the_filter_key(make_demo_app, key, screen_type):
         assert isinstance(app.screen, screen_type)
         await pilot.press("f1")
         await settle(pilot)
-        assert "lọc danh sách theo tên" in screen_text(app)
+        assert "lọc danh sách theo chữ trên dòng" in screen_text(app)

@@ -278,22 +278,21 @@ class FilterRow(Horizontal):
     }
     """
 
-    def __init__(self, list_id: str) -> None:
-        field = Input(placeholder=i18n.t("search.filter_placeholder"), id=f"{list_id}-filter",
-                      compact=True)
+    def __init__(self, list_id: str, placeholder: str = "search.filter_placeholder") -> None:
+        field = Input(placeholder=i18n.t(placeholder), id=f"{list_id}-filter", compact=True)
         field.cursor_blink = False
         super().__init__(Label(i18n.t("search.filter_label"), markup=False,
                                id=f"{list_id}-filter-label"),
                          field, id=f"{list_id}-filter-row")
 
 
-def filter_bindings(list_id: str) -> list[Binding]:
+def filter_bindings(list_id: str, tooltip: str = "search.key_filter_long") -> list[Binding]:
     """The keys of the `/` filter, for the BINDINGS of a screen using `ListFilter`."""
     return [
         # priority: the focus moves as the key is read (a burst over a slow link goes into the
         # field); not while the field has the focus
-        Binding("slash", "filter", "search.key_filter", tooltip="search.key_filter_long",
-                show=False, priority=True, id=f"{list_id}.filter"),
+        Binding("slash", "filter", "search.key_filter", tooltip=tooltip, show=False,
+                priority=True, id=f"{list_id}.filter"),
         Binding("enter,down", "filter_to_list", show=False, priority=True),
     ]
 
