@@ -157,3 +157,20 @@ async def test_the_help_names_the_filter_key(make_demo_app, key, screen_type):
         await pilot.press("f1")
         await settle(pilot)
         assert "lọc danh sách theo chữ trên dòng" in screen_text(app)
+
+
+async def test_a_units_history_filtered_by_decision(make_demo_app):
+    from tests.test_reorganise_screens import open_reorganise
+
+    app = make_demo_app("demo_admin")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_reorganise(pilot, "NS-TQ-20")  # a split, then a dissolution
+        assert len(screen.all_rows) == 2
+        table = screen.query_one("#reorg-history", DataTable)
+        await pilot.press("slash", *"10-qd")  # the split's decision, without marks
+        await settle(pilot)
+        assert [e.decision for e in screen.rows] == ["10-QĐ/ĐU"] and table.row_count == 1
+        assert "lọc “10-qd”" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert table.row_count == 2 and app.screen is screen
