@@ -157,7 +157,7 @@ class AccountsScreen(ListFilter, Screen):
         else:
             info.update(self.filter_note(Text(t("accounts.count", n=i18n.number(len(rows)),
                                                 disabled=i18n.number(sum(r.disabled for r in rows))),
-                                              style="bold")))
+                                              style="bold"), len(rows)))
         self._show_detail()
 
     def _current_name(self) -> str | None:

@@ -243,13 +243,13 @@ class AuditScreen(ListFilter, InMemoryPages, Screen):
             return
         entries = self.entries or []
         line = Text(t("audit.count", n=i18n.number(len(entries))), style="bold")
-        if not entries:
+        if not self.all_entries:
             line.append(" · " + t("audit.empty"))
-        else:
+        elif entries:
             line.append(" · " + t("main.rows", first=i18n.number(self.first + 1),
                                   last=i18n.number(self.first + rows),
                                   total=i18n.number(len(entries))))
-        self.filter_note(line)
+        self.filter_note(line, len(entries))
         if self.more:
             line.append(" · " + t("audit.more", n=i18n.number(LIMIT)), style="bold")
         info.update(line)

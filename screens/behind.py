@@ -198,8 +198,8 @@ class BehindScreen(ListFilter, InMemoryPages, Screen):
         else:
             line = Text(t(f"behind.count.{self.kind}", n=i18n.number(len(rows)), date=day),
                         style="bold")
-        self.filter_note(line)
-        if not rows:
+        self.filter_note(line, len(rows))
+        if not self.all_rows:
             line.append(" · " + t("behind.none"))
         if shown:
             line.append(" · " + t("main.rows", first=i18n.number(self.first + 1),

@@ -315,7 +315,7 @@ class ClassListScreen(ListFilter, Screen):
                                      row.name, code_name("class_status", row.status),
                                      row.organiser)]
         info = Text(t("classes.info", year=data.year, n=i18n.number(len(self.rows))), style="bold")
-        self.query_one("#classes-info", Static).update(self.filter_note(info))
+        self.query_one("#classes-info", Static).update(self.filter_note(info, len(self.rows)))
         table = self.query_one("#classes", DataTable)
         widths = self._widths(table.size.width or self.app.size.width)
         order = ("kind", "name", "start", "status", "enrolled", "passed")

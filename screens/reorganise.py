@@ -428,9 +428,10 @@ class ReorganiseScreen(ListFilter, Screen):
                     key=str(i))
             if rows:
                 table.move_cursor(row=0, animate=False)
-        info = (t("reorganise.history_count", n=i18n.number(len(rows))) if rows
+        info = (t("reorganise.history_count", n=i18n.number(len(rows))) if self.all_rows
                 else t("reorganise.history_none"))
-        self.query_one("#reorg-info", Static).update(self.filter_note(Text(info, style="bold")))
+        self.query_one("#reorg-info", Static).update(self.filter_note(Text(info, style="bold"),
+                                                                      len(rows)))
         self._show_detail()
 
     def _current(self) -> HistoryEntry | None:

@@ -157,7 +157,7 @@ class WorklistScreen(ListFilter, InMemoryPages, Screen):
             line.append(" · " + ", ".join(code_name("stage", s) for s in self.stages))
         if self.overdue_only:
             line.append(" · " + t("worklist.filter.overdue_only"))
-        self.filter_note(line)
+        self.filter_note(line, len(items))
         if self.as_of != self.context.today:
             line.append(" · " + t("worklist.filter.as_of", date=i18n.date(self.as_of)))
         if rows:

@@ -117,6 +117,8 @@ async def test_history_filtered_by_action_and_person(make_demo_app):
         await pilot.press(*"qqqq")
         await settle(pilot)
         assert screen.entries == [] and "lọc “" + word + "qqqq”" in screen_text(app)
+        assert "không dòng nào khớp" in screen_text(app)  # the filter's doing, not an empty list
+        assert "chưa có thay đổi" not in screen_text(app)
         await pilot.press("down")  # to the list, the filter kept
         await settle(pilot)
         assert isinstance(app.focused, PagedTable) and screen.filter_text == word + "qqqq"

@@ -326,11 +326,14 @@ class ListFilter:
     def filter_words(self) -> list[str]:
         return fold(clean(self.filter_text) or "").split()
 
-    def filter_note(self, line: Text) -> Text:
-        """The count line, saying the filter is on."""
+    def filter_note(self, line: Text, shown: int | None = None) -> Text:
+        """The count line, saying the filter is on, and when it leaves no row (`shown` 0) that
+        the list is not empty, the filter is."""
         if self.filter_text:
             line.append(" · ")
             line.append(i18n.t("search.filter_info", text=self.filter_text), style="bold")
+            if shown == 0:
+                line.append(" · " + i18n.t("filters.none"))
         return line
 
     def _in_filter(self) -> bool:
