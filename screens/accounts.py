@@ -25,7 +25,8 @@ from screens.main import short_unit_name
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
-from tui.widgets import PagedTable, fit, hide_keys, rename_key, safe, translate_bindings
+from tui.widgets import (FilterRow, ListFilter, PagedTable, filter_bindings, filter_match, fit,
+                         hide_keys, rename_key, safe, translate_bindings)
 
 STATE_WIDTH = 8  # "Đã khóa"
 
@@ -45,15 +46,17 @@ def unit_label(row: AccountInfo, *, full: bool = False) -> str:
     return short_unit_name(row.unit_name)
 
 
-class AccountsScreen(Screen):
+class AccountsScreen(ListFilter, Screen):
     """Every account, its role, unit and state."""
 
+    FILTER = "accounts"
     CSS_PATH = "accounts.tcss"
     HELP_TITLE = "accounts.help_title"
     HELP_NOTES = ("accounts.help_note",)
 
     BINDINGS = [
         Binding("escape", "back", "keys.back", id="accounts.back"),
+        *filter_bindings("accounts", "filters.key_filter_long"),
         Binding("a", "add", "accounts.key_add", id="accounts.add"),
         Binding("e", "edit", "accounts.key_edit", tooltip="accounts.key_edit_long", show=False,
                 id="accounts.edit"),  # Enter too, in the footer
@@ -65,13 +68,15 @@ class AccountsScreen(Screen):
         super().__init__()
         translate_bindings(self)
         self.context = context
-        self.rows: list[AccountInfo] | None = None
+        self.rows: list[AccountInfo] | None = None  # those shown (the `/` filter applied)
+        self.all_rows: list[AccountInfo] | None = None
         self.error: str | None = None
         self._select: str | None = None  # the account to put the cursor on after a reload
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield Static(t("accounts.loading"), id="accounts-info", markup=False)
+        yield FilterRow("accounts", "filters.placeholder")
         table = PagedTable(id="accounts")
         rename_key(table, "enter", t("accounts.key_edit"))
         hide_keys(table, ("pagedown",))  # every account is on the one page
@@ -99,8 +104,19 @@ class AccountsScreen(Screen):
 
     @on(AccountsLoaded)
     def _loaded(self, message: AccountsLoaded) -> None:
-        self.rows = message.rows or []
+        self.all_rows = message.rows or []
         self.error = message.error
+        self._filter_changed()
+
+    def _filter_changed(self) -> None:
+        """The accounts, less those where a word typed after `/` starts no word of the login
+        name, the full name, the role or the unit."""
+        if self.all_rows is None:
+            return
+        words = self.filter_words()
+        self.rows = [row for row in self.all_rows
+                     if filter_match(words, row.name, row.full_name, code_name("role", row.role),
+                                     unit_label(row), row.unit_name, row.unit_code)]
         self._fill()
 
     def _widths(self, width: int) -> dict[str, int]:
@@ -139,8 +155,9 @@ class AccountsScreen(Screen):
         if self.error:
             info.update(Text(self.error, style="bold"))
         else:
-            info.update(Text(t("accounts.count", n=i18n.number(len(rows)),
-                               disabled=i18n.number(sum(r.disabled for r in rows))), style="bold"))
+            info.update(self.filter_note(Text(t("accounts.count", n=i18n.number(len(rows)),
+                                                disabled=i18n.number(sum(r.disabled for r in rows))),
+                                              style="bold"), len(rows)))
         self._show_detail()
 
     def _current_name(self) -> str | None:
@@ -203,6 +220,8 @@ class AccountsScreen(Screen):
     # --- keys -----------------------------------------------------------------------------
 
     def action_back(self) -> None:
+        if self.filter_escape():
+            return
         self.app.pop_screen()
 
     def _saved(self, result: tuple[str, str] | None) -> None:

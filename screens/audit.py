@@ -30,7 +30,8 @@ from db.audit import EntryView
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
-from tui.widgets import InMemoryPages, PagedTable, fit, rename_key, safe, translate_bindings
+from tui.widgets import (FilterRow, InMemoryPages, ListFilter, PagedTable, filter_bindings,
+                         filter_match, fit, rename_key, safe, translate_bindings)
 
 LIMIT = 500
 AT_WIDTH = 16  # dd/mm/yyyy hh:mm
@@ -113,16 +114,18 @@ class EntriesLoaded(Message):
         self.error = error
 
 
-class AuditScreen(InMemoryPages, Screen):
+class AuditScreen(ListFilter, InMemoryPages, Screen):
     """The entries of one file, unit or person; Enter shows one in full."""
 
     LIST = "entries"
+    FILTER = "audit"
     CSS_PATH = "audit.tcss"
     HELP_TITLE = "audit.help_title"
     HELP_NOTES = ("audit.help_note",)
 
     BINDINGS = [
         Binding("escape", "back", "keys.back", id="audit.back"),
+        *filter_bindings("audit", "filters.key_filter_long"),
     ]
 
     def __init__(self, context: AppContext, title: str, *, case_id: int | None = None,
@@ -132,7 +135,8 @@ class AuditScreen(InMemoryPages, Screen):
         self.context = context
         self.heading = title
         self.case_id, self.unit_id, self.person_id = case_id, unit_id, person_id
-        self.entries: list[EntryView] | None = None
+        self.entries: list[EntryView] | None = None  # those shown (the `/` filter applied)
+        self.all_entries: list[EntryView] | None = None
         self.more = False
         self.first = 0
         self.error: str | None = None
@@ -140,6 +144,7 @@ class AuditScreen(InMemoryPages, Screen):
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield Static(t("audit.loading"), id="audit-info", markup=False)
+        yield FilterRow("audit", "filters.placeholder")
         table = PagedTable(id="audit")
         rename_key(table, "enter", t("audit.key_details"))
         yield table
@@ -166,9 +171,21 @@ class AuditScreen(InMemoryPages, Screen):
 
     @on(EntriesLoaded)
     def _loaded(self, message: EntriesLoaded) -> None:
-        self.entries = message.entries or []
+        self.all_entries = message.entries or []
         self.more = message.more
         self.error = message.error
+        self._filter_changed()
+
+    def _filter_changed(self) -> None:
+        """The entries read, less those where a word typed after `/` starts no word of what
+        the row shows: the account, the action, the person, the unit, the change."""
+        if self.all_entries is None:
+            return
+        words = self.filter_words()
+        self.entries = [entry for entry in self.all_entries
+                        if filter_match(words, entry.account or t("audit.system"),
+                                        action_name(entry.action), entry.person_name,
+                                        entry.unit_name, change_text(entry))]
         self._show(0, 0)
 
     # --- the list -------------------------------------------------------------------------
@@ -226,12 +243,13 @@ class AuditScreen(InMemoryPages, Screen):
             return
         entries = self.entries or []
         line = Text(t("audit.count", n=i18n.number(len(entries))), style="bold")
-        if not entries:
+        if not self.all_entries:
             line.append(" · " + t("audit.empty"))
-        else:
+        elif entries:
             line.append(" · " + t("main.rows", first=i18n.number(self.first + 1),
                                   last=i18n.number(self.first + rows),
                                   total=i18n.number(len(entries))))
+        self.filter_note(line, len(entries))
         if self.more:
             line.append(" · " + t("audit.more", n=i18n.number(LIMIT)), style="bold")
         info.update(line)
@@ -274,6 +292,8 @@ class AuditScreen(InMemoryPages, Screen):
             self.app.push_screen(EntryScreen(entry))
 
     def action_back(self) -> None:
+        if self.filter_escape():
+            return
         self.app.pop_screen()
 
 

@@ -31,7 +31,8 @@ from screens.main import short_unit_name
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
-from tui.widgets import InMemoryPages, PagedTable, fit, safe, translate_bindings
+from tui.widgets import (FilterRow, InMemoryPages, ListFilter, PagedTable, filter_bindings,
+                         filter_match, fit, safe, translate_bindings)
 
 Date = datetime.date
 KINDS = ("admitted", "sent", "members")
@@ -61,16 +62,18 @@ def fetch(context: AppContext, kind: str, unit_id: int, year: int, as_of: Date, 
     raise ValueError(kind)
 
 
-class BehindScreen(InMemoryPages, Screen):
+class BehindScreen(ListFilter, InMemoryPages, Screen):
     """The people counted in one number of the progress screen, a page at a time."""
 
     LIST = "rows"
+    FILTER = "behind"
     CSS_PATH = "behind.tcss"
     HELP_TITLE = "behind.help_title"
     HELP_NOTES = ("behind.help_note",)
 
     BINDINGS = [
         Binding("escape", "back", "keys.back", id="behind.back"),
+        *filter_bindings("behind", "filters.key_filter_long"),
     ]
 
     def __init__(self, context: AppContext, kind: str, unit: UnitRef, year: int, as_of: Date, *,
@@ -87,12 +90,14 @@ class BehindScreen(InMemoryPages, Screen):
         # a span of admissions other than the year's (the term's, a month's), and its name
         self.span = (first, last or as_of) if first is not None else None
         self.list_title = title
-        self.rows: list[Behind] | None = None
+        self.rows: list[Behind] | None = None  # those shown (the `/` filter applied)
+        self.all_rows: list[Behind] | None = None
         self.first = 0  # index of the first row on the page shown
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield Static(t("behind.loading"), id="behind-info", markup=False)
+        yield FilterRow("behind", "filters.placeholder")
         yield PagedTable(id="behind")
         yield Footer(compact=True)
 
@@ -123,7 +128,19 @@ class BehindScreen(InMemoryPages, Screen):
         if message.rows is None:
             self.query_one("#behind-info", Static).update(Text(message.error or "", style="bold"))
             return
-        self.rows = message.rows
+        self.all_rows = message.rows
+        self._filter_changed()
+
+    def _filter_changed(self) -> None:
+        """The rows read, less those where a word typed after `/` starts no word of the name,
+        the branch or the last column."""
+        if self.all_rows is None:
+            return
+        words = self.filter_words()
+        self.rows = [item for item in self.all_rows
+                     if filter_match(words, item.full_name,
+                                     item.branch.name if item.branch else None,
+                                     self._what(item).plain)]
         self._show(0, 0)
 
     # --- drawing ----------------------------------------------------------------------------
@@ -181,7 +198,8 @@ class BehindScreen(InMemoryPages, Screen):
         else:
             line = Text(t(f"behind.count.{self.kind}", n=i18n.number(len(rows)), date=day),
                         style="bold")
-        if not rows:
+        self.filter_note(line, len(rows))
+        if not self.all_rows:
             line.append(" · " + t("behind.none"))
         if shown:
             line.append(" · " + t("main.rows", first=i18n.number(self.first + 1),
@@ -204,4 +222,6 @@ class BehindScreen(InMemoryPages, Screen):
         self.app.push_screen(CaseScreen(self.context, item.case_id))
 
     def action_back(self) -> None:
+        if self.filter_escape():
+            return
         self.app.pop_screen()

@@ -38,8 +38,8 @@ from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
 from tui.messages import error_message, not_allowed, rule_message
-from tui.widgets import (InMemoryPages, PagedTable, fit, hide_keys, rename_key, safe,
-                         translate_bindings)
+from tui.widgets import (FilterRow, InMemoryPages, ListFilter, PagedTable, filter_bindings,
+                         filter_match, fit, hide_keys, rename_key, safe, translate_bindings)
 
 DATE_WIDTH = 10
 
@@ -194,15 +194,17 @@ def load_list(context: AppContext, unit_id: int | None, year: int) -> ListData:
     return ListData(year, rows, progress, new_member, warnings)
 
 
-class ClassListScreen(Screen):
+class ClassListScreen(ListFilter, Screen):
     """The classes of a unit and a year, the year's plan and the warnings."""
 
+    FILTER = "classes"
     CSS_PATH = "classes.tcss"
     HELP_TITLE = "classes.help_title"
     HELP_NOTES = ("classes.help_note",)
 
     BINDINGS = [
         Binding("escape", "back", "keys.back", id="classes.back"),
+        *filter_bindings("classes", "filters.key_filter_long"),
         Binding("n", "new_class", "classes.key_new", tooltip="classes.key_new_long",
                 id="classes.new"),
         Binding("left_square_bracket", "year(-1)", "classes.key_year", key_display="[ ]",
@@ -222,6 +224,7 @@ class ClassListScreen(Screen):
         self.unit = unit
         self.year = year or context.today.year
         self.data: ListData | None = None
+        self.rows: list[ClassRow] = []  # the year's classes shown (the `/` filter applied)
         self._seq = 0
         self._select: int | None = None  # the class to put the cursor on once loaded
         if not may_override(context.actor):
@@ -231,6 +234,7 @@ class ClassListScreen(Screen):
         yield Header(icon="")
         yield Static(t("classes.loading"), id="classes-info", markup=False)
         yield Static("", id="classes-plan", markup=False)
+        yield FilterRow("classes", "filters.placeholder")
         table = DataTable(id="classes", cursor_type="row", cell_padding=0)
         show_key(table, "enter", t("classes.key_open"))
         yield table
@@ -277,8 +281,6 @@ class ClassListScreen(Screen):
                 keep = None
         self._select = None
         self._fill(data, keep)
-        info = Text(t("classes.info", year=data.year, n=i18n.number(len(data.rows))), style="bold")
-        self.query_one("#classes-info", Static).update(info)
         plan = Text(plan_line(data.progress, data.year), style="bold")
         if data.new_member is not None and data.new_member.planned is not None:
             plan.append(" · " + t("classes.plan_new_member", held=i18n.number(data.new_member.held),
@@ -299,7 +301,21 @@ class ClassListScreen(Screen):
         rest = max(width - sum(fixed.values()) - len(fixed) - 1, 12)
         return {**fixed, "name": rest}
 
+    def _filter_changed(self) -> None:
+        if self.data is not None:
+            row = self.current()
+            self._fill(self.data, row.id if row is not None else None)
+
     def _fill(self, data: ListData, keep: int | None) -> None:
+        """The year's classes, less those where a word typed after `/` starts no word of the
+        kind, the name, the status or the organiser; the cursor on `keep` if it is shown."""
+        words = self.filter_words()
+        self.rows = [row for row in data.rows
+                     if filter_match(words, kind_short(row.kind), code_name("class_kind", row.kind),
+                                     row.name, code_name("class_status", row.status),
+                                     row.organiser)]
+        info = Text(t("classes.info", year=data.year, n=i18n.number(len(self.rows))), style="bold")
+        self.query_one("#classes-info", Static).update(self.filter_note(info, len(self.rows)))
         table = self.query_one("#classes", DataTable)
         widths = self._widths(table.size.width or self.app.size.width)
         order = ("kind", "name", "start", "status", "enrolled", "passed")
@@ -308,7 +324,7 @@ class ClassListScreen(Screen):
             gap = 0 if key == order[-1] else 1
             table.add_column(fit(Text(t(f"classes.col.{key}")), widths[key]), key=key,
                              width=widths[key] + gap)
-        for row in data.rows:
+        for row in self.rows:
             table.add_row(
                 Text(kind_short(row.kind)),
                 fit(safe(short_class_name(row.name)), widths["name"]),
@@ -317,10 +333,10 @@ class ClassListScreen(Screen):
                 Text(capacity_text(row)),
                 Text(i18n.number(row.passed) if row.passed or row.failed else ""),
                 key=str(row.id))
-        if data.rows:
-            index = next((i for i, r in enumerate(data.rows) if r.id == keep), None)
+        if self.rows:
+            index = next((i for i, r in enumerate(self.rows) if r.id == keep), None)
             if index is None:  # the first class not finished: what one works on
-                index = next((i for i, r in enumerate(data.rows) if r.status in ("planned", "running")), 0)
+                index = next((i for i, r in enumerate(self.rows) if r.status in ("planned", "running")), 0)
             table.move_cursor(row=index, animate=False)
 
     def _fill_warnings(self, warnings: list[classes.Warning]) -> None:
@@ -356,11 +372,13 @@ class ClassListScreen(Screen):
         if self.data is None or not table.row_count or table.cursor_row < 0:
             return None
         index = table.cursor_row
-        return self.data.rows[index] if index < len(self.data.rows) else None
+        return self.rows[index] if index < len(self.rows) else None
 
     # --- keys ---------------------------------------------------------------------------------
 
     def action_back(self) -> None:
+        if self.filter_escape():
+            return
         self.app.pop_screen()
 
     def action_year(self, step: int) -> None:

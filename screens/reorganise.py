@@ -52,7 +52,8 @@ from tui.context import AppContext
 from tui.i18n import code_name, t
 from tui.messages import not_allowed
 from tui.reorganise_text import change_error_text
-from tui.widgets import fit, safe, translate_bindings
+from tui.widgets import (FilterRow, ListFilter, filter_bindings, filter_match, fit, safe,
+                         translate_bindings)
 
 ACTION_KEYS = ("n", "r", "m", "s", "d", "t")
 GUIDE_KEY = "G"  # the 2025 reorganisation (screens/reorganise_2025.py): a province, or a district
@@ -278,10 +279,11 @@ class SavedChange:
     follow: int | None
 
 
-class ReorganiseScreen(Screen):
+class ReorganiseScreen(ListFilter, Screen):
     """The history of one unit's organisation, and the keys that change it. Dismisses with the
     unit the main screen should show when something was saved (else None)."""
 
+    FILTER = "reorg-history"
     HELP_TITLE = "reorganise.help_title"
     HELP_NOTES = ("reorganise.help_note",)
     DEFAULT_CSS = """
@@ -299,6 +301,7 @@ class ReorganiseScreen(Screen):
     # has no room for them
     BINDINGS = [
         Binding("escape", "back", "keys.back", id="reorganise.back"),
+        *filter_bindings("reorganise", "filters.key_filter_long"),
         Binding("n", "change('found')", "reorganise.key_found", tooltip="reorganise.key_found_long",
                 show=False, id="reorganise.found"),
         Binding("r", "change('rename')", "reorganise.key_rename", show=False, id="reorganise.rename"),
@@ -324,7 +327,8 @@ class ReorganiseScreen(Screen):
             _hide_actions(self)
         elif unit.level not in GUIDE_LEVELS:
             _hide_actions(self, (GUIDE_KEY,))
-        self.rows: list[HistoryEntry] | None = None
+        self.rows: list[HistoryEntry] | None = None  # those shown (the `/` filter applied)
+        self.all_rows: list[HistoryEntry] | None = None
         self.follow: int | None = None
         self.changed = False
 
@@ -332,6 +336,7 @@ class ReorganiseScreen(Screen):
         yield Header(icon="")
         yield Static("", id="reorg-unit", markup=False)
         yield Static(t("reorganise.loading"), id="reorg-info", markup=False)
+        yield FilterRow("reorg-history", "filters.placeholder")
         yield DataTable(id="reorg-history", cursor_type="row", cell_padding=0)
         yield Static("", id="reorg-detail", markup=False)
         yield Static(self._actions_text(), id="reorg-actions", markup=False)
@@ -371,8 +376,19 @@ class ReorganiseScreen(Screen):
     @on(HistoryLoaded)
     def _loaded(self, message: HistoryLoaded) -> None:
         self.unit = message.unit
-        self.rows = list(reversed(message.rows))  # the latest first
+        self.all_rows = list(reversed(message.rows))  # the latest first
         self._show_unit()
+        self._filter_changed()
+
+    def _filter_changed(self) -> None:
+        """The changes, less those where a word typed after `/` starts no word of the kind,
+        the decision, the units made from or became, or the names."""
+        if self.all_rows is None:
+            return
+        words = self.filter_words()
+        self.rows = [entry for entry in self.all_rows
+                     if filter_match(words, _kind(entry.kind), entry.decision, links_text(entry),
+                                     names_text(entry))]
         self._fill()
 
     def _show_unit(self) -> None:
@@ -412,9 +428,10 @@ class ReorganiseScreen(Screen):
                     key=str(i))
             if rows:
                 table.move_cursor(row=0, animate=False)
-        info = (t("reorganise.history_count", n=i18n.number(len(rows))) if rows
+        info = (t("reorganise.history_count", n=i18n.number(len(rows))) if self.all_rows
                 else t("reorganise.history_none"))
-        self.query_one("#reorg-info", Static).update(Text(info, style="bold"))
+        self.query_one("#reorg-info", Static).update(self.filter_note(Text(info, style="bold"),
+                                                                      len(rows)))
         self._show_detail()
 
     def _current(self) -> HistoryEntry | None:
@@ -450,7 +467,7 @@ class ReorganiseScreen(Screen):
         self._show_detail()
 
     def on_resize(self) -> None:
-        if self.rows is not None:
+        if self.all_rows is not None:
             self._fill()
 
     def say(self, message: str | None) -> None:
@@ -461,6 +478,8 @@ class ReorganiseScreen(Screen):
     # --- keys -----------------------------------------------------------------------------
 
     def action_back(self) -> None:
+        if self.filter_escape():
+            return
         self.dismiss(self.follow if self.changed else None)
 
     def action_change(self, kind: str) -> None:

@@ -13,17 +13,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
 from db import connection, worklist
-from db.text import clean, fold
 from db.units import UnitNode
 from db.worklist import WorkItem
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
-from tui.widgets import InMemoryPages, PagedTable, fit, safe, translate_bindings
+from tui.widgets import (FilterRow, InMemoryPages, ListFilter, PagedTable, filter_bindings,
+                         filter_match, fit, safe, translate_bindings)
 
 DATE_WIDTH = 10
 STATE_WIDTH = 18  # "QUÁ HẠN 1.234 ngày"
@@ -48,21 +47,18 @@ def state_text(item: WorkItem, today) -> Text:
     return Text(" · ".join(parts), style="bold" if item.overdue else "")
 
 
-class WorklistScreen(InMemoryPages, Screen):
+class WorklistScreen(ListFilter, InMemoryPages, Screen):
     """What is due and what is late, for one unit and the units below it."""
 
     LIST = "items"
+    FILTER = "worklist"
     CSS_PATH = "worklist.tcss"
     HELP_TITLE = "worklist.help_title"
     HELP_NOTES = ("worklist.help_note",)
 
     BINDINGS = [
         Binding("escape", "back", "keys.back", id="worklist.back"),
-        # priority: the focus moves as the key is read (a burst over a slow link goes into the
-        # field); not while the field has the focus
-        Binding("slash", "filter", "search.key_filter", tooltip="search.key_filter_long",
-                show=False, priority=True, id="worklist.filter"),
-        Binding("enter,down", "filter_to_list", show=False, priority=True),
+        *filter_bindings("worklist"),
     ]
 
     def __init__(self, context: AppContext, unit: UnitNode, *, as_of=None,
@@ -82,19 +78,13 @@ class WorklistScreen(InMemoryPages, Screen):
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield Static(t("worklist.loading"), id="worklist-info", markup=False)
-        with Horizontal(id="worklist-filter-row"):
-            yield Label(t("search.filter_label"), markup=False, id="worklist-filter-label")
-            field = Input(placeholder=t("search.filter_placeholder"), id="worklist-filter",
-                          compact=True)
-            field.cursor_blink = False
-            yield field
+        yield FilterRow("worklist")
         yield PagedTable(id="worklist")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.title = t("worklist.title", unit=self.unit.name)
         self.sub_title = t("header.today", date=i18n.date(self.context.today))
-        self.query_one("#worklist-filter-row").display = False
         self.query_one(PagedTable).focus()
         self._load()
 
@@ -115,42 +105,17 @@ class WorklistScreen(InMemoryPages, Screen):
         self.all_items = message.items
         self._apply_filter()
 
-    def _apply_filter(self) -> None:
-        """The list as loaded, less the files whose name lacks a word starting with each word
-        typed after `/` (diacritics ignored)."""
-        words = fold(clean(self.filter_text) or "").split()
-        items = self.all_items or []
-        if words:
-            items = [item for item in items
-                     if all(any(w.startswith(word) for w in fold(item.full_name).split())
-                            for word in words)]
-        self.items = items
-        self._show(0, 0)
-
-    @on(Input.Changed, "#worklist-filter")
-    def _filter_typed(self, event: Input.Changed) -> None:
-        event.stop()
-        self.filter_text = event.value
+    def _filter_changed(self) -> None:
         if self.all_items is not None:
             self._apply_filter()
 
-    def check_action(self, action: str, parameters) -> bool | None:
-        in_filter = isinstance(self.focused, Input)
-        if action == "filter":
-            return not in_filter  # a "/" typed into the field is a "/"
-        if action == "filter_to_list":
-            return in_filter
-        return True
-
-    def action_filter(self) -> None:
-        self.query_one("#worklist-filter-row").display = True
-        field = self.query_one("#worklist-filter", Input)
-        self.set_focus(field)  # now, before the next key of a burst
-        field.cursor_position = len(field.value)
-
-    def action_filter_to_list(self) -> None:
-        self.set_focus(self.query_one(PagedTable))
-        self.query_one("#worklist-filter-row").display = bool(self.filter_text)
+    def _apply_filter(self) -> None:
+        """The list as loaded, less the files whose name lacks a word starting with each word
+        typed after `/` (diacritics ignored)."""
+        words = self.filter_words()
+        self.items = [item for item in self.all_items or []
+                      if filter_match(words, item.full_name)]
+        self._show(0, 0)
 
     def _show(self, first: int, row: int) -> None:
         items = self.items or []
@@ -192,9 +157,7 @@ class WorklistScreen(InMemoryPages, Screen):
             line.append(" · " + ", ".join(code_name("stage", s) for s in self.stages))
         if self.overdue_only:
             line.append(" · " + t("worklist.filter.overdue_only"))
-        if self.filter_text:
-            line.append(" · ")
-            line.append(t("search.filter_info", text=self.filter_text), style="bold")
+        self.filter_note(line, len(items))
         if self.as_of != self.context.today:
             line.append(" · " + t("worklist.filter.as_of", date=i18n.date(self.as_of)))
         if rows:
@@ -213,13 +176,6 @@ class WorklistScreen(InMemoryPages, Screen):
         self.app.push_screen(CaseScreen(self.context, int(event.row_key.value)))
 
     def action_back(self) -> None:
-        field = self.query_one("#worklist-filter", Input)
-        if self.focused is field:  # Escape in the filter: cleared, back to the list
-            field.value = ""
-            self.filter_text = ""
-            self.query_one("#worklist-filter-row").display = False
-            self.set_focus(self.query_one(PagedTable))
-            if self.all_items is not None:
-                self._apply_filter()
+        if self.filter_escape():
             return
         self.app.pop_screen()

@@ -4,20 +4,23 @@
 - `translate_bindings`: key descriptions in the user's language; `hide_keys`: out of the footer.
 - `PagedTable`: a table that holds one screenful and asks for the next or previous page.
 - `UnitTree`: the unit tree, with left/right to fold and unfold.
+- `ListFilter`, `FilterRow`, `filter_bindings`, `filter_match`: `/` filters the list in view.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.dom import DOMNode
 from textual.message import Message
-from textual.widgets import DataTable, Tree
+from textual.widgets import DataTable, Input, Label, Tree
 
-from db.text import printable
+from db.text import clean, fold, printable
 from tui import i18n
 
 # Keys shown as they are printed on the keyboard (the footer and the help screen).
@@ -254,3 +257,123 @@ class InMemoryPages:
         message.stop()
         if getattr(self, self.LIST) is not None:
             self._show(self.first, max(self.query_one(PagedTable).cursor_row, 0))
+
+
+class FilterRow(Horizontal):
+    """The one-line row of the `/` filter: a label and the field, hidden until `/`. Its ids
+    start with the list's id: `{list}-filter-row`, `{list}-filter-label`, `{list}-filter`."""
+
+    DEFAULT_CSS = """
+    FilterRow {
+        height: 1;
+        padding: 0 1;
+        display: none;
+    }
+    FilterRow > Label {
+        width: auto;
+        padding-right: 1;
+    }
+    FilterRow > Input {
+        width: 1fr;
+    }
+    """
+
+    def __init__(self, list_id: str, placeholder: str = "search.filter_placeholder") -> None:
+        field = Input(placeholder=i18n.t(placeholder), id=f"{list_id}-filter", compact=True)
+        field.cursor_blink = False
+        super().__init__(Label(i18n.t("search.filter_label"), markup=False,
+                               id=f"{list_id}-filter-label"),
+                         field, id=f"{list_id}-filter-row")
+
+
+def filter_bindings(list_id: str, tooltip: str = "search.key_filter_long") -> list[Binding]:
+    """The keys of the `/` filter, for the BINDINGS of a screen using `ListFilter`."""
+    return [
+        # priority: the focus moves as the key is read (a burst over a slow link goes into the
+        # field); not while the field has the focus
+        Binding("slash", "filter", "search.key_filter", tooltip=tooltip, show=False,
+                priority=True, id=f"{list_id}.filter"),
+        Binding("enter,down", "filter_to_list", show=False, priority=True),
+    ]
+
+
+_PUNCTUATION = "()[]{}<>“”‘’\"',.;:!?«»·"
+_JOINERS = re.compile(r"[-_./]")  # "demo_viewer", "NS-NP-07": each part starts a word too
+
+
+def filter_match(words: list[str], *texts: str | None) -> bool:
+    """Whether each word typed starts a word of what the row shows (diacritics, case and đ
+    ignored; "_", "-", "." and "/" also part words): "hoat ph" matches "Nông Văn Hoạt ·
+    Phường 3", "viewer" matches "demo_viewer"."""
+    if not words:
+        return True
+    shown = [w.strip(_PUNCTUATION) for w in fold(" ".join(text for text in texts if text)).split()]
+    shown += [part for w in shown if _JOINERS.search(w) for part in _JOINERS.split(w)]
+    return all(any(w.startswith(word) for w in shown) for word in words)
+
+
+class ListFilter:
+    """`/` filters the list in view, for a screen that holds all its rows: the screen composes
+    a `FilterRow(FILTER)` above its list (whose id is FILTER), adds `filter_bindings(FILTER)`
+    to its BINDINGS, redraws in `_filter_changed()` keeping the rows for which
+    `filter_match(self.filter_words(), ...)` holds, and starts its `action_back` with
+    `if self.filter_escape(): return`. Escape in the field clears the filter and returns to
+    the list; Down and Enter go to the list, keeping the filter."""
+
+    FILTER = "list"
+    filter_text = ""
+
+    def filter_words(self) -> list[str]:
+        return fold(clean(self.filter_text) or "").split()
+
+    def filter_note(self, line: Text, shown: int | None = None) -> Text:
+        """The count line, saying the filter is on, and when it leaves no row (`shown` 0) that
+        the list is not empty, the filter is."""
+        if self.filter_text:
+            line.append(" · ")
+            line.append(i18n.t("search.filter_info", text=self.filter_text), style="bold")
+            if shown == 0:
+                line.append(" · " + i18n.t("filters.none"))
+        return line
+
+    def _in_filter(self) -> bool:
+        return getattr(self.focused, "id", None) == f"{self.FILTER}-filter"
+
+    def check_action(self, action: str, parameters) -> bool | None:
+        if action == "filter":
+            return not isinstance(self.focused, Input)  # a "/" typed into a field is a "/"
+        if action == "filter_to_list":
+            return self._in_filter()
+        return super().check_action(action, parameters)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != f"{self.FILTER}-filter":
+            return
+        event.stop()
+        self.filter_text = event.value
+        self._filter_changed()
+
+    def _filter_changed(self) -> None:
+        raise NotImplementedError
+
+    def action_filter(self) -> None:
+        self.query_one(f"#{self.FILTER}-filter-row").display = True
+        field = self.query_one(f"#{self.FILTER}-filter", Input)
+        self.set_focus(field)  # now, before the next key of a burst
+        field.cursor_position = len(field.value)
+
+    def action_filter_to_list(self) -> None:
+        self.set_focus(self.query_one(f"#{self.FILTER}"))
+        self.query_one(f"#{self.FILTER}-filter-row").display = bool(self.filter_text)
+
+    def filter_escape(self) -> bool:
+        """Escape in the field: the filter cleared, back to the list (True); else False."""
+        if not self._in_filter():
+            return False
+        field = self.query_one(f"#{self.FILTER}-filter", Input)
+        field.value = ""
+        self.filter_text = ""
+        self.query_one(f"#{self.FILTER}-filter-row").display = False
+        self.set_focus(self.query_one(f"#{self.FILTER}"))
+        self._filter_changed()
+        return True
