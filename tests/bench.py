@@ -247,17 +247,24 @@ def _panel_figures(actor, today, runs: int, *, first_of_day: bool = False) -> li
     return out
 
 
+def synth_database(people: int) -> Path:
+    """bench-synth-N.sqlite3 beside the checkout, built when missing (`ketnap synth`) and reused
+    by later runs and by the other benchmarks."""
+    path = ROOT / f"bench-synth-{people}.sqlite3"
+    if not path.exists():
+        print(f"(building {path.name}: `ketnap synth --people {people:,}`, once)", flush=True)
+        subprocess.run([sys.executable, "-m", "tui.cli", "--db", str(path), "synth", "--people", str(people)],
+                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return path
+
+
 def panel_figures_on(people: int, runs: int) -> list[tuple[str, float, float]]:
     """The panels on a synthetic province of `people`, built once into bench-synth-N.sqlite3
     beside the checkout and reused by later runs (migrated when the schema has moved on)."""
     from db import connection, models, synth
     from db.access import account_actor
 
-    path = ROOT / f"bench-synth-{people}.sqlite3"
-    if not path.exists():
-        print(f"(building {path.name}: `ketnap synth --people {people:,}`, once)", flush=True)
-        subprocess.run([sys.executable, "-m", "tui.cli", "--db", str(path), "synth", "--people", str(people)],
-                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = synth_database(people)
     connection.open_database(str(path))
     try:
         admin = models.Account.select().where(models.Account.role == "admin").order_by(models.Account.id).first()

@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.bench import synth_database
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -155,15 +157,6 @@ def _lost(db_path: str, acknowledged: list[str]) -> int:
     return len(set(acknowledged) - present)
 
 
-def _database(people: int) -> Path:
-    path = ROOT / f"bench-synth-{people}.sqlite3"
-    if not path.exists():
-        print(f"(building {path.name}: `ketnap synth --people {people:,}`, once)", flush=True)
-        subprocess.run([sys.executable, "-m", "tui.cli", "--db", str(path), "synth", "--people", str(people)],
-                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return path
-
-
 def _fresh_copy(source: Path, folder: Path) -> str:
     """A copy to write on (the built database is kept as it is), with its WAL folded in first."""
     import sqlite3
@@ -195,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         db_path, seconds, seed, tag, pause = args.worker
         return worker(db_path, float(seconds), int(seed), tag, float(pause))
 
-    source = _database(args.people)
+    source = synth_database(args.people)
     with tempfile.TemporaryDirectory(prefix="ketnap-bench-") as folder:
         alone = _run(_fresh_copy(source, Path(folder)), 1, args.seconds, args.pause)
         many = _run(_fresh_copy(source, Path(folder)), args.processes, args.seconds, args.pause)

@@ -40,6 +40,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.bench import synth_database
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (80, 24)
 PAGE_DOWN_AIM_MS = 50
@@ -59,16 +61,6 @@ class Subject:
     unit_id: int
     unit_name: str
     rows: list[tuple[str, str, str, str]]  # name, born, status, branch
-
-
-def synth_database(people: int) -> Path:
-    """bench-synth-N.sqlite3 beside the checkout (the file tests.bench uses), built when missing."""
-    path = ROOT / f"bench-synth-{people}.sqlite3"
-    if not path.exists():
-        print(f"(building {path.name}: `ketnap synth --people {people:,}`, once)", flush=True)
-        subprocess.run([sys.executable, "-m", "tui.cli", "--db", str(path), "synth", "--people", str(people)],
-                       cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return path
 
 
 def open_subject(location: str) -> Subject:

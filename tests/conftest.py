@@ -53,6 +53,14 @@ def demo_db(demo_template, tmp_path):
 
 
 @pytest.fixture
+def demo_file(demo_template, tmp_path):
+    """A private copy of the demo database, not opened here (for a program run in a terminal)."""
+    path = tmp_path / "demo.sqlite3"
+    shutil.copy(demo_template, path)
+    return str(path)
+
+
+@pytest.fixture
 def demo_admin(demo_db):
     from db.access import account_actor
 

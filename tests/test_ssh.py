@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shlex
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -25,7 +24,7 @@ import pytest
 
 from tests.ssh_helpers import (LOGIN, SSH, authorized_line, make_key, missing_programs, pty_problem,
                                running_sshd)
-from tests.tmux_helpers import Terminal
+from tests.tmux_helpers import Terminal, require_tmux
 
 
 if missing_programs():
@@ -277,10 +276,7 @@ def _tree(screen: str) -> str:
      ["Bắc Kạn"]),
 ])
 def test_the_application_over_ssh_in_tmux(server, key, title, in_tree, not_in_tree):
-    if shutil.which("tmux") is None:
-        if os.environ.get("KETNAP_CI"):
-            pytest.fail("tmux is required in CI (.ci/run installs it)", pytrace=False)
-        pytest.skip("tmux is not installed")
+    require_tmux()
     if problem := pty_problem():
         pytest.skip(problem)
     term = Terminal(server.ssh_args(key, "-t"), width=100, height=30)  # `ssh -t server`: the forced command opens the app
@@ -300,10 +296,7 @@ def test_a_meeting_look_up_over_ssh_by_keyboard_alone(server):
     """What a new user tries first, over ssh at 80x24 on a Linux console (TERM=linux, 16
     colours): Ctrl+F, a name typed without diacritics, the third hit opened; the palette to
     another branch; back with the history; the meeting screen of a Nà Phặc branch; quit."""
-    if shutil.which("tmux") is None:
-        if os.environ.get("KETNAP_CI"):
-            pytest.fail("tmux is required in CI (.ci/run installs it)", pytrace=False)
-        pytest.skip("tmux is not installed")
+    require_tmux()
     if problem := pty_problem():
         pytest.skip(problem)
     term = Terminal(server.ssh_args("bob", "-t"), width=80, height=24, env={"TERM": "linux"})

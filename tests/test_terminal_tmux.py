@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests import people_sheet
-from tests.tmux_helpers import Terminal
+from tests.tmux_helpers import Terminal, require_tmux
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,17 +32,7 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-if shutil.which("tmux") is None:
-    if os.environ.get("KETNAP_CI"):
-        pytest.fail("tmux is required in CI (.ci/run installs it)", pytrace=False)
-    pytest.skip("tmux is not installed", allow_module_level=True)
-
-
-@pytest.fixture
-def demo_file(demo_template, tmp_path):
-    path = tmp_path / "demo.sqlite3"
-    shutil.copy(demo_template, path)
-    return str(path)
+require_tmux(module=True)
 
 
 def _ketnap(db_path: str, *options: str, user: str = "tester") -> list[str]:

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 import subprocess
 import time
 import uuid
+
+import pytest
+
+
+def require_tmux(*, module: bool = False) -> None:
+    """Skip when tmux is missing, with the reason; under CI (KETNAP_CI, set by .ci/run, which
+    installs it) that is a failure instead."""
+    if shutil.which("tmux") is None:
+        if os.environ.get("KETNAP_CI"):
+            pytest.fail("tmux is required in CI (.ci/run installs it)", pytrace=False)
+        pytest.skip("tmux is not installed", allow_module_level=module)
 
 
 class Terminal:
