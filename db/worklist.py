@@ -322,8 +322,12 @@ def overdue_count(unit_ids, as_of: datetime.date) -> int:
     that day are counted in SQL, the other files computed."""
     C, D = models.CaseFile, models.CaseDue
     mine = on_branches(lambda column: column.in_(unit_ids), as_of) if isinstance(unit_ids, list) else unit_ids
+    # read from the index of due dates (the files past theirs), not from every open file: the
+    # file's status and the stored row's freshness are written so that no index is used for them
+    # (the planner would otherwise walk every open file, 70 ms on a province of a million)
+    fresh = (D.stale.cast("integer") == 0) & (D.settled.is_null() | (D.settled <= as_of))
     counted = (C.select(fn.COUNT(C.id)).join(D, on=(D.case == C.id))
-               .where(mine & (C.status == "open") & _answers(as_of) & (D.due < as_of)).scalar())
+               .where(mine & (C.status.concat("") == "open") & fresh & (D.due < as_of)).scalar())
     computed = _compute(mine & _open_on(as_of) & C.id.in_(_unanswered(as_of)), as_of)
     return counted + sum(1 for done in computed.values()
                          if done.action is not None and done.action.due is not None and done.action.due < as_of)
