@@ -227,6 +227,9 @@ class CaseDue(BaseModel):
     action = CharField(null=True)
     due = DateField(null=True, index=True)
     settled = DateField(null=True, index=True)
+    # the branch that voted the admission (its live branch_approved step's unit), for the
+    # progress figures' count of decisions per branch; None: no such step
+    voted_branch = IntegerField(null=True)
 
 
 class Membership(BaseModel):

@@ -267,11 +267,14 @@ def _within(column, ids, tree: Tree):
 def _admissions(first: Date, last: Date, units: set[int] | None = None,
                 tree: Tree | None = None) -> list[tuple[int, Date, int]]:
     """(file, decision date, the branch that voted) for decisions dated first..last (of branches
-    among `units`, when given). Each row finds its branch vote through an index holding every
-    column read (models.Step), with no grouping."""
-    S, C = models.Step, models.CaseFile
+    among `units`, when given). The voting branch is the one stored with the file's figures
+    (models.CaseDue, by its key) when that row is not stale, else found through an index
+    holding every column read (models.Step), with no grouping."""
+    S, C, D = models.Step, models.CaseFile, models.CaseDue
     V, F = S.alias("vote"), C.alias("own")
+    # the voting branch as stored with the file's figures (models.CaseDue), else found now
     voted = fn.COALESCE(
+        Case(None, [(D.stale == False, D.voted_branch)], None),  # noqa: E712
         V.select(fn.MAX(V.unit)).where((V.case == S.case) & (V.stage == "branch_approved") & V.undone_at.is_null()),
         F.select(F.branch).where(F.id == S.case))
     tree = tree or Tree.current()
@@ -279,8 +282,8 @@ def _admissions(first: Date, last: Date, units: set[int] | None = None,
     # a few units: start from their files (the stage written so that SQLite does not start
     # from the index of every decision of the period instead)
     admitted = (S.stage.concat("") if some else S.stage) == "admitted"
-    query = S.select(S.case, S.date, voted).where(admitted & S.undone_at.is_null() & (S.date >= first)
-                                                  & (S.date <= last))
+    query = (S.select(S.case, S.date, voted).join(D, JOIN.LEFT_OUTER, on=(D.case == S.case))
+             .where(admitted & S.undone_at.is_null() & (S.date >= first) & (S.date <= last)))
     if some:  # only the files of these branches, or voted on by one
         query = query.where(S.case.in_(
             C.select(C.id).where(_within(C.branch, units, tree))

@@ -258,18 +258,28 @@ def refresh_due() -> int:
         computed = _compute(C.id.in_(chunk) & (C.status == "open"), datetime.date.max)
         settled = dict(models.database.execute_sql(_SETTLED.format(ids=",".join("?" * len(chunk))),
                                                    chunk * 9).fetchall())
+        voted = voted_branches(chunk)
         rows = []
         for case_id in chunk:
             done = computed.get(case_id)
             action = done.action if done is not None else None
             rows.append((case_id, False, action.code if action else None,
-                         action.due if action else None, settled.get(case_id)))
+                         action.due if action else None, settled.get(case_id), voted.get(case_id)))
         D.delete().where(D.case.in_(chunk)).execute()
         for part in range(0, len(rows), 5000):
             D.insert_many(rows[part:part + 5000],
-                          fields=[D.case, D.stale, D.action, D.due, D.settled]).execute()
+                          fields=[D.case, D.stale, D.action, D.due, D.settled, D.voted_branch]).execute()
         refreshed += len(chunk)
     return refreshed
+
+
+def voted_branches(case_ids: list[int]) -> dict[int, int]:
+    """The branch that voted each file's admission: the unit of its live branch_approved step
+    (files without one are left out)."""
+    S = models.Step
+    return dict(S.select(S.case, fn.MAX(S.unit))
+                .where(S.case.in_(case_ids) & (S.stage == "branch_approved") & S.undone_at.is_null())
+                .group_by(S.case).tuples())
 
 
 def stored_problems() -> tuple[int, int]:
@@ -283,10 +293,12 @@ def stored_problems() -> tuple[int, int]:
     for start in range(0, len(ids), 3_000):
         chunk = ids[start:start + 3_000]
         computed = _compute(C.id.in_(chunk) & (C.status == "open"), datetime.date.max)
-        for case_id, action, due in D.select(D.case, D.action, D.due).where(D.case.in_(chunk)).tuples():
+        voted = voted_branches(chunk)
+        for case_id, action, due, branch in (D.select(D.case, D.action, D.due, D.voted_branch)
+                                             .where(D.case.in_(chunk)).tuples()):
             done = computed.get(case_id)
             expected = (done.action.code, done.action.due) if done and done.action else (None, None)
-            wrong += (action, due) != expected
+            wrong += (action, due, branch) != (*expected, voted.get(case_id))
     return missing, wrong
 
 

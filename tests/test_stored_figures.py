@@ -191,3 +191,27 @@ def test_check_reports_a_stored_due_date_that_disagrees_and_repair_recomputes_it
     out = capsys.readouterr().out
     assert "Recomputed every file's due date" in out and "no problems" in out
     assert all(D.get_by_id(i).due != Date(2000, 1, 1) for i in ids)
+
+
+def test_the_stored_voting_branch_gives_the_decisions_the_records_give(admin):
+    """A period's decisions per voting branch: the same from the stored branch (case_due) as
+    found from the steps, and an undone branch vote is not kept stored."""
+    from db import progress
+
+    first, last = datetime.date(2016, 1, 1), datetime.date(2021, 9, 30)
+    stored = progress._admissions(first, last)
+    assert models.CaseDue.select().where(models.CaseDue.voted_branch.is_null(False)).count() > 100
+    found = from_records(lambda: progress._admissions(first, last))
+    assert sorted(stored) == sorted(found) and len(stored) > 50
+    D = models.CaseDue
+    D.update(voted_branch=None).execute()  # without them: found from the steps, the same
+    assert sorted(progress._admissions(first, last)) == sorted(found)
+
+
+def test_an_undone_branch_vote_is_not_kept_as_the_voting_branch(admin):
+    C = models.CaseFile
+    case = C.select().where((C.stage == "branch_approved") & (C.status == "open")).first()
+    assert models.CaseDue.get_by_id(case.id).voted_branch is not None
+    pipeline.undo_last(admin, case.id, "Nhầm biểu quyết", datetime.date(2021, 9, 30))
+    assert models.CaseDue.get_by_id(case.id).voted_branch is None
+    assert worklist.stored_problems() == (0, 0)
