@@ -65,8 +65,14 @@ def _parent_map(as_of: datetime.date, current: dict[int, int | None]) -> dict[in
     return parents
 
 
-def _layout(as_of: datetime.date, include_ended: bool, columns: tuple):
-    """The unit rows (`columns`, id first, then founded, ended, parent), each unit's parent and
+def _columns() -> tuple:
+    """The unit columns the tree shows (the layout of every caller: read once, kept once)."""
+    U = models.Unit
+    return (U.id, U.code, U.name, U.level, U.org_type, U.category, U.sort_order, U.name_folded)
+
+
+def _layout(as_of: datetime.date, include_ended: bool):
+    """The unit rows (_columns(), then founded, ended, parent), each unit's parent and
     the set of units shown: those alive on `as_of` under their parents of that day, or with
     `include_ended` every unit ever, under its last parent.
 
@@ -75,10 +81,10 @@ def _layout(as_of: datetime.date, include_ended: bool, columns: tuple):
     every page of a list and every save checks the account's scope. The result is shared: read
     it, never change it."""
     token = models.Setting.select(models.Setting.value).where(models.Setting.key == models.TREE_VERSION).scalar()
-    key = (id(models.database.obj), token, as_of, include_ended, tuple(c.name for c in columns))
+    key = (id(models.database.obj), token, as_of, include_ended)
     kept = _LAYOUTS.get(key) if token is not None else None
     if kept is None:
-        kept = _read_layout(as_of, include_ended, columns)
+        kept = _read_layout(as_of, include_ended, _columns())
         if token is not None:
             if len(_LAYOUTS) >= 16:
                 _LAYOUTS.clear()
@@ -106,9 +112,7 @@ def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False
     Roots are the actor's scope root, or the top units when the actor sees everything.
     Children are in `sort_order`, then name.
     """
-    U = models.Unit
-    units, parents, visible, _kept = _layout(as_of, include_ended, (
-        U.id, U.code, U.name, U.level, U.org_type, U.category, U.sort_order, U.name_folded))
+    units, parents, visible, _kept = _layout(as_of, include_ended)
     kids: dict[int | None, list[tuple]] = {}
     for row in sorted(units, key=lambda r: (r[6], r[7])):
         if row[0] in visible:
@@ -131,8 +135,7 @@ def subtree_ids(actor: Actor, unit_id: int, as_of: datetime.date) -> list[int]:
 
     Called for every page of a list: it reads the unit rows and links, not the whole tree.
     """
-    U = models.Unit
-    _units, parents, visible, kept = _layout(as_of, False, (U.id,))
+    _units, parents, visible, kept = _layout(as_of, False)
     if unit_id not in visible:
         return []
     root = scope_root(actor)

@@ -40,6 +40,7 @@ from tui.widgets import PagedTable, UnitTree, fit, safe, translate_bindings
 BORN_WIDTH = 10
 NAME_MAX = 32
 DEFAULT_ROWS = 20  # until the table has been laid out
+FIRST_UNFOLDED_MAX = 500  # tree lines the first unfolding may show (two levels, else one)
 
 
 @dataclass(frozen=True)
@@ -271,12 +272,16 @@ class MainScreen(Screen):
             wanted = follow
         found = None
         tree.clear()
+        # the first time, the top units and the level below are unfolded, unless that makes a
+        # province's tens of thousands of branches lines to lay out (seconds, at start-up)
+        unfold = 1 if sum(len(r.children) + sum(len(c.children) for c in r.children)
+                          for r in message.roots) <= FIRST_UNFOLDED_MAX else 0
 
         def add(parent, unit: UnitNode, depth: int) -> None:
             nonlocal found
             if unit.children:
                 node = parent.add(self._tree_label(unit), data=unit)
-                if (first_time and depth <= 1) or unit.id in expanded:
+                if (first_time and depth <= unfold) or unit.id in expanded:
                     node.expand()
                 for child in unit.children:
                     add(node, child, depth + 1)

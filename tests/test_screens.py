@@ -521,3 +521,19 @@ async def test_no_color_on_a_16_colour_console_keeps_a_visible_cursor(make_app, 
         tree = app.screen.query_one(UnitTree)
         assert any(segment.style is not None and segment.style.underline
                    for segment in tree.render_line(0))
+
+
+async def test_a_large_tree_opens_with_only_its_top_unfolded(make_demo_app, monkeypatch):
+    """Two unfolded levels of a province are tens of thousands of lines, seconds to lay out at
+    start-up: past FIRST_UNFOLDED_MAX lines only the top units open unfolded."""
+    import screens.main
+
+    for limit, communes_open in ((500, True), (5, False)):
+        monkeypatch.setattr(screens.main, "FIRST_UNFOLDED_MAX", limit)
+        app = make_demo_app("demo_organiser")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            tree = app.screen.query_one(UnitTree)
+            (district,) = tree.root.children
+            assert district.is_expanded
+            assert any(c.is_expanded for c in district.children) is communes_open
