@@ -84,7 +84,7 @@ def _layout(as_of: datetime.date, include_ended: bool):
     key = (id(models.database.obj), token, as_of, include_ended)
     kept = _LAYOUTS.get(key) if token is not None else None
     if kept is None:
-        kept = _read_layout(as_of, include_ended, _columns())
+        kept = _read_layout(as_of, include_ended)
         if token is not None:
             if len(_LAYOUTS) >= 16:
                 _LAYOUTS.clear()
@@ -95,9 +95,9 @@ def _layout(as_of: datetime.date, include_ended: bool):
 _LAYOUTS: dict[tuple, tuple] = {}
 
 
-def _read_layout(as_of: datetime.date, include_ended: bool, columns: tuple):
+def _read_layout(as_of: datetime.date, include_ended: bool):
     U = models.Unit
-    units = list(U.select(*columns, U.founded, U.ended, U.parent).tuples())
+    units = list(U.select(*_columns(), U.founded, U.ended, U.parent).tuples())
     current = {row[0]: row[-1] for row in units}
     if include_ended:
         return units, current, set(current), {}
@@ -133,7 +133,8 @@ def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False
 def subtree_ids(actor: Actor, unit_id: int, as_of: datetime.date) -> list[int]:
     """The unit and every unit below it on `as_of` (empty when the actor may not see it).
 
-    Called for every page of a list: it reads the unit rows and links, not the whole tree.
+    Called for every page of a list and every save: the units and links are read again only
+    when the tree has changed (_layout).
     """
     _units, parents, visible, kept = _layout(as_of, False)
     if unit_id not in visible:

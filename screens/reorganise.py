@@ -659,15 +659,16 @@ class ChangeForm(FormScreen):
             return
         self._busy = True
         self.query_one(MessageBox).show([t("reorganise.checking")], good=True)
-        self._preview(self.request(values))
+        self._run(self.request(values), preview=True)
 
     @work(thread=True, exclusive=True, group="reorganise-form")
-    def _preview(self, request: ChangeRequest) -> None:
+    def _run(self, request: ChangeRequest, *, preview: bool) -> None:
+        """The change tried and rolled back (`preview`), or saved; the result shown after."""
         try:
-            result = run_change(self.context, request, preview=True)
+            result = run_change(self.context, request, preview=preview)
         finally:
             connection.close_database()  # this thread's connection only
-        self.app.call_from_thread(self._previewed, request, result)
+        self.app.call_from_thread(self._previewed if preview else self._committed, request, result)
 
     def _previewed(self, request: ChangeRequest, result: ChangeResult) -> None:
         self._busy = False
@@ -680,17 +681,9 @@ class ChangeForm(FormScreen):
             if confirmed:
                 self._busy = True
                 self.query_one(MessageBox).show([t("reorganise.saving")], good=True)
-                self._commit(request)
+                self._run(request, preview=False)
 
         self.app.push_screen(PreviewScreen(self.context, request, result), answered)
-
-    @work(thread=True, exclusive=True, group="reorganise-form")
-    def _commit(self, request: ChangeRequest) -> None:
-        try:
-            result = run_change(self.context, request, preview=False)
-        finally:
-            connection.close_database()  # this thread's connection only
-        self.app.call_from_thread(self._committed, request, result)
 
     def _committed(self, request: ChangeRequest, result: ChangeResult) -> None:
         self._busy = False
