@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from db import models
 from db.access import Actor, scope_root
@@ -23,7 +25,15 @@ class UnitNode:
     founded: datetime.date
     ended: datetime.date | None
     parent_id: int | None
-    children: tuple["UnitNode", ...] = field(default=())
+    # the units below are made when first asked for (a province's tree has tens of thousands,
+    # and a screen shows a few); left out of repr and ==, since Textual writes a worker's
+    # arguments with repr and a page request carries its unit
+    below: Callable[[int], tuple["UnitNode", ...]] | None = field(default=None, repr=False, compare=False)
+    child_count: int = field(default=0, compare=False)  # len(children), without making them
+
+    @cached_property
+    def children(self) -> tuple["UnitNode", ...]:
+        return self.below(self.id) if self.below is not None else ()
 
     @property
     def is_branch(self) -> bool:
@@ -56,10 +66,9 @@ def _parent_map(as_of: datetime.date, current: dict[int, int | None]) -> dict[in
     written without links is not shown as a root.
     """
     L = models.UnitLink
-    rows = (L.select(L.unit, L.parent)
-            .where((L.start <= as_of) & ((L.end.is_null()) | (L.end > as_of)))
-            .tuples())
-    linked = {unit_id for (unit_id,) in L.select(L.unit).distinct().tuples()}
+    rows = _plain_rows(L.select(L.unit, L.parent)
+                       .where((L.start <= as_of) & ((L.end.is_null()) | (L.end > as_of))))
+    linked = {unit_id for (unit_id,) in _plain_rows(L.select(L.unit).distinct())}
     parents = {unit_id: parent for unit_id, parent in current.items() if unit_id not in linked}
     parents.update({unit_id: parent_id for unit_id, parent_id in rows})
     return parents
@@ -95,9 +104,21 @@ def _layout(as_of: datetime.date, include_ended: bool):
 _LAYOUTS: dict[tuple, tuple] = {}
 
 
+def _plain_rows(query) -> list[tuple]:
+    """The query's rows as the driver gives them: peewee's conversion of each value costs a
+    third of a second for a province's units and links, and these columns need none but dates."""
+    return models.database.execute_sql(*query.sql()).fetchall()
+
+
+def _as_date(value):
+    return datetime.date.fromisoformat(value) if isinstance(value, str) else value
+
+
 def _read_layout(as_of: datetime.date, include_ended: bool):
     U = models.Unit
-    units = list(U.select(*_columns(), U.founded, U.ended, U.parent).tuples())
+    units = [(*row[:-3], _as_date(row[-3]), _as_date(row[-2]), row[-1])
+             for row in _plain_rows(U.select(*_columns(), U.founded, U.ended, U.parent)
+                                    .order_by(U.sort_order, U.name_folded, U.id))]
     current = {row[0]: row[-1] for row in units}
     if include_ended:
         return units, current, set(current), {}
@@ -112,16 +133,22 @@ def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False
     Roots are the actor's scope root, or the top units when the actor sees everything.
     Children are in `sort_order`, then name.
     """
-    units, parents, visible, _kept = _layout(as_of, include_ended)
-    kids: dict[int | None, list[tuple]] = {}
-    for row in sorted(units, key=lambda r: (r[6], r[7])):
-        if row[0] in visible:
-            parent = parents.get(row[0])
-            kids.setdefault(parent if parent in visible else None, []).append(row)
+    units, parents, visible, kept = _layout(as_of, include_ended)
+    kids = kept.get("kids")
+    if kids is None:  # kept with the layout it is made from
+        kids = {}
+        for row in units:  # read in the tree's order
+            if row[0] in visible:
+                parent = parents.get(row[0])
+                kids.setdefault(parent if parent in visible else None, []).append(row)
+        kept["kids"] = kids
+
+    def below(unit_id: int) -> tuple[UnitNode, ...]:
+        return tuple(build(k) for k in kids.get(unit_id, ()))
 
     def build(row) -> UnitNode:
         return UnitNode(row[0], row[1], row[2], row[3], row[4], row[5], row[8], row[9],
-                        parents.get(row[0]), tuple(build(k) for k in kids.get(row[0], ())))
+                        parents.get(row[0]), below, len(kids.get(row[0], ())))
 
     root = scope_root(actor)
     if root is None:

@@ -205,7 +205,7 @@ class MainScreen(Screen):
         yield Header(icon="")
         with Horizontal(id="main-body"):
             with Vertical(id="units-pane"):
-                tree = UnitTree(Text(""), id="units")
+                tree = UnitTree(Text(""), id="units", label=self._tree_label)
                 tree.show_root = False
                 if may_manage_accounts(self.context.actor):
                     tree._bindings.bind("U", "screen.accounts", t("accounts.key"))
@@ -262,7 +262,6 @@ class MainScreen(Screen):
             return
         tree = self.query_one(UnitTree)
         first_time = self._expanded is None
-        expanded = self._expanded or set()
         # keep the cursor where it was (else on the unit listed, else on the first root)
         cursor = tree.cursor_node.data if tree.cursor_node is not None else None
         cursor = cursor or self.unit
@@ -270,30 +269,20 @@ class MainScreen(Screen):
         follow, self._follow = self._follow, None
         if follow is not None:
             wanted = follow
-        found = None
-        tree.clear()
         # the first time, the top units and the level below are unfolded, unless that makes a
         # province's tens of thousands of branches lines to lay out (seconds, at start-up)
-        unfold = 1 if sum(len(r.children) + sum(len(c.children) for c in r.children)
+        unfold = 1 if sum(r.child_count + sum(c.child_count for c in r.children)
                           for r in message.roots) <= FIRST_UNFOLDED_MAX else 0
-
-        def add(parent, unit: UnitNode, depth: int) -> None:
-            nonlocal found
-            if unit.children:
-                node = parent.add(self._tree_label(unit), data=unit)
-                if (first_time and depth <= unfold) or unit.id in expanded:
-                    node.expand()
-                for child in unit.children:
-                    add(node, child, depth + 1)
-            else:
-                node = parent.add_leaf(self._tree_label(unit), data=unit)
-            if unit.id == wanted:
-                found = node
-
-        for root in message.roots:
-            add(tree.root, root, 0)
+        tree.keep_open = set() if first_time else self._expanded
+        tree.show_units(message.roots)
         if first_time:
+            for top in tree.root.children:
+                tree.open(top)
+                for below in top.children if unfold else ():
+                    tree.open(below)
             self._expanded = {n.data.id for n in self._walk(tree.root) if n.is_expanded and n.data}
+            tree.keep_open = self._expanded
+        found = tree.node_for(wanted) if wanted is not None else None
         if found is None and tree.root.children:
             found = tree.root.children[0]
         if found is not None:
@@ -398,7 +387,7 @@ class MainScreen(Screen):
         """The unit's node, unfolded down to and under the tree's cursor; None when the tree
         shown lacks it: the tree is read again and then lists it."""
         tree = self.query_one(UnitTree)
-        node = self._tree_node(unit_id)
+        node = tree.node_for(unit_id)
         if node is None:
             self.reload_after_change(unit_id)
             return None
@@ -408,15 +397,6 @@ class MainScreen(Screen):
             parent = parent.parent
         self.call_after_refresh(tree.move_cursor, node)
         return node
-
-    def _tree_node(self, unit_id: int):
-        stack = list(self.query_one(UnitTree).root.children)
-        while stack:
-            node = stack.pop()
-            if node.data is not None and node.data.id == unit_id:
-                return node
-            stack.extend(node.children)
-        return None
 
     def action_worklist(self) -> None:
         """The work list of the unit whose people are listed (and everything below it)."""

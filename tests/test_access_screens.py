@@ -8,7 +8,7 @@ import datetime
 from db import models
 from db.access import account_actor
 from screens.worklist import WorklistScreen
-from tests.ui_helpers import screen_text, settle
+from tests.ui_helpers import screen_text, settle, tree_nodes
 from tui.app import KetnapApp
 from tui.context import AppContext
 from tui.widgets import PagedTable, UnitTree
@@ -18,14 +18,7 @@ OWN = "NS-NP-07"
 
 
 def tree_units(app) -> set[str]:
-    tree = app.screen.query_one(UnitTree)
-    found, stack = set(), list(tree.root.children)
-    while stack:
-        node = stack.pop()
-        if node.data is not None:
-            found.add(node.data.code)
-        stack.extend(node.children)
-    return found
+    return {node.data.code for node in tree_nodes(app)}
 
 
 async def test_the_secretary_sees_one_branch_the_organiser_the_district(demo_db):

@@ -22,7 +22,7 @@ from screens.reorganise import ReorganiseScreen
 from screens.reorganise_2025 import (CommunesScreen, GuideScreen, NewCommuneForm,
                                      PlanPreviewScreen, UnitsTable)
 from tests.test_screens import content_text
-from tests.ui_helpers import open_unit, screen_text, settle
+from tests.ui_helpers import open_unit, screen_text, settle, tree_nodes
 from tui import i18n
 from tui.app import KetnapApp
 from tui.context import AppContext
@@ -143,14 +143,10 @@ def preview_text(screen: PlanPreviewScreen) -> str:
 
 
 def tree_children(app, code: str) -> set[str]:
-    tree = app.screen.query_one(UnitTree)
-    stack = list(tree.root.children)
-    while stack:
-        node = stack.pop()
-        if node.data.code == code:
-            return {child.data.code for child in node.children}
-        stack.extend(node.children)
-    raise AssertionError(code)
+    node = next((n for n in tree_nodes(app) if n.data.code == code), None)
+    if node is None:
+        raise AssertionError(code)
+    return {child.data.code for child in node.children}
 
 
 async def test_grouping_previewing_going_back_and_saving(make_app, demo_db):

@@ -17,7 +17,7 @@ from screens.help import HelpScreen
 from screens.main import MainScreen
 from screens.reorganise import ChangeForm, PreviewScreen, ReorganiseScreen, SplitForm
 from tests.test_screens import content_text
-from tests.ui_helpers import open_unit, screen_text, settle
+from tests.ui_helpers import open_unit, screen_text, settle, tree_nodes
 from tui import i18n
 from tui.app import KetnapApp
 from tui.context import AppContext
@@ -77,13 +77,7 @@ def last_audit_moved() -> list[dict]:
 
 
 def tree_codes(app) -> set[str]:
-    tree = app.screen.query_one(UnitTree)
-    stack, codes = list(tree.root.children), set()
-    while stack:
-        node = stack.pop()
-        codes.add(node.data.code)
-        stack.extend(node.children)
-    return codes
+    return {node.data.code for node in tree_nodes(app)}
 
 
 MERGE = dict(decision="45-QĐ/ĐU", decided="20/09/2021", effective="01/10/2021",

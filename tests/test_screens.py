@@ -537,3 +537,37 @@ async def test_a_large_tree_opens_with_only_its_top_unfolded(make_demo_app, monk
             (district,) = tree.root.children
             assert district.is_expanded
             assert any(c.is_expanded for c in district.children) is communes_open
+
+
+async def test_a_folded_unit_gets_its_branches_when_unfolded_and_a_jump_reaches_any_unit(make_demo_app, monkeypatch):
+    """A province's tree adds a unit's children when it is first unfolded (adding tens of
+    thousands of nodes took seconds at start-up); unfolding, the palette's jump and the
+    back key still reach every unit."""
+    import screens.main
+
+    monkeypatch.setattr(screens.main, "FIRST_UNFOLDED_MAX", 5)
+    app = make_demo_app("demo_organiser")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        tree = app.screen.query_one(UnitTree)
+        (district,) = tree.root.children
+        commune = district.children[0]
+        assert not commune.is_expanded and len(commune.children) == 0  # not added until unfolded
+        tree.focus()
+        tree.move_cursor(commune)
+        await pilot.press("right")
+        await pilot.pause()
+        names = [n.label.plain for n in commune.children]
+        assert commune.is_expanded and len(names) == commune.data.child_count > 0
+        assert names[0] in screen_text(app)
+        await pilot.press("right")  # into the first branch
+        assert tree.cursor_node is commune.children[0]
+        # a branch of another commune, never unfolded: the jump unfolds down to it and lists it
+        other = next(c for c in reversed(district.children) if c.data.child_count and c is not commune)
+        assert len(other.children) == 0
+        branch = other.data.children[-1]
+        app.screen.go_to_unit(branch.id)
+        await settle(pilot)
+        assert app.screen.unit.id == branch.id and other.is_expanded
+        assert tree.cursor_node.data.id == branch.id
+        assert branch.name in screen_text(app)

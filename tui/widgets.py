@@ -196,7 +196,12 @@ class PagedTable(DataTable):
 
 
 class UnitTree(Tree):
-    """A tree of units: Enter selects, Space or the arrows fold and unfold."""
+    """A tree of units: Enter selects, Space or the arrows fold and unfold.
+
+    The nodes' data are `db.units.UnitNode`s. A unit's children are added to the tree when it is
+    first unfolded, not when the tree is shown: a province has tens of thousands of branches,
+    and adding their nodes took seconds at start-up. `keep_open` holds the ids of units that
+    unfold again as soon as their parent's children are added (what the user left unfolded)."""
 
     HELP_TITLE = "help.tree"
 
@@ -210,17 +215,86 @@ class UnitTree(Tree):
         Binding("space", "toggle_node", "keys.toggle_node", show=False, id="tree.toggle"),
     ]
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, label=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         translate_bindings(self)
         self.auto_expand = False
         self.guide_depth = 2  # narrow guides leave more room for the names
+        self.label_for = label or (lambda unit: Text(unit.name))
+        self.keep_open: set[int] = set()
+        self._roots: list = []
+        self._parent_of: dict[int, object] | None = None  # unit id -> the UnitNode above it
+
+    def show_units(self, roots) -> None:
+        """Show these units (a new reading of the tree): the top ones, and below them what is
+        in `keep_open`."""
+        self.clear()
+        self._roots = roots
+        self._parent_of = None  # made when first asked for
+        for root in roots:
+            node = self._add_unit(self.root, root)
+            if root.id in self.keep_open:
+                self.open(node)
+
+    def _add_unit(self, parent, unit):
+        if unit.children:
+            return parent.add(self.label_for(unit), data=unit)
+        return parent.add_leaf(self.label_for(unit), data=unit)
+
+    def fill(self, node) -> None:
+        """Add the node's children, if not yet added."""
+        unit = node.data
+        if unit is None or node.children or not unit.children:
+            return
+        for child in unit.children:
+            added = self._add_unit(node, child)
+            if child.id in self.keep_open:
+                self.open(added)
+
+    def open(self, node) -> None:
+        """Unfold the node, its children added."""
+        self.fill(node)
+        if node.allow_expand and not node.is_expanded:
+            node.expand()
+
+    def node_for(self, unit_id: int):
+        """The unit's node (its parents' children added on the way, nothing unfolded); None when
+        the tree shown lacks it."""
+        if self._parent_of is None:
+            parent_of: dict[int, object] = {}
+            stack = [(root, None) for root in self._roots]
+            while stack:
+                unit, parent = stack.pop()
+                parent_of[unit.id] = parent
+                stack.extend((child, unit) for child in unit.children)
+            self._parent_of = parent_of
+        if unit_id not in self._parent_of:
+            return None
+        chain = [unit_id]
+        while (parent := self._parent_of.get(chain[-1])) is not None:
+            chain.append(parent.id)
+        node = self.root
+        for ident in reversed(chain):
+            self.fill(node)
+            node = next((child for child in node.children
+                         if child.data is not None and child.data.id == ident), None)
+            if node is None:
+                return None
+        return node
+
+    def _toggle_node(self, node) -> None:
+        self.fill(node)  # Space and a click
+        super()._toggle_node(node)
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded) -> None:
+        self.fill(event.node)  # any other unfolding (shift+space unfolds the siblings)
 
     def action_unfold(self) -> None:
         node = self.cursor_node
-        if node is None or not node.children:
+        if node is None or not node.allow_expand:
             return
-        if node.is_expanded:
+        self.fill(node)
+        if node.is_expanded and node.children:
             self.move_cursor(node.children[0])
         else:
             node.expand()
@@ -229,7 +303,7 @@ class UnitTree(Tree):
         node = self.cursor_node
         if node is None:
             return
-        if node.is_expanded and node.children:
+        if node.is_expanded and node.allow_expand:
             node.collapse()
         elif node.parent is not None and node.parent is not self.root:
             self.move_cursor(node.parent)
