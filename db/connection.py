@@ -6,6 +6,7 @@ SQLite-only SQL (pragmas, the backup API) lives here and in db/search.py alone.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import sqlite3
 import tomllib
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from peewee import Database, SqliteDatabase
+from peewee import SQL, Database, SqliteDatabase
 from playhouse.migrations import Runner
 from playhouse.schema_diff import diff_models
 
@@ -379,3 +380,18 @@ def resolve_today(option: str | None, environ: dict | None = None) -> Today:
     if stored:
         return Today(datetime.date.fromisoformat(stored), "database")
     return Today(datetime.datetime.now(VIETNAM).date(), "clock")
+
+
+def among(column, ids, *, by_index: bool = True):
+    """`column IN ids` for a query: one parameter per id when they are few (the planner can use
+    an index with the list), else one JSON array, since a province holds tens of thousands of
+    units, past SQLite's limit on parameters, and peewee builds a long list slowly.
+
+    `by_index=False`: with a long list, keep the planner off the column's index, for a query
+    read in another index's order and stopped after a page (a page of a province's people is
+    the first rows by name that pass the test, not a million rows read by branch and sorted)."""
+    ids = sorted(set(ids))
+    if len(ids) <= 500:
+        return column.in_(ids)
+    tested = column if by_index else column + 0
+    return tested.in_(SQL("(SELECT value FROM json_each(?))", (json.dumps(ids),)))

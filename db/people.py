@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from peewee import JOIN, SQL, fn
 
-from db import models, search
+from db import connection, models, search
 from db.access import Actor, may_see_background
 from db.units import subtree_ids
 
@@ -71,11 +71,17 @@ def _open_cases(ids: list[int]) -> dict[int, tuple[int, str]]:
             if status == "open" and stage != "official"}
 
 
-def _base_query(unit_ids: list[int], kind: str, as_of: datetime.date, name_filter: str | None = None):
+def _base_query(unit_ids: list[int], kind: str, as_of: datetime.date, name_filter: str | None = None,
+                *, paged: bool = False, counted: bool = False):
+    """`paged`: read in name order and stopped after a page (see connection.among); `counted`:
+    only counted, so without the branch's name (a third of the time of a province's count)."""
     P, U = models.Person, models.Unit
-    query = (P.select(P.id, P.full_name, P.born, P.sex, U.code, U.name, P.sort_key, P.public_role)
-             .join(U, JOIN.LEFT_OUTER, on=(P.branch == U.id))
-             .where(P.branch.in_(unit_ids)))
+    if counted:
+        query = P.select(P.id)
+    else:
+        query = (P.select(P.id, P.full_name, P.born, P.sex, U.code, U.name, P.sort_key, P.public_role)
+                 .join(U, JOIN.LEFT_OUTER, on=(P.branch == U.id)))
+    query = query.where(connection.among(P.branch, unit_ids, by_index=not paged))
     condition = search.name_filter_ids_sql(name_filter) if name_filter else None
     if condition is not None:  # the `/` filter: the names with words starting with the typed ones
         sql, params = condition
@@ -106,7 +112,7 @@ def people_page(actor: Actor, unit_id: int, as_of: datetime.date, *, kind: str =
     if not unit_ids:
         return Page((), False, False)
     P = models.Person
-    query = _base_query(unit_ids, kind, as_of, name_filter)
+    query = _base_query(unit_ids, kind, as_of, name_filter, paged=True)
     if before is not None:
         query = query.where((P.sort_key < before[0]) | ((P.sort_key == before[0]) & (P.id < before[1])))
         raw = list(query.order_by(P.sort_key.desc(), P.id.desc()).limit(limit + 1).tuples())
@@ -137,7 +143,7 @@ def people_count(actor: Actor, unit_id: int, as_of: datetime.date, *, kind: str 
     unit_ids = subtree_ids(actor, unit_id, as_of)
     if not unit_ids:
         return 0
-    return _base_query(unit_ids, kind, as_of, name_filter).count()
+    return _base_query(unit_ids, kind, as_of, name_filter, counted=True).count()
 
 
 def people_position(actor: Actor, unit_id: int, as_of: datetime.date, person_id: int, *,
