@@ -61,6 +61,27 @@ def test_every_message_has_vietnamese_and_english():
     assert not missing, f"messages lacking a language: {missing}"
 
 
+def test_a_changed_locale_file_is_read_again_not_taken_from_the_kept_copy(tmp_path, monkeypatch):
+    locale = tmp_path / "locale"
+    locale.mkdir()
+    (locale / "a.toml").write_text('[greet]\nvi = "Chào"\nen = "Hello"\n', encoding="utf-8")
+    monkeypatch.setattr(i18n, "LOCALE_DIR", locale)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    i18n.catalogue.cache_clear()
+    try:
+        assert i18n.catalogue()["greet"]["en"] == "Hello"
+        assert list((tmp_path / "cache" / "ketnap").glob("messages-*.json"))  # kept for the next start
+        i18n.catalogue.cache_clear()
+        assert i18n.catalogue()["greet"]["en"] == "Hello"  # from the kept copy
+        (locale / "a.toml").write_text('[greet]\nvi = "Xin chào"\nen = "Good day"\n', encoding="utf-8")
+        i18n.catalogue.cache_clear()
+        assert i18n.catalogue()["greet"] == {"vi": "Xin chào", "en": "Good day"}
+        assert len(list((tmp_path / "cache" / "ketnap").glob("messages-*"))) == 1  # the old copy gone
+    finally:
+        monkeypatch.undo()
+        i18n.catalogue.cache_clear()
+
+
 def test_messages_take_the_same_placeholders_in_both_languages():
     import string
 
