@@ -237,14 +237,14 @@ class UnitTree(Tree):
                 self.open(node)
 
     def _add_unit(self, parent, unit):
-        if unit.children:
+        if unit.child_count:
             return parent.add(self.label_for(unit), data=unit)
         return parent.add_leaf(self.label_for(unit), data=unit)
 
     def fill(self, node) -> None:
         """Add the node's children, if not yet added."""
         unit = node.data
-        if unit is None or node.children or not unit.children:
+        if unit is None or node.children or not unit.child_count:
             return
         for child in unit.children:
             added = self._add_unit(node, child)
