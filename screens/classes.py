@@ -351,6 +351,9 @@ class ClassListScreen(ListFilter, Screen):
         name_w = min(24, max(width * 2 // 7, 12))
         branch_w = min(18, max(width // 6, 8))
         table.clear(columns=True)
+        # the height set here, not left to the table: it learns its rows' height only when
+        # idle, and was drawn without rows in between (classes.tcss: at most 4 rows and the header)
+        table.styles.height = min(len(warnings), 4) + 1
         table.add_column(t("main.col.name"), key="name", width=name_w + 1)
         table.add_column(t("main.col.branch"), key="branch", width=branch_w + 1)
         rest = max(width - name_w - branch_w - 3, 10)

@@ -602,12 +602,15 @@ class ProgressScreen(Screen):
             self.call_after_refresh(self._redraw)
 
     def _redraw(self) -> None:
-        if self.stats is not None:
+        # only when the width changed: a redraw empties and refills the tables, which is bytes
+        # over a slow link, and a resize comes also when nothing is to be drawn anew
+        if self.stats is not None and self._table_width() != getattr(self, "_drawn_width", None):
             self._show_children(self.stats)
             self._show_funnel(self.stats)
             self._show_chart()
 
     def _show_children(self, s: Stats) -> None:
+        self._drawn_width = self._table_width()
         table = self.query_one("#progress-children", DataTable)
         title = self.query_one("#children-title", Static)
         keep = self._select
@@ -619,6 +622,9 @@ class ProgressScreen(Screen):
         self._select = None
         table.clear(columns=True)
         table.display = bool(s.children)
+        # the height set here, not left to the table: it learns its rows' height only when idle,
+        # and was drawn without rows in between
+        table.styles.height = min(len(s.children), CHILD_ROWS) + 1
         if not s.children:
             title.update(Text(t("progress.no_children")))
             return
@@ -649,6 +655,7 @@ class ProgressScreen(Screen):
     def _show_funnel(self, s: Stats) -> None:
         table = self.query_one("#progress-funnel", DataTable)
         table.clear(columns=True)
+        table.styles.height = len(FUNNEL) + 1  # one row a stage and the header (see _show_children)
         width = self._table_width()
         names = {stage: code_name("stage", stage) for stage in FUNNEL}
         name_w = min(max(len(n) for n in names.values()), max(width // 3, 12))
