@@ -386,12 +386,14 @@ def _keep_tally(day: Date, counts: dict[int, tuple[int, int]]) -> None:
     if is_read_only():
         return
     MT = models.MemberTally
-    rows = [(day, unit, official, probationary) for unit, (official, probationary) in counts.items()]
+    # one statement made once and run for every row (the first panel of a day keeps tens of
+    # thousands: building a statement of them all took longer than counting them)
+    statement, _ = MT.insert(day=day, unit=0, official=0, probationary=0).on_conflict_replace().sql()
+    stored_day = day.isoformat()  # as DateField stores it
+    rows = [(stored_day, unit, official, probationary) for unit, (official, probationary) in counts.items()]
     try:
         with models.database.atomic():
-            for start in range(0, len(rows), 5000):
-                MT.insert_many(rows[start:start + 5000], fields=[MT.day, MT.unit, MT.official, MT.probationary]) \
-                    .on_conflict_replace().execute()
+            models.database.cursor().executemany(statement, rows)
             others = [d for (d,) in MT.select(MT.day).where(MT.day != day).distinct()
                       .order_by(MT.day.desc()).tuples()]
             if len(others) >= _TALLY_DAYS:  # the day just counted, and the latest others
