@@ -290,7 +290,9 @@ def _admissions(first: Date, last: Date, units: set[int] | None = None,
             C.select(C.id).where(_within(C.branch, units, tree))
             | S.select(S.case).where((S.stage == "branch_approved") & _within(S.unit, units, tree))))
     rows = models.database.execute_sql(*query.sql()).fetchall()
-    return [(case, _day(day), branch) for case, day, branch in rows if units is None or branch in units]
+    days: dict = {}  # each date read once (a year of decisions falls on a few hundred days)
+    return [(case, days.get(day) or days.setdefault(day, _day(day)), branch) for case, day, branch in rows
+            if units is None or branch in units]
 
 
 def _day(value) -> Date:
@@ -301,13 +303,13 @@ def _count_admitted(tree: Tree, unit_id: int, admissions) -> int:
     return sum(1 for _case, day, branch in admissions if unit_id in tree.ancestors(branch, day))
 
 
-def _admitted_under(tree: Tree, admissions) -> Counter:
-    """How many of `admissions` count for each unit: every unit above the voting branch on the
-    decision's day (one pass, for a unit and all its children at once)."""
+def _admitted_under(tree: Tree, admissions, wanted: set[int] | None = None) -> Counter:
+    """How many of `admissions` count for each unit (of `wanted`, when given): every unit above
+    the voting branch on the decision's day (one pass, for a unit and all its children at once)."""
     chains = Counter(tree.ancestors(branch, day) for _case, day, branch in admissions)
     counts: Counter = Counter()
     for chain, times in chains.items():
-        for unit in chain:
+        for unit in (chain if wanted is None else chain & wanted):
             counts[unit] += times
     return counts
 
@@ -343,6 +345,11 @@ def _members(tree: Tree, unit_id: int, day: Date) -> tuple[int, int]:
     inside = tree.subtree(unit_id, day)
     MT = models.MemberTally
     mine = _within(MT.unit, inside, tree)
+    # every unit's counts kept (the usual case): summed in SQL, not read row by row
+    kept, official, probationary = models.database.execute_sql(*MT.select(
+        fn.COUNT(MT.unit), fn.SUM(MT.official), fn.SUM(MT.probationary)).where((MT.day == day) & mine).sql()).fetchone()
+    if kept == len(inside):
+        return official or 0, probationary or 0
     counts = {unit: (official, probationary) for unit, official, probationary in models.database.execute_sql(*(
         MT.select(MT.unit, MT.official, MT.probationary).where((MT.day == day) & mine).sql())).fetchall()}
     missing = inside - counts.keys()
@@ -577,15 +584,15 @@ def stats(actor: Actor, unit_id: int | None, year: int, as_of: Date, *, today: D
     term = models.Term.select().where((models.Term.start <= as_of) & (models.Term.end >= as_of)).first()
     first = min(Date(year, 1, 1), term.start) if term is not None else Date(year, 1, 1)
     read = _admissions(first, as_of, tree.ever_below(unit_id), tree)
-    under = _admitted_under(tree, [a for a in read if a[1] >= Date(year, 1, 1)])
+    below = tree.children_on(as_of).get(unit_id, []) if children else []
+    under = _admitted_under(tree, [a for a in read if a[1] >= Date(year, 1, 1)], {unit_id, *below})
     admitted = under[unit_id]
     counts = _funnel(tree, as_of, inside)
     funnel = {stage: counts.get(stage, 0) for stage in FUNNEL}
     official, probationary = _members(tree, unit_id, as_of)
     kids = []
     if children:
-        below = sorted(tree.children_on(as_of).get(unit_id, []),
-                       key=lambda u: (tree.units[u].sort_order, tree.units[u].code))
+        below = sorted(below, key=lambda u: (tree.units[u].sort_order, tree.units[u].code))
         goals = targets_for(below, year)
         kids = [ChildFigures(tree.ref_on(child, as_of), under[child], goals.get(child)) for child in below]
         kids.sort(key=lambda c: (c.target_percent is None, -(c.target_percent or 0)))
