@@ -360,13 +360,16 @@ def _members(tree: Tree, unit_id: int, day: Date) -> tuple[int, int]:
     return sum(o for o, _p in counts.values()), sum(p for _o, p in counts.values())
 
 
+_MANY_UNITS = 500  # past this, the member counts read every unit's affiliations in unit order
+
+
 def _count_members(tree: Tree, units: set[int], day: Date) -> dict[int, tuple[int, int]]:
     """(official, probationary) members on `day` of each of these units (their affiliation that
     day), zero included."""
     M, A = models.Membership, models.Affiliation
     alive = (M.ceremony_on <= day) & (M.ended_on.is_null() | (M.ended_on > day)) \
         & (A.start <= day) & (A.end.is_null() | (A.end > day))
-    if len(units) > 500:
+    if len(units) > _MANY_UNITS:
         # many units (the first panel of a day): every unit's affiliations in the order of their
         # index, each person's membership looked up by person, so no million rows sorted to group
         query = (A.select(A.unit, fn.COUNT(M.id), fn.SUM(Case(None, [(M.official_on <= day, 1)], 0)))

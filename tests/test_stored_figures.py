@@ -152,6 +152,23 @@ def test_member_counts_are_kept_and_follow_a_change(admin):
     assert again.members == counts.members - 1 == len(fig.member_ids(unit, TODAY))
 
 
+@pytest.mark.parametrize("day", DAYS[:4])
+def test_the_members_of_every_unit_counted_at_once_are_each_units_members(admin, monkeypatch, day):
+    """The first panel of a day counts every unit at once, reading the affiliations unit by unit
+    (past a few hundred units: the demo has fewer, so the threshold is lowered here)."""
+    tree = progress.Tree()
+    units = set(tree.units)
+    one_by_one = progress._count_members(tree, units, day)
+    monkeypatch.setattr(progress, "_MANY_UNITS", 0)
+    at_once = progress._count_members(tree, units, day)
+    assert at_once == one_by_one
+    for unit in (fig.unit_id("NS"), fig.unit_id("NS-NP")):
+        inside = tree.subtree(unit, day)
+        assert sum(at_once[u][0] for u in inside) == len(fig.member_ids(unit, day, official=True))
+        assert sum(sum(at_once[u]) for u in inside) == len(fig.member_ids(unit, day))
+    assert sum(sum(v) for v in at_once.values()) > 100
+
+
 def test_only_a_few_days_of_member_counts_are_kept(admin):
     district = fig.unit_id("NS")
     days = [Date(2021, 9, 30) - datetime.timedelta(days=30 * n) for n in range(7)]
