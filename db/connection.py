@@ -244,6 +244,9 @@ _TREE_CHANGED = (f"INSERT INTO setting (key, value) VALUES ('{TREE_VERSION}', he
 _TALLY_OF_PERSON = ("DELETE FROM member_tally WHERE unit_id IN "
                     "(SELECT unit_id FROM affiliation WHERE person_id = {row}.person_id)")
 _TALLY_OF_UNIT = "DELETE FROM member_tally WHERE unit_id = {row}.unit_id"
+# The kept counts of people sent to class (models.ClassTally) all go when an enrolment, a class,
+# an affiliation or the unit tree changes: a figure reads them all, and only a few are kept.
+_CLASS_TALLY = "DELETE FROM class_tally"
 _CACHE_TRIGGERS = {
     "membership_tally_insert": ("AFTER INSERT ON membership", _TALLY_OF_PERSON.format(row="NEW")),
     "membership_tally_update": ("AFTER UPDATE ON membership", _TALLY_OF_PERSON.format(row="OLD") + "; "
@@ -270,15 +273,20 @@ _CACHE_TRIGGERS = {
        for table in ("unit", "unit_link") for event in ("INSERT", "UPDATE", "DELETE")},
     **{f"{table}_due_{event.lower()}": (f"AFTER {event} ON {table}", _EVERY)
        for table in ("unit_link", "workday_exception") for event in ("INSERT", "UPDATE", "DELETE")},
+    **{f"{table}_class_tally_{event.lower()}": (f"AFTER {event} ON {table}", _CLASS_TALLY)
+       for table in ("enrolment", "training_class", "affiliation", "unit", "unit_link")
+       for event in ("INSERT", "UPDATE", "DELETE")},
 }
 
 
 def install_cache_triggers(database: Database) -> None:
     """The triggers that keep the stored figures honest: due dates marked stale (models.CaseDue),
-    member counts removed (models.MemberTally), the tree's token changed (TREE_VERSION)."""
+    member counts removed (models.MemberTally), the counts of people sent to class removed
+    (models.ClassTally), the tree's token changed (TREE_VERSION)."""
     tables = {row[0] for row in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
     for name, (when, action) in _CACHE_TRIGGERS.items():
-        if when.split(" ON ")[-1] in tables:  # a migration installs those of the tables it has made
+        # a migration installs those of the tables it has made (read and written)
+        if when.split(" ON ")[-1] in tables and (action != _CLASS_TALLY or "class_tally" in tables):
             database.execute_sql(f"CREATE TRIGGER IF NOT EXISTS {name} {when} FOR EACH ROW BEGIN {action}; END")
 
 

@@ -180,9 +180,10 @@ class Affiliation(BaseModel):
     end = DateField(null=True)
 
     class Meta:
-        # the last: every column the member counts read, so that they read the index alone
+        # the last two: every column the member counts read, so that they read the index alone
+        # (by person for a few units, by unit for every unit at once)
         indexes = ((("unit", "start"), False), (("person", "start"), False),
-                   (("person", "start", "end", "unit"), False))
+                   (("person", "start", "end", "unit"), False), (("unit", "start", "end", "person"), False))
 
 
 # --- candidate files ----------------------------------------------------------------------
@@ -246,8 +247,10 @@ class Membership(BaseModel):
     end_reason = CharField(null=True)  # deceased / struck_off / moved_out / ...
 
     class Meta:
-        # every column the member counts read, so that they read the index alone
-        indexes = ((("ceremony_on", "ended_on", "official_on", "person"), False),)
+        # every column the member counts read, so that they read the index alone (by day for a
+        # few units, by person for every unit at once)
+        indexes = ((("ceremony_on", "ended_on", "official_on", "person"), False),
+                   (("person", "ceremony_on", "ended_on", "official_on"), False))
 
 
 class CaseMove(BaseModel):
@@ -274,6 +277,22 @@ class MemberTally(BaseModel):
 
     class Meta:
         primary_key = CompositeKey("day", "unit")
+
+
+class ClassTally(BaseModel):
+    """How many people a unit had sent to the year's awareness classes by a day (the panel's
+    `sent_to_class`), kept once counted: counting them looks up the affiliation of each of a
+    province's tens of thousands of trainees. Triggers (db.connection.install_cache_triggers)
+    remove every row when an enrolment, a class, an affiliation or the unit tree changes; a
+    missing row is counted again (db.progress)."""
+
+    day = DateField()
+    year = IntegerField()
+    unit = ForeignKeyField(Unit, on_delete="CASCADE", index=True)
+    sent = IntegerField()
+
+    class Meta:
+        primary_key = CompositeKey("day", "year", "unit")
 
 
 class Step(BaseModel):
@@ -447,7 +466,8 @@ class WorkdayException(BaseModel):
 ALL_MODELS = [
     Unit, UnitLink, UnitChange, UnitChangePart, Term, Target,
     Person, Affiliation, Membership,
-    CaseFile, CaseDue, CaseMove, MemberTally, Step, CaseEvent, Resolution, Document, Introducer, Helper, Certificate,
+    CaseFile, CaseDue, CaseMove, MemberTally, ClassTally,
+    Step, CaseEvent, Resolution, Document, Introducer, Helper, Certificate,
     TrainingClass, ClassPlan, Enrolment,
     Account, AuditEntry, Setting, WorkdayException,
 ]

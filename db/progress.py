@@ -6,12 +6,13 @@ dated on or before it), memberships and affiliations, classes, targets; and the 
 stood on each date that matters (a decision counts for the units its branch sat under on the
 decision's date), so that last year's report comes out the same today.
 
-Three things are kept between reads so that a province's panel does not read a million rows:
+Four things are kept between reads so that a province's panel does not read a million rows:
 each file's next action and due date (models.CaseDue, db.worklist), which answers for a day on
 or after the file's last dated record and gives the recorded stage and the overdue count; each
-unit's member counts per day (models.MemberTally); and the unit tree (`Tree.current`). Triggers
-installed by migration 0004 (db.connection.install_cache_triggers) drop or mark what a change
-makes wrong, and whatever is missing is computed from the records.
+unit's member counts per day (models.MemberTally); the number a unit sent to the year's
+awareness classes by a day (models.ClassTally); and the unit tree (`Tree.current`). Triggers
+installed by migrations 0004 and 0009 (db.connection.install_cache_triggers) drop or mark what
+a change makes wrong, and whatever is missing is computed from the records.
 """
 
 from __future__ import annotations
@@ -289,7 +290,9 @@ def _admissions(first: Date, last: Date, units: set[int] | None = None,
             C.select(C.id).where(_within(C.branch, units, tree))
             | S.select(S.case).where((S.stage == "branch_approved") & _within(S.unit, units, tree))))
     rows = models.database.execute_sql(*query.sql()).fetchall()
-    return [(case, _day(day), branch) for case, day, branch in rows if units is None or branch in units]
+    days: dict = {}  # each date read once (a year of decisions falls on a few hundred days)
+    return [(case, days.get(day) or days.setdefault(day, _day(day)), branch) for case, day, branch in rows
+            if units is None or branch in units]
 
 
 def _day(value) -> Date:
@@ -300,13 +303,13 @@ def _count_admitted(tree: Tree, unit_id: int, admissions) -> int:
     return sum(1 for _case, day, branch in admissions if unit_id in tree.ancestors(branch, day))
 
 
-def _admitted_under(tree: Tree, admissions) -> Counter:
-    """How many of `admissions` count for each unit: every unit above the voting branch on the
-    decision's day (one pass, for a unit and all its children at once)."""
+def _admitted_under(tree: Tree, admissions, wanted: set[int] | None = None) -> Counter:
+    """How many of `admissions` count for each unit (of `wanted`, when given): every unit above
+    the voting branch on the decision's day (one pass, for a unit and all its children at once)."""
     chains = Counter(tree.ancestors(branch, day) for _case, day, branch in admissions)
     counts: Counter = Counter()
     for chain, times in chains.items():
-        for unit in chain:
+        for unit in (chain if wanted is None else chain & wanted):
             counts[unit] += times
     return counts
 
@@ -342,6 +345,11 @@ def _members(tree: Tree, unit_id: int, day: Date) -> tuple[int, int]:
     inside = tree.subtree(unit_id, day)
     MT = models.MemberTally
     mine = _within(MT.unit, inside, tree)
+    # every unit's counts kept (the usual case): summed in SQL, not read row by row
+    kept, official, probationary = models.database.execute_sql(*MT.select(
+        fn.COUNT(MT.unit), fn.SUM(MT.official), fn.SUM(MT.probationary)).where((MT.day == day) & mine).sql()).fetchone()
+    if kept == len(inside):
+        return official or 0, probationary or 0
     counts = {unit: (official, probationary) for unit, official, probationary in models.database.execute_sql(*(
         MT.select(MT.unit, MT.official, MT.probationary).where((MT.day == day) & mine).sql())).fetchall()}
     missing = inside - counts.keys()
@@ -352,15 +360,25 @@ def _members(tree: Tree, unit_id: int, day: Date) -> tuple[int, int]:
     return sum(o for o, _p in counts.values()), sum(p for _o, p in counts.values())
 
 
+_MANY_UNITS = 500  # past this, the member counts read every unit's affiliations in unit order
+
+
 def _count_members(tree: Tree, units: set[int], day: Date) -> dict[int, tuple[int, int]]:
     """(official, probationary) members on `day` of each of these units (their affiliation that
     day), zero included."""
     M, A = models.Membership, models.Affiliation
-    query = (M.select(A.unit, fn.COUNT(M.id), fn.SUM(Case(None, [(M.official_on <= day, 1)], 0)))
-             .join(A, on=(A.person == M.person))
-             .where((M.ceremony_on <= day) & (M.ended_on.is_null() | (M.ended_on > day))
-                    & (A.start <= day) & (A.end.is_null() | (A.end > day)) & _within(A.unit, units, tree))
-             .group_by(A.unit))
+    alive = (M.ceremony_on <= day) & (M.ended_on.is_null() | (M.ended_on > day)) \
+        & (A.start <= day) & (A.end.is_null() | (A.end > day))
+    if len(units) > _MANY_UNITS:
+        # many units (the first panel of a day): every unit's affiliations in the order of their
+        # index, each person's membership looked up by person, so no million rows sorted to group
+        query = (A.select(A.unit, fn.COUNT(M.id), fn.SUM(Case(None, [(M.official_on <= day, 1)], 0)))
+                 .join(M, JOIN.CROSS)
+                 .where((M.person == A.person) & alive & _within(A.unit, units, tree)).group_by(A.unit))
+    else:
+        query = (M.select(A.unit, fn.COUNT(M.id), fn.SUM(Case(None, [(M.official_on <= day, 1)], 0)))
+                 .join(A, on=(A.person == M.person)).where(alive & _within(A.unit, units, tree))
+                 .group_by(A.unit))
     found = {unit: (0, 0) for unit in units}
     for unit, total, official in models.database.execute_sql(*query.sql()).fetchall():
         found[unit] = (official or 0, total - (official or 0))
@@ -378,12 +396,14 @@ def _keep_tally(day: Date, counts: dict[int, tuple[int, int]]) -> None:
     if is_read_only():
         return
     MT = models.MemberTally
-    rows = [(day, unit, official, probationary) for unit, (official, probationary) in counts.items()]
+    # one statement made once and run for every row (the first panel of a day keeps tens of
+    # thousands: building a statement of them all took longer than counting them)
+    statement, _ = MT.insert(day=day, unit=0, official=0, probationary=0).on_conflict_replace().sql()
+    stored_day = day.isoformat()  # as DateField stores it
+    rows = [(stored_day, unit, official, probationary) for unit, (official, probationary) in counts.items()]
     try:
         with models.database.atomic():
-            for start in range(0, len(rows), 5000):
-                MT.insert_many(rows[start:start + 5000], fields=[MT.day, MT.unit, MT.official, MT.probationary]) \
-                    .on_conflict_replace().execute()
+            models.database.cursor().executemany(statement, rows)
             others = [d for (d,) in MT.select(MT.day).where(MT.day != day).distinct()
                       .order_by(MT.day.desc()).tuples()]
             if len(others) >= _TALLY_DAYS:  # the day just counted, and the latest others
@@ -421,13 +441,58 @@ def targets_for(unit_ids: list[int], year: int) -> dict[int, int]:
 
 
 def _sent_to_class(tree: Tree, unit_id: int, year: int, as_of: Date) -> int:
+    """`_count_sent` as kept for the unit, year and day (models.ClassTally), counted and kept
+    when missing."""
+    CT = models.ClassTally
+    kept = models.database.execute_sql(*CT.select(CT.sent).where(
+        (CT.day == as_of) & (CT.year == year) & (CT.unit == unit_id)).sql()).fetchone()
+    if kept is not None:
+        return kept[0]
+    sent = _count_sent(tree, unit_id, year, as_of)
+    _keep_class_tally(as_of, year, unit_id, sent)
+    return sent
+
+
+def _keep_class_tally(day: Date, year: int, unit_id: int, sent: int) -> None:
+    """Store a count just made, dropping those of older days past the few kept. Only a cache:
+    when the database cannot take the write now (read-only, busy), nothing is stored."""
+    from db.connection import is_read_only
+
+    if is_read_only():
+        return
+    CT = models.ClassTally
+    try:
+        with models.database.atomic():
+            CT.insert(day=day, year=year, unit=unit_id, sent=sent).on_conflict_replace().execute()
+            others = [d for (d,) in CT.select(CT.day).where(CT.day != day).distinct()
+                      .order_by(CT.day.desc()).tuples()]
+            if len(others) >= _TALLY_DAYS:
+                CT.delete().where(CT.day.not_in([day, *others[:_TALLY_DAYS - 1]])).execute()
+    except OperationalError:
+        pass
+
+
+def class_tally_problems() -> int:
+    """How many kept counts of people sent to class (models.ClassTally) differ from a count
+    made now from the records: for `ketnap check`."""
+    CT = models.ClassTally
+    tree = Tree()
+    return sum(1 for day, year, unit, sent in CT.select(CT.day, CT.year, CT.unit, CT.sent).tuples()
+               if unit not in tree.units or sent != _count_sent(tree, unit, year, day))
+
+
+def _count_sent(tree: Tree, unit_id: int, year: int, as_of: Date) -> int:
+    """How many people were sent to the year's awareness classes started by `as_of` by a branch
+    of the unit: their branch on the class's first day, under the unit that day."""
     E, C, A = models.Enrolment, models.TrainingClass, models.Affiliation
     query = (E.select(E.person, C.start, A.unit).join(C, on=(E.training_class == C.id))
              .join(A, on=((A.person == E.person) & (A.start <= C.start) & (A.end.is_null() | (A.end > C.start))))
              .where((C.kind == "awareness") & C.start.is_null(False) & (C.start >= Date(year, 1, 1))
                     & (C.start <= as_of) & _within(A.unit, tree.ever_below(unit_id), tree)))
-    return len({person for person, start, unit in models.database.execute_sql(*query.sql()).fetchall()
-                if unit_id in tree.ancestors(unit, _day(start))})
+    rows = models.database.execute_sql(*query.sql()).fetchall()
+    counted = {(unit, start): unit_id in tree.ancestors(unit, _day(start)) for unit, start in
+               {(unit, start) for _person, start, unit in rows}}
+    return len({person for person, start, unit in rows if counted[unit, start]})
 
 
 def _classes(tree: Tree, unit_id: int, year: int, as_of: Date, kind: str) -> ClassFigures:
@@ -522,15 +587,15 @@ def stats(actor: Actor, unit_id: int | None, year: int, as_of: Date, *, today: D
     term = models.Term.select().where((models.Term.start <= as_of) & (models.Term.end >= as_of)).first()
     first = min(Date(year, 1, 1), term.start) if term is not None else Date(year, 1, 1)
     read = _admissions(first, as_of, tree.ever_below(unit_id), tree)
-    under = _admitted_under(tree, [a for a in read if a[1] >= Date(year, 1, 1)])
+    below = tree.children_on(as_of).get(unit_id, []) if children else []
+    under = _admitted_under(tree, [a for a in read if a[1] >= Date(year, 1, 1)], {unit_id, *below})
     admitted = under[unit_id]
     counts = _funnel(tree, as_of, inside)
     funnel = {stage: counts.get(stage, 0) for stage in FUNNEL}
     official, probationary = _members(tree, unit_id, as_of)
     kids = []
     if children:
-        below = sorted(tree.children_on(as_of).get(unit_id, []),
-                       key=lambda u: (tree.units[u].sort_order, tree.units[u].code))
+        below = sorted(below, key=lambda u: (tree.units[u].sort_order, tree.units[u].code))
         goals = targets_for(below, year)
         kids = [ChildFigures(tree.ref_on(child, as_of), under[child], goals.get(child)) for child in below]
         kids.sort(key=lambda c: (c.target_percent is None, -(c.target_percent or 0)))

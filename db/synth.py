@@ -639,6 +639,7 @@ class _Builder:
             database.execute_sql("INSERT OR IGNORE INTO case_due (case_id, stale) SELECT id, 1 FROM case_file "
                                  "WHERE id > (SELECT coalesce(max(case_id), 0) FROM case_due)")
             models.MemberTally.delete().execute()
+            models.ClassTally.delete().execute()
             new_tree_version(database)
             install_cache_triggers(database)
 

@@ -304,10 +304,12 @@ def stored_problems() -> tuple[int, int]:
 
 def restore_stored() -> None:
     """Every stored figure recomputed from the records (`ketnap check --repair`): each file's
-    next action, in this write transaction; the member counts, on their next reading."""
+    next action, in this write transaction; the member counts and the counts of people sent to
+    class, on their next reading."""
     models.database.execute_sql("INSERT OR IGNORE INTO case_due (case_id, stale) SELECT id, 1 FROM case_file")
     models.database.execute_sql("UPDATE case_due SET stale = 1")
     models.MemberTally.delete().execute()
+    models.ClassTally.delete().execute()
     refresh_due()
 
 

@@ -8,6 +8,7 @@ auto-pilot that waits for the workers, so the two differ only in what the apps d
     python -m tests.bench [--runs N] [--panel-people N]
     python -m tests.bench --synth N [--runs N]   (only: a synthetic province of N people)
     python -m tests.bench --search-only [--runs N]   (only: the search on the 1,000,000-person file)
+    python -m tests.bench --panel-only [--runs N]   (only: the progress panels on that file)
 
 The progress panels are also measured on a synthetic province (1,000,000 people unless
 --panel-people says otherwise; 0 skips it), built once into bench-synth-N.sqlite3 beside the
@@ -382,6 +383,14 @@ def synth_figures(people: int, runs: int) -> list[tuple[str, float, float | None
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _print_panels(people: int, runs: int) -> None:
+    print(f"progress panels on a synthetic province of {people:,} people vs one aggregate "
+          f"SQL query over the same rows, median of {runs}")
+    print(f"{'figure':<38}{'ketnap':>10}{'bare SQL':>12}{'ratio':>8}")
+    for name, ours, base in panel_figures_on(people, runs):
+        print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--probe", nargs=2, metavar=("KIND", "DB"), help=argparse.SUPPRESS)
@@ -392,7 +401,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="only: load a synthetic province of N people and time it")
     parser.add_argument("--search-only", action="store_true",
                         help="only: the search on the synthetic province (--panel-people N)")
+    parser.add_argument("--panel-only", action="store_true",
+                        help="only: the progress panels on the synthetic province (--panel-people N)")
     args = parser.parse_args(argv)
+    if args.panel_only:
+        _print_panels(args.panel_people, args.runs)
+        return 0
     if args.search_only:
         figures, count = search_figures_on(args.panel_people, args.runs)
         print(f"search on a synthetic province of {args.panel_people:,} people ({count} queries x "
@@ -445,11 +459,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.panel_people:
         print()
-        print(f"progress panels on a synthetic province of {args.panel_people:,} people vs one aggregate "
-              f"SQL query over the same rows, median of {args.runs}")
-        print(f"{'figure':<38}{'ketnap':>10}{'bare SQL':>12}{'ratio':>8}")
-        for name, ours, base in panel_figures_on(args.panel_people, args.runs):
-            print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
+        _print_panels(args.panel_people, args.runs)
         figures, count = search_figures_on(args.panel_people, args.runs)
         print()
         print(f"search on a synthetic province of {args.panel_people:,} people ({count} queries x "

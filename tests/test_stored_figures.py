@@ -1,5 +1,6 @@
-"""The figures kept between reads (migration 0004): each file's stored next action and due date
-(models.CaseDue), each unit's member counts per day (models.MemberTally) and the unit tree kept
+"""The figures kept between reads (migrations 0004 and 0009): each file's stored next action and
+due date (models.CaseDue), each unit's member counts per day (models.MemberTally), the number a
+unit sent to the year's awareness classes by a day (models.ClassTally) and the unit tree kept
 in memory (db.progress.Tree.current). What a user would notice if one of them went wrong is a
 work list, an overdue count or a member count that does not match the records: every test here
 compares the figures with the stored rows in use against the same figures computed from the
@@ -151,6 +152,23 @@ def test_member_counts_are_kept_and_follow_a_change(admin):
     assert again.members == counts.members - 1 == len(fig.member_ids(unit, TODAY))
 
 
+@pytest.mark.parametrize("day", DAYS[:4])
+def test_the_members_of_every_unit_counted_at_once_are_each_units_members(admin, monkeypatch, day):
+    """The first panel of a day counts every unit at once, reading the affiliations unit by unit
+    (past a few hundred units: the demo has fewer, so the threshold is lowered here)."""
+    tree = progress.Tree()
+    units = set(tree.units)
+    one_by_one = progress._count_members(tree, units, day)
+    monkeypatch.setattr(progress, "_MANY_UNITS", 0)
+    at_once = progress._count_members(tree, units, day)
+    assert at_once == one_by_one
+    for unit in (fig.unit_id("NS"), fig.unit_id("NS-NP")):
+        inside = tree.subtree(unit, day)
+        assert sum(at_once[u][0] for u in inside) == len(fig.member_ids(unit, day, official=True))
+        assert sum(sum(at_once[u]) for u in inside) == len(fig.member_ids(unit, day))
+    assert sum(sum(v) for v in at_once.values()) > 100
+
+
 def test_only_a_few_days_of_member_counts_are_kept(admin):
     district = fig.unit_id("NS")
     days = [Date(2021, 9, 30) - datetime.timedelta(days=30 * n) for n in range(7)]
@@ -159,6 +177,55 @@ def test_only_a_few_days_of_member_counts_are_kept(admin):
     MT = models.MemberTally
     kept = sorted(d for (d,) in MT.select(MT.day).distinct().tuples())
     assert len(kept) == progress._TALLY_DAYS and days[-1] in kept
+
+
+def test_counts_sent_to_class_are_kept_and_follow_a_change(admin):
+    unit = fig.unit_id("NS-NP")
+    first = progress.stats(admin, unit, 2021, TODAY, children=False).sent_to_class
+    assert first == fig.sent_to_class(unit, 2021, TODAY) == 23
+    CT = models.ClassTally
+    assert CT.get((CT.day == TODAY) & (CT.year == 2021) & (CT.unit == unit)).sent == 23
+    # one of them had not been enrolled after all: the kept count goes, the figure follows
+    E = models.Enrolment
+    person = progress.sent_to_class_list(admin, unit, 2021, TODAY)[0].person_id
+    E.delete().where(E.person == person).execute()
+    assert CT.select().count() == 0
+    again = progress.stats(admin, unit, 2021, TODAY, children=False).sent_to_class
+    assert again == first - 1 == fig.sent_to_class(unit, 2021, TODAY)
+    # the branch that sent someone moves to another district: the count follows the tree
+    sent = progress.sent_to_class_list(admin, unit, 2021, TODAY)
+    A = models.Affiliation
+    branch = A.select(A.unit).where((A.person == sent[0].person_id) & (A.start <= sent[0].date)
+                                    & (A.end.is_null() | (A.end > sent[0].date))).scalar()
+    other = models.Unit.select(models.Unit.id).where(models.Unit.code == "NS").scalar()
+    with connection.write_transaction():
+        models.Unit.update(parent=None).where(models.Unit.id == branch).execute()
+        models.UnitLink.delete().where(models.UnitLink.unit == branch).execute()
+    assert CT.select().count() == 0
+    moved = progress.stats(admin, unit, 2021, TODAY, children=False).sent_to_class
+    assert moved == fig.sent_to_class(unit, 2021, TODAY) < again
+    assert progress.stats(admin, other, 2021, TODAY, children=False).sent_to_class == \
+        fig.sent_to_class(other, 2021, TODAY)
+
+
+def test_check_reports_a_kept_count_sent_to_class_that_disagrees(admin, demo_db, capsys):
+    from db import audit
+    from tui import cli
+
+    audit.write_current_head()
+    unit = fig.unit_id("NS-NP")
+    progress.stats(admin, unit, 2021, TODAY, children=False)
+    user = ("--db", demo_db, "--user", "demo_admin", "--lang", "en")
+    assert cli.main([*user, "check", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stored_figures"]["class_counts_wrong"] == 0
+    CT = models.ClassTally
+    CT.update(sent=99).where(CT.unit == unit).execute()
+    assert progress.stats(admin, unit, 2021, TODAY, children=False).sent_to_class == 99  # what a panel shows
+    assert cli.main([*user, "check"]) == 1
+    assert "1 disagree with the records" in capsys.readouterr().out
+    assert cli.main([*user, "check", "--repair"]) == 0
+    assert "no problems" in capsys.readouterr().out
+    assert progress.stats(admin, unit, 2021, TODAY, children=False).sent_to_class == 23
 
 
 def test_the_kept_tree_is_read_again_after_a_unit_changes(admin):
@@ -180,7 +247,8 @@ def test_check_reports_a_stored_due_date_that_disagrees_and_repair_recomputes_it
     user = ("--db", demo_db, "--user", "demo_admin", "--lang", "en")
     assert cli.main([*user, "check", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["stored_figures"] == {"triggers": True, "files_without_next_action": 0, "next_actions_wrong": 0}
+    assert doc["stored_figures"] == {"triggers": True, "files_without_next_action": 0, "next_actions_wrong": 0,
+                                     "class_counts_wrong": 0}
     D = models.CaseDue
     wrong = D.select().where(D.action.is_null(False)).order_by(D.case).limit(2)
     ids = [row.case_id for row in wrong]

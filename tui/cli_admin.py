@@ -185,7 +185,7 @@ def cmd_check(args, session) -> int:
 def check_report(today) -> tuple[bool, dict, list[str]]:
     """What `ketnap check` finds on the bound database: (ok, the JSON document, the lines of
     text). Also run by `ketnap restore` on the database it put in place."""
-    from db import audit, connection, rules_check, worklist
+    from db import audit, connection, progress, rules_check, worklist
     from tui.cli import safe
 
     integrity = connection.integrity_problems()
@@ -195,9 +195,10 @@ def check_report(today) -> tuple[bool, dict, list[str]]:
     database = connection.models.database.obj
     kept_triggers = connection.cache_triggers_installed(database)
     missing, wrong = worklist.stored_problems()
+    class_counts_wrong = progress.class_tally_problems()
     rules = rules_check.check_recorded_steps(today)
     ok = (not integrity and not foreign and append_only and chain.ok and kept_triggers and not missing
-          and not wrong and rules.ok)
+          and not wrong and not class_counts_wrong and rules.ok)
     document = {"ok": ok, "integrity": integrity, "foreign_keys": foreign,
                 "audit": {"entries": chain.entries, "first_broken": chain.first_broken,
                           "broken": chain.broken_reason,
@@ -205,7 +206,7 @@ def check_report(today) -> tuple[bool, dict, list[str]]:
                           "head_problem": chain.head_problem, "behind": chain.behind,
                           "append_only": append_only},
                 "stored_figures": {"triggers": kept_triggers, "files_without_next_action": missing,
-                                   "next_actions_wrong": wrong},
+                                   "next_actions_wrong": wrong, "class_counts_wrong": class_counts_wrong},
                 "rules": {"files_checked": rules.files_checked,
                           "broken": [{"case_id": b.case_id, "seq": b.seq, "stage": b.stage,
                                       "date": b.date.isoformat(), "codes": list(b.codes)}
@@ -227,6 +228,8 @@ def check_report(today) -> tuple[bool, dict, list[str]]:
         lines.append(t("cli.admin.check_cache_triggers_gone"))
     if missing or wrong:
         lines.append(t("cli.admin.check_stored_bad", missing=i18n.number(missing), wrong=i18n.number(wrong)))
+    if class_counts_wrong:
+        lines.append(t("cli.admin.check_class_tally_bad", n=i18n.number(class_counts_wrong)))
     if chain.head_problem:
         lines.append(t(f"cli.admin.check_head_{chain.head_problem}",
                        id=chain.head[0] if chain.head else "", n=chain.behind))
