@@ -18,14 +18,13 @@ a change makes wrong, and whatever is missing is computed from the records.
 from __future__ import annotations
 
 import datetime
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from peewee import JOIN, SQL, Case, OperationalError, fn
 
-from db import models
+from db import connection, models
 from db.access import Actor, NotFound, scope_root
 from db.cases import UnitRef
 from db.connection import TREE_VERSION
@@ -253,14 +252,11 @@ def _ref(unit: models.Unit) -> UnitRef:
 
 def _within(column, ids, tree: Tree):
     """`column IN ids` for a query: nothing to check when `ids` holds every unit (a province's
-    panel), and one JSON parameter rather than one per unit (a province holds tens of thousands
-    of units, past SQLite's limit on parameters)."""
+    panel), else connection.among (one JSON parameter for a long list)."""
     ids = set(ids)
     if len(ids) >= len(tree.units) and ids >= tree.units.keys():
         return SQL("1 = 1")
-    if len(ids) <= 500:  # a list SQLite's planner can use an index with
-        return column.in_(sorted(ids))
-    return column.in_(SQL("(SELECT value FROM json_each(?))", (json.dumps(sorted(ids)),)))
+    return connection.among(column, ids)
 
 
 # --- the figures --------------------------------------------------------------------------------
