@@ -32,7 +32,7 @@ DEMO_DB = ROOT / "bench-demo.sqlite3"
 
 # --- probe: runs in a child process ---------------------------------------------------------
 
-def _patch_run_to_report_ready() -> None:
+def _patch_run_to_report_ready(every_screen: bool) -> None:
     import textual.app
 
     original = textual.app.App.run
@@ -47,6 +47,16 @@ def _patch_run_to_report_ready() -> None:
                 break
         rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         print(f"READY {rss_kib}", flush=True)
+        if every_screen:
+            from tests.bench_screens import visit_every_screen
+
+            try:
+                visited = await visit_every_screen(pilot)
+            except Exception as exc:  # noqa: BLE001 - told to the driver, which stops
+                print(f"FAILED {type(exc).__name__}: {exc}", flush=True)
+            else:
+                rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                print(f"SCREENS {rss_kib} {len(visited)} {'|'.join(visited)}", flush=True)
         pilot.app.exit()
 
     def run(self, *args, **kwargs):
@@ -57,7 +67,10 @@ def _patch_run_to_report_ready() -> None:
 
 
 def probe(kind: str, db_path: str) -> int:
-    _patch_run_to_report_ready()
+    """`kind` "empty": the empty Textual app; "ketnap": ketnap on `db_path`, as `ketnap --db`
+    opens it (as the login running it); "ketnap-screens": the same, then every screen in turn
+    (tests.bench_screens) before the peak memory is read again."""
+    _patch_run_to_report_ready(every_screen=kind == "ketnap-screens")
     if kind == "empty":
         from textual.app import App, ComposeResult
         from textual.widgets import Footer, Header, Label
