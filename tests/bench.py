@@ -26,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.bench_table import Figure, people_label, print_figures, under, within
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DB = ROOT / "bench-demo.sqlite3"
 
@@ -90,19 +92,58 @@ def probe(kind: str, db_path: str) -> int:
 
 # --- driver -----------------------------------------------------------------------------------
 
-def _measure(kind: str, db_path: str) -> tuple[float, int]:
+def _measure(kind: str, db_path: str) -> tuple[float, int, int | None]:
+    """Seconds to the first screen ready, peak memory then (KiB) and, for "ketnap-screens",
+    after every screen (KiB); a probe that fails raises RuntimeError with what it said."""
     env = dict(os.environ, TERM="xterm-256color")
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "tests.bench", "--probe", kind, db_path],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    elapsed = rss = None
     for line in proc.stdout:
         if line.startswith("READY "):
             elapsed = time.perf_counter() - started
             rss = int(line.split()[1])
+            if kind != "ketnap-screens":
+                break
+        elif line.startswith("SCREENS "):
             proc.wait(timeout=60)
-            return elapsed, rss
+            return elapsed, rss, int(line.split()[1])
+        elif line.startswith("FAILED "):
+            proc.wait(timeout=60)
+            raise RuntimeError(f"{kind} on {db_path}: {line[7:].strip()}")
+    if elapsed is not None and kind != "ketnap-screens":
+        proc.wait(timeout=60)
+        return elapsed, rss, None
     proc.wait()
     raise RuntimeError(f"{kind} never became ready: {proc.stderr.read()[-2000:]}")
+
+
+def startup_figures(db_path: str, runs: int, people: int | None) -> list[Figure]:
+    """Start-up to the first screen ready, peak memory then, and peak memory after every screen
+    (tests.bench_screens), ketnap as the login running it (the administrator of a synthetic
+    province) against the empty Textual app, median of `runs` interleaved runs each. Aims: on
+    the demo 1.3x and 1.5x; on a synthetic province 1.5x, and 2x after every screen."""
+    results: dict[str, list[tuple[float, int, int | None]]] = {"empty": [], "ketnap-screens": []}
+    _measure("empty", db_path)  # warm the file cache for both alike
+    _measure("ketnap", db_path)
+    for _ in range(runs):  # interleaved, so drift hits both alike
+        for kind in results:
+            results[kind].append(_measure(kind, db_path))
+
+    def med(kind: str, index: int) -> float:
+        return statistics.median(r[index] for r in results[kind])
+
+    demo = people is None
+    label = people_label(people)
+    return [
+        Figure("start-up to first screen ready", med("ketnap-screens", 0), med("empty", 0),
+               "empty Textual app", "s", within(1.3 if demo else 1.5), label),
+        Figure("peak memory, first screen", med("ketnap-screens", 1) / 1024, med("empty", 1) / 1024,
+               "empty Textual app", "MiB", within(1.5) if demo else None, label),
+        Figure("peak memory after every screen", med("ketnap-screens", 2) / 1024, med("empty", 1) / 1024,
+               "empty Textual app", "MiB", within(2.0), label),
+    ]
 
 
 def _ensure_demo() -> str:
@@ -395,6 +436,39 @@ def synth_figures(people: int, runs: int) -> list[tuple[str, float, float | None
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _rows(figures, base_name: str, people: str, aims: dict[str, object] | None = None) -> list[Figure]:
+    """(name "... (unit)", ours, baseline) tuples as table rows; `aims` by name without unit."""
+    out = []
+    for name, ours, base in figures:
+        unit = ""
+        if name.endswith(")") and " (" in name:
+            name, unit = name[:-1].rsplit(" (", 1)
+        out.append(Figure(name, ours, base, base_name if base is not None else "", unit,
+                          (aims or {}).get(name.strip()), people))
+    return out
+
+
+PANEL_AIM_MS = 300
+SEARCH_AIM_MS = 20
+
+
+def pipeline_rows(db_path: str, runs: int) -> list[Figure]:
+    return _rows(pipeline_figures(db_path, runs), "bare SQL", "demo")
+
+
+def panel_rows(people: int, runs: int) -> list[Figure]:
+    """The province's progress panel under 0.3 s, against one aggregate SQL query."""
+    return _rows(panel_figures_on(people, runs), "one aggregate SQL query", people_label(people),
+                 {"progress panel, top unit": under(PANEL_AIM_MS)})
+
+
+def search_rows(people: int, runs: int) -> list[Figure]:
+    """Search everywhere, p95 under 20 ms, against the plain FTS5 prefix query."""
+    figures, _count = search_figures_on(people, runs)
+    return _rows(figures, "plain FTS5 prefix query", people_label(people),
+                 {"search everywhere p95": under(SEARCH_AIM_MS)})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--probe", nargs=2, metavar=("KIND", "DB"), help=argparse.SUPPRESS)
@@ -406,70 +480,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--search-only", action="store_true",
                         help="only: the search on the synthetic province (--panel-people N)")
     args = parser.parse_args(argv)
-    if args.search_only:
-        figures, count = search_figures_on(args.panel_people, args.runs)
-        print(f"search on a synthetic province of {args.panel_people:,} people ({count} queries x "
-              f"{args.runs} runs) vs the plain FTS5 prefix query (MATCH, LIMIT, no ranking); aim p95 < 20 ms")
-        print(f"{'figure':<38}{'ketnap':>10}{'plain FTS':>12}{'ratio':>8}")
-        for name, ours, base in figures:
-            print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
-        return 0
     if args.probe:
         return probe(*args.probe)
+    if args.search_only:
+        print_figures(search_rows(args.panel_people, args.runs),
+                      f"search on a synthetic province, {args.runs} runs of each query")
+        return 0
     if args.synth:
-        print(f"synthetic province of {args.synth:,} people: the load timed once, the reads median of "
-              f"{args.runs * 3} each")
-        print(f"{'figure':<38}{'ketnap':>12}{'bare SQL':>12}{'ratio':>8}")
-        for name, ours, base in synth_figures(args.synth, args.runs * 3):
-            if base is None:
-                print(f"{name:<38}{ours:>12.2f}")
-            else:
-                print(f"{name:<38}{ours:>12.2f}{base:>12.2f}{ours / base:>8.1f}")
+        print_figures(_rows(synth_figures(args.synth, args.runs * 3), "bare SQL", people_label(args.synth)),
+                      f"a synthetic province loaded once, the reads median of {args.runs * 3} each")
         return 0
 
     db_path = _ensure_demo()
-    results: dict[str, list[tuple[float, int]]] = {"empty": [], "ketnap": []}
-    _measure("empty", db_path)  # warm the file cache for both alike
-    _measure("ketnap", db_path)
-    for _ in range(args.runs):  # interleaved, so drift hits both alike
-        for kind in results:
-            results[kind].append(_measure(kind, db_path))
-
-    def med(kind: str, index: int) -> float:
-        return statistics.median(r[index] for r in results[kind])
-
-    rows = [
-        ("start-up to first screen ready (s)", med("ketnap", 0), med("empty", 0), 1.3),
-        ("peak memory (MiB)", med("ketnap", 1) / 1024, med("empty", 1) / 1024, 1.5),
-    ]
-    print(f"ketnap start-up on the demo database vs an empty Textual app, "
-          f"median of {args.runs} interleaved runs each (headless)")
-    print(f"{'figure':<38}{'ketnap':>10}{'empty app':>12}{'ratio':>8}{'aim':>8}")
-    for name, ours, base, aim in rows:
-        ratio = ours / base
-        print(f"{name:<38}{ours:>10.3f}{base:>12.3f}{ratio:>8.2f}{'<=' + str(aim):>8}"
-              f"{'' if ratio <= aim else '  (over)'}")
-
-    print()
-    print(f"candidate files on the demo vs bare SQL reading (or writing) the same rows, median of {args.runs * 3}")
-    print(f"{'figure':<38}{'ketnap':>10}{'bare SQL':>12}{'ratio':>8}")
-    for name, ours, base in pipeline_figures(db_path, args.runs * 3):
-        print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
-
+    figures = startup_figures(db_path, args.runs, None)
+    figures += pipeline_rows(db_path, args.runs * 3)
     if args.panel_people:
-        print()
-        print(f"progress panels on a synthetic province of {args.panel_people:,} people vs one aggregate "
-              f"SQL query over the same rows, median of {args.runs}")
-        print(f"{'figure':<38}{'ketnap':>10}{'bare SQL':>12}{'ratio':>8}")
-        for name, ours, base in panel_figures_on(args.panel_people, args.runs):
-            print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
-        figures, count = search_figures_on(args.panel_people, args.runs)
-        print()
-        print(f"search on a synthetic province of {args.panel_people:,} people ({count} queries x "
-              f"{args.runs} runs) vs the plain FTS5 prefix query (MATCH, LIMIT, no ranking); aim p95 < 20 ms")
-        print(f"{'figure':<38}{'ketnap':>10}{'plain FTS':>12}{'ratio':>8}")
-        for name, ours, base in figures:
-            print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
+        figures += panel_rows(args.panel_people, args.runs)
+        figures += search_rows(args.panel_people, args.runs)
+    print_figures(figures, f"start-up median of {args.runs} interleaved runs (headless), the demo's "
+                  f"candidate files median of {args.runs * 3}, panels median of {args.runs}")
     return 0
 
 
