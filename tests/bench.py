@@ -71,7 +71,8 @@ def _patch_run_to_report_ready(every_screen: bool) -> None:
             from tests.bench_screens import visit_every_screen
 
             try:
-                visited = await visit_every_screen(pilot)
+                visited = await visit_every_screen(
+                    pilot, on_shown=lambda name: print(f"SCREEN {peak_rss_kib()} {name}", flush=True))
             except Exception as exc:  # noqa: BLE001 - told to the driver, which stops
                 print(f"FAILED {type(exc).__name__}: {exc}", flush=True)
             else:
@@ -89,7 +90,8 @@ def _patch_run_to_report_ready(every_screen: bool) -> None:
 def probe(kind: str, db_path: str) -> int:
     """`kind` "empty": the empty Textual app; "ketnap": ketnap on `db_path`, as `ketnap --db`
     opens it (as the login running it); "ketnap-screens": the same, then every screen in turn
-    (tests.bench_screens) before the peak memory is read again."""
+    (tests.bench_screens), a line "SCREEN peak-KiB name" as each is shown, before the peak
+    memory is read again."""
     _patch_run_to_report_ready(every_screen=kind == "ketnap-screens")
     if kind == "empty":
         from textual.app import App, ComposeResult

@@ -38,7 +38,7 @@ async def _settled(pilot) -> None:
 
 
 async def _open(pilot, name: str, keys: tuple[str, ...], screen_class: str,
-                shown: Callable[[object], bool] = _has_rows, visited: list[str] | None = None) -> object:
+                shown: Callable[[object], bool] = _has_rows, visited: _Visits | None = None) -> object:
     """Press `keys`, then wait until a screen of class `screen_class` is on top, settled, and
     `shown(screen)`; the screen."""
     await pilot.press(*keys)
@@ -87,12 +87,27 @@ def _busiest_branch() -> int:
     return branch_id
 
 
-async def visit_every_screen(pilot, search_text: str = "nguyen van") -> list[str]:
+class _Visits(list):
+    """The names of the screens shown, in order; `on_shown(name)` is called as each is shown."""
+
+    def __init__(self, on_shown: Callable[[str], None] | None) -> None:
+        super().__init__()
+        self.on_shown = on_shown
+
+    def append(self, name: str) -> None:
+        super().append(name)
+        if self.on_shown is not None:
+            self.on_shown(name)
+
+
+async def visit_every_screen(pilot, search_text: str = "nguyen van",
+                             on_shown: Callable[[str], None] | None = None) -> list[str]:
     """From the first screen (settled): every screen in turn, back to the first screen after each;
-    the names of the screens shown, in order."""
+    the names of the screens shown, in order. `on_shown(name)` is called while each is shown
+    (the probe prints the peak memory there: which screen makes it grow)."""
     from screens.main import MainScreen
 
-    visited: list[str] = []
+    visited = _Visits(on_shown)
     main = pilot.app.screen
     if not isinstance(main, MainScreen) or not main.ready_for_input:
         raise ScreenNotShown("the first screen is not the tree and people list, ready")
@@ -149,7 +164,7 @@ async def visit_every_screen(pilot, search_text: str = "nguyen van") -> list[str
     await _open(pilot, "change history of a case file", ("y",), "AuditScreen", _always, visited)
     await _back(pilot, "CaseScreen")
     await _back(pilot)
-    return visited
+    return list(visited)
 
 
 def _palette_has_options(screen) -> bool:

@@ -13,7 +13,7 @@ from tests.bench_screens import ScreenNotShown, visit_every_screen
 from tests.bench_table import NONE, Figure, format_table, under, within
 
 
-def _tour(location: str, actor) -> list[str]:
+def _tour(location: str, actor, on_shown=None) -> list[str]:
     from db import connection
     from tests.bench_terminal import _settle
     from tui.app import KetnapApp
@@ -25,7 +25,7 @@ def _tour(location: str, actor) -> list[str]:
         app = KetnapApp(AppContext(location, actor, today, "vi"))
         async with app.run_test(size=(80, 24)) as pilot:
             await _settle(pilot)
-            return await visit_every_screen(pilot)
+            return await visit_every_screen(pilot, on_shown=on_shown)
 
     return asyncio.run(run())
 
@@ -33,7 +33,8 @@ def _tour(location: str, actor) -> list[str]:
 def test_an_administrator_visits_every_screen_with_its_data(demo_db):
     from db.access import account_actor
 
-    visited = _tour(demo_db, account_actor("tester"))
+    told: list[str] = []
+    visited = _tour(demo_db, account_actor("tester"), told.append)
     for screen in ("tree and people list", "work list", "classes", "a class", "progress panel",
                    "the people behind a number", "search (Ctrl+F)", "command palette (Ctrl+P)", "help (F1)",
                    "change history of a unit", "change history of a person", "accounts",
@@ -41,6 +42,7 @@ def test_an_administrator_visits_every_screen_with_its_data(demo_db):
                    "change history of a case file"):
         assert screen in visited
     assert len(visited) == len(set(visited))
+    assert told == visited  # the probe prints the peak memory as each screen is shown
 
 
 def test_a_screen_that_does_not_open_stops_the_tour(demo_db):
