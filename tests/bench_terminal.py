@@ -1,4 +1,4 @@
-"""`make bench`, after tests.bench: what a user feels in the terminal, against a baseline
+"""`make bench` (tests.bench_all): what a user feels in the terminal, against a baseline
 measured the same way in the same run. Figures are printed, never asserted.
 
 Key press to updated screen, via Pilot (headless, 80x24): from the key pressed to the screen
@@ -544,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         return serve(*args.serve)
 
     location = args.db or str(synth_database(args.people))
-    people = "" if args.db else people_label(args.people)
+    people = Path(args.db).name if args.db else people_label(args.people)
     subject = open_subject(location)
     where = f"{subject.unit_name} ({len(subject.rows):,} people)"
     figures = []
