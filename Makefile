@@ -1,7 +1,7 @@
 # make run: build .venv on first use, create the demo database when missing, open ketnap.
-# make test: the whole suite in the same environment. make bench: start-up and memory figures, speed
-# on a synthetic province of a million people, key press to updated screen and bytes over SSH
-# (tests/bench_terminal.py), and many sessions writing one database at once (tests/bench_concurrency.py).
+# make test: the whole suite in the same environment. make bench: one table of every figure against its
+# baseline from the same run, on the demo and on provinces of 10,000, 100,000 and 1,000,000 people
+# (tests/bench_all.py; BENCH_ARGS='--sizes 10000,100000 --seconds 10' shortens it).
 # make wheelhouse (needs the internet): wheelhouse/ holds the wheels of ketnap, its dependencies and
 # pip, setuptools and wheel, and requirements.txt, for installing on a server with no internet.
 PYTHON ?= python3
@@ -9,6 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_DB ?= demo.sqlite3
+BENCH_ARGS ?=
 WHEELHOUSE ?= wheelhouse
 
 .PHONY: run test bench lint clean wheelhouse
@@ -27,9 +28,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench
-	$(BIN)/python -m tests.bench_terminal
-	$(BIN)/python -m tests.bench_concurrency
+	$(BIN)/python -m tests.bench_all $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/lint-imports

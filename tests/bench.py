@@ -1,9 +1,12 @@
 """`make bench`: figures measured against a baseline in the same run, never asserted in tests.
 
 Start-up: from process start to the first screen ready for input (its workers done, the screen
-refreshed), and the peak memory (max RSS) at that moment, for ketnap on the demo database and
-for an empty Textual app measured the same way. Both run through `App.run(headless=True)` with an
-auto-pilot that waits for the workers, so the two differ only in what the apps do.
+refreshed), and the peak memory (VmHWM) at that moment, for ketnap and for an empty Textual app
+measured the same way; then ketnap goes on to every screen a province administrator opens
+(tests.bench_screens) and its peak memory is read again. Both run through
+`App.run(headless=True)` with an auto-pilot that waits for the workers, so the two differ only in
+what the apps do. `make bench` runs tests.bench_all, which prints these figures with all the others
+in one table, for the demo and for synthetic provinces of 10,000 to 1,000,000 people.
 
     python -m tests.bench [--runs N] [--panel-people N]
     python -m tests.bench --synth N [--runs N]   (only: a synthetic province of N people)
@@ -27,13 +30,30 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.bench_table import Figure, people_label, print_figures, under, within
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_DB = ROOT / "bench-demo.sqlite3"
 
 
 # --- probe: runs in a child process ---------------------------------------------------------
 
-def _patch_run_to_report_ready() -> None:
+def peak_rss_kib() -> int:
+    """This process's peak resident memory (KiB): VmHWM, the high-water mark of its own memory
+    since it started. Not ru_maxrss: on Linux that keeps the parent's peak across fork and exec,
+    so a probe started by a driver that has grown (after reading a million people) would report
+    the driver's memory, the empty app's as well as ketnap's."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _patch_run_to_report_ready(every_screen: bool) -> None:
     import textual.app
 
     original = textual.app.App.run
@@ -46,8 +66,19 @@ def _patch_run_to_report_ready() -> None:
             await pilot.pause()
             if getattr(pilot.app.screen, "ready_for_input", True):
                 break
-        rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rss_kib = peak_rss_kib()
         print(f"READY {rss_kib}", flush=True)
+        if every_screen:
+            from tests.bench_screens import visit_every_screen
+
+            try:
+                visited = await visit_every_screen(
+                    pilot, on_shown=lambda name: print(f"SCREEN {peak_rss_kib()} {name}", flush=True))
+            except Exception as exc:  # noqa: BLE001 - told to the driver, which stops
+                print(f"FAILED {type(exc).__name__}: {exc}", flush=True)
+            else:
+                rss_kib = peak_rss_kib()
+                print(f"SCREENS {rss_kib} {len(visited)} {'|'.join(visited)}", flush=True)
         pilot.app.exit()
 
     def run(self, *args, **kwargs):
@@ -58,7 +89,11 @@ def _patch_run_to_report_ready() -> None:
 
 
 def probe(kind: str, db_path: str) -> int:
-    _patch_run_to_report_ready()
+    """`kind` "empty": the empty Textual app; "ketnap": ketnap on `db_path`, as `ketnap --db`
+    opens it (as the login running it); "ketnap-screens": the same, then every screen in turn
+    (tests.bench_screens), a line "SCREEN peak-KiB name" as each is shown, before the peak
+    memory is read again."""
+    _patch_run_to_report_ready(every_screen=kind == "ketnap-screens")
     if kind == "empty":
         from textual.app import App, ComposeResult
         from textual.widgets import Footer, Header, Label
@@ -78,19 +113,58 @@ def probe(kind: str, db_path: str) -> int:
 
 # --- driver -----------------------------------------------------------------------------------
 
-def _measure(kind: str, db_path: str) -> tuple[float, int]:
+def _measure(kind: str, db_path: str) -> tuple[float, int, int | None]:
+    """Seconds to the first screen ready, peak memory then (KiB) and, for "ketnap-screens",
+    after every screen (KiB); a probe that fails raises RuntimeError with what it said."""
     env = dict(os.environ, TERM="xterm-256color")
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "tests.bench", "--probe", kind, db_path],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    elapsed = rss = None
     for line in proc.stdout:
         if line.startswith("READY "):
             elapsed = time.perf_counter() - started
             rss = int(line.split()[1])
+            if kind != "ketnap-screens":
+                break
+        elif line.startswith("SCREENS "):
             proc.wait(timeout=60)
-            return elapsed, rss
+            return elapsed, rss, int(line.split()[1])
+        elif line.startswith("FAILED "):
+            proc.wait(timeout=60)
+            raise RuntimeError(f"{kind} on {db_path}: {line[7:].strip()}")
+    if elapsed is not None and kind != "ketnap-screens":
+        proc.wait(timeout=60)
+        return elapsed, rss, None
     proc.wait()
     raise RuntimeError(f"{kind} never became ready: {proc.stderr.read()[-2000:]}")
+
+
+def startup_figures(db_path: str, runs: int, people: int | None) -> list[Figure]:
+    """Start-up to the first screen ready, peak memory then, and peak memory after every screen
+    (tests.bench_screens), ketnap as the login running it (the administrator of a synthetic
+    province) against the empty Textual app, median of `runs` interleaved runs each. Aims: on
+    the demo 1.3x and 1.5x; on a synthetic province 1.5x, and 2x after every screen."""
+    results: dict[str, list[tuple[float, int, int | None]]] = {"empty": [], "ketnap-screens": []}
+    _measure("empty", db_path)  # warm the file cache for both alike
+    _measure("ketnap", db_path)
+    for _ in range(runs):  # interleaved, so drift hits both alike
+        for kind in results:
+            results[kind].append(_measure(kind, db_path))
+
+    def med(kind: str, index: int) -> float:
+        return statistics.median(r[index] for r in results[kind])
+
+    demo = people is None
+    label = people_label(people)
+    return [
+        Figure("start-up to first screen ready", med("ketnap-screens", 0), med("empty", 0),
+               "empty Textual app", "s", within(1.3 if demo else 1.5), label),
+        Figure("peak memory, first screen", med("ketnap-screens", 1) / 1024, med("empty", 1) / 1024,
+               "empty Textual app", "MiB", within(1.5) if demo else None, label),
+        Figure("peak memory after every screen", med("ketnap-screens", 2) / 1024, med("empty", 1) / 1024,
+               "empty Textual app", "MiB", within(2.0), label),
+    ]
 
 
 def _ensure_demo() -> str:
@@ -240,7 +314,8 @@ def _panel_figures(actor, today, runs: int, *, first_of_day: bool = False) -> li
                     _median_ms(lambda ids=ids: aggregate(ids), runs)))
         if first_of_day and unit == top:
             def cold() -> None:
-                models.MemberTally.delete().execute()
+                models.MemberTally.delete().execute()  # no counts kept yet on a new day
+                models.ClassTally.delete().execute()
                 progress.stats(actor, top, today.year, today)
 
             out.append(("  the same, first of a day (ms)", _median_ms(cold, max(1, runs // 3)),
@@ -383,12 +458,37 @@ def synth_figures(people: int, runs: int) -> list[tuple[str, float, float | None
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _print_panels(people: int, runs: int) -> None:
-    print(f"progress panels on a synthetic province of {people:,} people vs one aggregate "
-          f"SQL query over the same rows, median of {runs}")
-    print(f"{'figure':<38}{'ketnap':>10}{'bare SQL':>12}{'ratio':>8}")
-    for name, ours, base in panel_figures_on(people, runs):
-        print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
+def _rows(figures, base_name: str, people: str, aims: dict[str, object] | None = None) -> list[Figure]:
+    """(name "... (unit)", ours, baseline) tuples as table rows; `aims` by name without unit."""
+    out = []
+    for name, ours, base in figures:
+        unit = ""
+        if name.endswith(")") and " (" in name:
+            name, unit = name[:-1].rsplit(" (", 1)
+        out.append(Figure(name, ours, base, base_name if base is not None else "", unit,
+                          (aims or {}).get(name.strip()), people))
+    return out
+
+
+PANEL_AIM_MS = 300
+SEARCH_AIM_MS = 20
+
+
+def pipeline_rows(db_path: str, runs: int) -> list[Figure]:
+    return _rows(pipeline_figures(db_path, runs), "bare SQL", "demo")
+
+
+def panel_rows(people: int, runs: int) -> list[Figure]:
+    """The province's progress panel under 0.3 s, against one aggregate SQL query."""
+    return _rows(panel_figures_on(people, runs), "one aggregate SQL query", people_label(people),
+                 {"progress panel, top unit": under(PANEL_AIM_MS)})
+
+
+def search_rows(people: int, runs: int) -> list[Figure]:
+    """Search everywhere, p95 under 20 ms, against the plain FTS5 prefix query."""
+    figures, _count = search_figures_on(people, runs)
+    return _rows(figures, "plain FTS5 prefix query", people_label(people),
+                 {"search everywhere p95": under(SEARCH_AIM_MS)})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -405,68 +505,28 @@ def main(argv: list[str] | None = None) -> int:
                         help="only: the progress panels on the synthetic province (--panel-people N)")
     args = parser.parse_args(argv)
     if args.panel_only:
-        _print_panels(args.panel_people, args.runs)
-        return 0
-    if args.search_only:
-        figures, count = search_figures_on(args.panel_people, args.runs)
-        print(f"search on a synthetic province of {args.panel_people:,} people ({count} queries x "
-              f"{args.runs} runs) vs the plain FTS5 prefix query (MATCH, LIMIT, no ranking); aim p95 < 20 ms")
-        print(f"{'figure':<38}{'ketnap':>10}{'plain FTS':>12}{'ratio':>8}")
-        for name, ours, base in figures:
-            print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
+        print_figures(panel_rows(args.panel_people, args.runs),
+                      f"progress panels on a synthetic province, median of {args.runs}")
         return 0
     if args.probe:
         return probe(*args.probe)
+    if args.search_only:
+        print_figures(search_rows(args.panel_people, args.runs),
+                      f"search on a synthetic province, {args.runs} runs of each query")
+        return 0
     if args.synth:
-        print(f"synthetic province of {args.synth:,} people: the load timed once, the reads median of "
-              f"{args.runs * 3} each")
-        print(f"{'figure':<38}{'ketnap':>12}{'bare SQL':>12}{'ratio':>8}")
-        for name, ours, base in synth_figures(args.synth, args.runs * 3):
-            if base is None:
-                print(f"{name:<38}{ours:>12.2f}")
-            else:
-                print(f"{name:<38}{ours:>12.2f}{base:>12.2f}{ours / base:>8.1f}")
+        print_figures(_rows(synth_figures(args.synth, args.runs * 3), "bare SQL", people_label(args.synth)),
+                      f"a synthetic province loaded once, the reads median of {args.runs * 3} each")
         return 0
 
     db_path = _ensure_demo()
-    results: dict[str, list[tuple[float, int]]] = {"empty": [], "ketnap": []}
-    _measure("empty", db_path)  # warm the file cache for both alike
-    _measure("ketnap", db_path)
-    for _ in range(args.runs):  # interleaved, so drift hits both alike
-        for kind in results:
-            results[kind].append(_measure(kind, db_path))
-
-    def med(kind: str, index: int) -> float:
-        return statistics.median(r[index] for r in results[kind])
-
-    rows = [
-        ("start-up to first screen ready (s)", med("ketnap", 0), med("empty", 0), 1.3),
-        ("peak memory (MiB)", med("ketnap", 1) / 1024, med("empty", 1) / 1024, 1.5),
-    ]
-    print(f"ketnap start-up on the demo database vs an empty Textual app, "
-          f"median of {args.runs} interleaved runs each (headless)")
-    print(f"{'figure':<38}{'ketnap':>10}{'empty app':>12}{'ratio':>8}{'aim':>8}")
-    for name, ours, base, aim in rows:
-        ratio = ours / base
-        print(f"{name:<38}{ours:>10.3f}{base:>12.3f}{ratio:>8.2f}{'<=' + str(aim):>8}"
-              f"{'' if ratio <= aim else '  (over)'}")
-
-    print()
-    print(f"candidate files on the demo vs bare SQL reading (or writing) the same rows, median of {args.runs * 3}")
-    print(f"{'figure':<38}{'ketnap':>10}{'bare SQL':>12}{'ratio':>8}")
-    for name, ours, base in pipeline_figures(db_path, args.runs * 3):
-        print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
-
+    figures = startup_figures(db_path, args.runs, None)
+    figures += pipeline_rows(db_path, args.runs * 3)
     if args.panel_people:
-        print()
-        _print_panels(args.panel_people, args.runs)
-        figures, count = search_figures_on(args.panel_people, args.runs)
-        print()
-        print(f"search on a synthetic province of {args.panel_people:,} people ({count} queries x "
-              f"{args.runs} runs) vs the plain FTS5 prefix query (MATCH, LIMIT, no ranking); aim p95 < 20 ms")
-        print(f"{'figure':<38}{'ketnap':>10}{'plain FTS':>12}{'ratio':>8}")
-        for name, ours, base in figures:
-            print(f"{name:<38}{ours:>10.2f}{base:>12.2f}{ours / base:>8.1f}")
+        figures += panel_rows(args.panel_people, args.runs)
+        figures += search_rows(args.panel_people, args.runs)
+    print_figures(figures, f"start-up median of {args.runs} interleaved runs (headless), the demo's "
+                  f"candidate files median of {args.runs * 3}, panels median of {args.runs}")
     return 0
 
 

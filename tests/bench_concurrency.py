@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from tests.bench import synth_database
+from tests.bench_table import NONE, Figure, people_label, print_figures, under
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -173,6 +174,51 @@ def _fresh_copy(source: Path, folder: Path) -> str:
     return str(target)
 
 
+WRITE_AIM_MS = 100
+
+
+def _locked(errors: dict[str, int]) -> int:
+    return sum(c for m, c in errors.items() if "locked" in m or "busy" in m)
+
+
+def concurrency_figures(people: int, processes: int = 20, seconds: float = 60.0,
+                        pause: float = 0.25) -> list[Figure]:
+    """`processes` sessions at once on a fresh copy of the synthetic province of `people`, against
+    one session alone on another fresh copy (run first): write and read p95, and the counts that
+    must be zero (acknowledged writes lost, "database is locked" shown, sessions crashed)."""
+    source = synth_database(people)
+    with tempfile.TemporaryDirectory(prefix="ketnap-bench-") as folder:
+        alone = _run(_fresh_copy(source, Path(folder)), 1, seconds, pause)
+        many = _run(_fresh_copy(source, Path(folder)), processes, seconds, pause)
+    label = people_label(people)
+    base = "one session alone"
+    tag = f"{processes} sessions x {seconds:g} s"
+    rows = [
+        Figure(f"{tag}: write p95", _p95(many["writes"]) * 1000, _p95(alone["writes"]) * 1000, base, "ms",
+               under(WRITE_AIM_MS), label),
+        Figure(f"{tag}: write median", statistics.median(many["writes"] or [0]) * 1000,
+               statistics.median(alone["writes"] or [0]) * 1000, base, "ms", None, label),
+        Figure(f"{tag}: read p95", _p95(many["reads"]) * 1000, _p95(alone["reads"]) * 1000, base, "ms", None, label),
+    ]
+    for kind in sorted(set(many["kinds"]) | set(alone["kinds"])):
+        rows.append(Figure(f"  {kind} p95", _p95(many["kinds"].get(kind, [])) * 1000,
+                           _p95(alone["kinds"].get(kind, [])) * 1000, base, "ms", None, label))
+    rows += [
+        Figure(f"{tag}: writes acknowledged", len(many["acknowledged"]), len(alone["acknowledged"]), base,
+               "writes", None, label),
+        Figure(f"{tag}: acknowledged writes lost", many["lost"], alone["lost"], base, "writes", NONE, label),
+        Figure(f"{tag}: database is locked / busy", _locked(many["errors"]), _locked(alone["errors"]), base,
+               "errors", NONE, label),
+        Figure(f"{tag}: sessions that crashed", many["crashed"], alone["crashed"], base, "sessions", NONE, label),
+        Figure(f"{tag}: saves refused, file changed meanwhile", many["conflicts"], alone["conflicts"], base,
+               "saves", None, label),
+    ]
+    other = {m: c for m, c in many["errors"].items() if not ("locked" in m or "busy" in m)}
+    if other:
+        print("other database errors:", other)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench_concurrency")
     parser.add_argument("--worker", nargs=5, metavar=("DB", "SECONDS", "SEED", "TAG", "PAUSE"),
@@ -188,37 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         db_path, seconds, seed, tag, pause = args.worker
         return worker(db_path, float(seconds), int(seed), tag, float(pause))
 
-    source = synth_database(args.people)
-    with tempfile.TemporaryDirectory(prefix="ketnap-bench-") as folder:
-        alone = _run(_fresh_copy(source, Path(folder)), 1, args.seconds, args.pause)
-        many = _run(_fresh_copy(source, Path(folder)), args.processes, args.seconds, args.pause)
-    print(f"{args.processes} sessions at once for {args.seconds:.0f} s on one SQLite file "
-          f"({args.people:,} people) vs one session alone, same mix, a pause of 0-{2 * args.pause:.1f} s "
-          f"between actions")
-    print(f"{'figure':<38}{'together':>10}{'alone':>10}{'ratio':>8}{'aim':>10}")
-    rows = [
-        ("write p95 (ms)", _p95(many["writes"]) * 1000, _p95(alone["writes"]) * 1000, "<100 ms"),
-        ("write median (ms)", statistics.median(many["writes"] or [0]) * 1000,
-         statistics.median(alone["writes"] or [0]) * 1000, ""),
-        ("read p95 (ms)", _p95(many["reads"]) * 1000, _p95(alone["reads"]) * 1000, ""),
-    ]
-    for kind in sorted(set(many["kinds"]) | set(alone["kinds"])):
-        rows.append((f"  {kind} p95 (ms)", _p95(many["kinds"].get(kind, [])) * 1000,
-                     _p95(alone["kinds"].get(kind, [])) * 1000, ""))
-    for name, ours, base, aim in rows:
-        ratio = ours / base if base else float("nan")
-        print(f"{name:<38}{ours:>10.1f}{base:>10.1f}{ratio:>8.1f}{aim:>10}")
-    for name, key in (("writes acknowledged", "acknowledged"), ("writes", "writes"), ("reads", "reads")):
-        print(f"{name:<38}{len(many[key]):>10}{len(alone[key]):>10}")
-    print(f"{'acknowledged writes lost':<38}{many['lost']:>10}{alone['lost']:>10}{'':>8}{'0':>10}")
-    locked = sum(c for m, c in many["errors"].items() if "locked" in m or "busy" in m)
-    print(f"{'database is locked / busy':<38}{locked:>10}"
-          f"{sum(c for m, c in alone['errors'].items() if 'locked' in m or 'busy' in m):>10}{'':>8}{'0':>10}")
-    print(f"{'saves refused: file changed meanwhile':<38}{many['conflicts']:>10}{alone['conflicts']:>10}")
-    print(f"{'sessions that crashed':<38}{many['crashed']:>10}{alone['crashed']:>10}")
-    other = {m: c for m, c in many["errors"].items() if not ("locked" in m or "busy" in m)}
-    if other:
-        print("other database errors:", other)
+    figures = concurrency_figures(args.people, args.processes, args.seconds, args.pause)
+    print_figures(figures, f"{args.processes} sessions at once for {args.seconds:.0f} s on one SQLite file vs "
+                  f"one session alone, same mix, a pause of 0-{2 * args.pause:.1f} s between actions")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`make bench`, after tests.bench: what a user feels in the terminal, against a baseline
+"""`make bench` (tests.bench_all): what a user feels in the terminal, against a baseline
 measured the same way in the same run. Figures are printed, never asserted.
 
 Key press to updated screen, via Pilot (headless, 80x24): from the key pressed to the screen
@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.bench import synth_database
+from tests.bench_table import Figure, people_label, print_figures, under, within
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (80, 24)
@@ -333,30 +334,36 @@ def enrol_screen_opener(subject: Subject):
 FILTER_KEYS = ("n", "backspace")  # one letter typed, then taken back: the list changes each time
 
 
-def key_figures(subject: Subject, runs: int) -> list[tuple[str, float, float, str]]:
-    """(figure, ketnap ms, baseline ms, aim) rows, each ketnap figure then its baseline: PageDown
-    in the people list; a key typed into the search (Ctrl+F) against the same key in the empty
-    app's filter over the same rows; a key typed into a list's filter (class enrolment)."""
+KEY_BASELINE = "empty app with a DataTable"
+
+
+def key_figures(subject: Subject, runs: int, people: str = "") -> list[Figure]:
+    """p50 and p95 rows, each ketnap figure against its baseline: PageDown in the people list;
+    a key typed into the search (Ctrl+F) against the same key in the empty app's filter over the
+    same rows; a key typed into a list's filter (class enrolment). `people` names the database."""
     out = []
-    ketnap = time_keys(lambda: ketnap_app(subject), open_people_list, "pagedown", people_page_state, runs)
-    base = time_keys(lambda: table_app(subject.rows), (), "pagedown", table_state, runs)
-    out.append(("PageDown in the people list, p50", statistics.median(ketnap), statistics.median(base), ""))
-    out.append(("PageDown in the people list, p95", p95(ketnap), p95(base), f"<{PAGE_DOWN_AIM_MS} ms"))
-    ketnap = time_keys(lambda: ketnap_app(subject), open_search, SEARCH_KEYS, search_state, runs)
-    base = time_keys(lambda: table_app(subject.rows, with_filter=True), SEARCH_TYPED, SEARCH_KEYS,
-                     filter_state, runs)
-    out.append(("search (Ctrl+F), 1 key, p50", statistics.median(ketnap), statistics.median(base), ""))
-    out.append(("search (Ctrl+F), 1 key, p95", p95(ketnap), p95(base), f"<{PAGE_DOWN_AIM_MS} ms"))
+
+    def pair(label: str, ketnap: list[float], base: list[float]) -> None:
+        out.append(Figure(f"{label}, p50", statistics.median(ketnap), statistics.median(base), KEY_BASELINE,
+                          "ms", None, people))
+        out.append(Figure(f"{label}, p95", p95(ketnap), p95(base), KEY_BASELINE, "ms",
+                          under(PAGE_DOWN_AIM_MS), people))
+
+    pair("PageDown in the people list",
+         time_keys(lambda: ketnap_app(subject), open_people_list, "pagedown", people_page_state, runs),
+         time_keys(lambda: table_app(subject.rows), (), "pagedown", table_state, runs))
+    pair("search (Ctrl+F), 1 key",
+         time_keys(lambda: ketnap_app(subject), open_search, SEARCH_KEYS, search_state, runs),
+         time_keys(lambda: table_app(subject.rows, with_filter=True), SEARCH_TYPED, SEARCH_KEYS,
+                   filter_state, runs))
     opener, candidates = enrol_screen_opener(subject)
     if opener is None or not candidates:
-        out.append(("(no class open for enrolment: no filter figure)", 0, 0, ""))
+        print("(no class open for enrolment: no filter figure)")
         return out
-    ketnap = time_keys(lambda: ketnap_app(subject), opener, FILTER_KEYS, filter_state, runs)
-    base = time_keys(lambda: table_app(candidates, columns=CANDIDATE_COLUMNS, with_filter=True), (),
-                     FILTER_KEYS, filter_state, runs)
-    label = f"enrol filter, 1 key ({len(candidates)} rows)"
-    out.append((f"{label}, p50", statistics.median(ketnap), statistics.median(base), ""))
-    out.append((f"{label}, p95", p95(ketnap), p95(base), f"<{PAGE_DOWN_AIM_MS} ms"))
+    pair(f"enrol filter, 1 key ({len(candidates)} rows)",
+         time_keys(lambda: ketnap_app(subject), opener, FILTER_KEYS, filter_state, runs),
+         time_keys(lambda: table_app(candidates, columns=CANDIDATE_COLUMNS, with_filter=True), (),
+                   FILTER_KEYS, filter_state, runs))
     return out
 
 
@@ -479,7 +486,7 @@ def measure_bytes(command: list[str], term: str, expect: bytes, moves: int) -> t
 
 
 def ssh_figures(location: str, subject: Subject, moves: int, runs: int = 5,
-                terms: Sequence[str] = ("xterm-256color", "linux")) -> list[tuple[str, float, float, str]]:
+                terms: Sequence[str] = ("xterm-256color", "linux"), people: str = "") -> list[Figure]:
     """First screen and per-move bytes over SSH for each TERM, ketnap against the empty app,
     the median of `runs` sessions each (alternated: Textual paints the first screen two to six
     times, depending on when its events arrive); an empty list (and a line saying why) where
@@ -512,21 +519,14 @@ def ssh_figures(location: str, subject: Subject, moves: int, runs: int = 5,
                 def med(kind: str, index: int) -> float:
                     return statistics.median(f[index] for f in figures[kind])
 
-                out.append((f"first screen, TERM={term}", med("ketnap", 0), med("empty", 0), f"<={BYTES_AIM}x"))
-                out.append((f"per Down in the list, TERM={term}", med("ketnap", 1), med("empty", 1),
-                            f"<={BYTES_AIM}x"))
+                out.append(Figure(f"SSH first screen, TERM={term}", med("ketnap", 0), med("empty", 0),
+                                  "empty app", "bytes", within(BYTES_AIM), people))
+                out.append(Figure(f"SSH per Down in the list, TERM={term}", med("ketnap", 1), med("empty", 1),
+                                  "empty app", "bytes", within(BYTES_AIM), people))
     return out
 
 
 # --- driver -----------------------------------------------------------------------------------
-
-def print_table(title: str, baseline: str, rows, digits: int) -> None:
-    print(title)
-    print(f"{'figure':<42}{'ketnap':>10}{baseline:>12}{'ratio':>8}{'aim':>10}")
-    for name, ours, base, aim in rows:
-        ratio = f"{ours / base:>8.2f}" if base else f"{'':>8}"
-        print(f"{name:<42}{ours:>10.{digits}f}{base:>12.{digits}f}{ratio}{aim:>10}")
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench_terminal")
@@ -544,21 +544,17 @@ def main(argv: list[str] | None = None) -> int:
         return serve(*args.serve)
 
     location = args.db or str(synth_database(args.people))
+    people = Path(args.db).name if args.db else people_label(args.people)
     subject = open_subject(location)
     where = f"{subject.unit_name} ({len(subject.rows):,} people)"
+    figures = []
     if "keys" not in args.skip:
-        print()
-        print_table(f"key press to updated screen (ms, Pilot at {SIZE[0]}x{SIZE[1]}, {args.runs} presses), "
-                    f"ketnap as an organiser of {where} vs an empty app with one DataTable of the same rows",
-                    "empty app", key_figures(subject, args.runs), 1)
+        figures += key_figures(subject, args.runs, people)
     if "ssh" not in args.skip:
-        rows = ssh_figures(location, subject, args.moves, args.ssh_runs)
-        if rows:
-            print()
-            print_table(f"bytes over SSH at {SIZE[0]}x{SIZE[1]}: the first screen, and per Down arrow "
-                        f"(mean of {args.moves}), median of {args.ssh_runs} sessions, ketnap on {where} "
-                        "vs the empty app",
-                        "empty app", rows, 0)
+        figures += ssh_figures(location, subject, args.moves, args.ssh_runs, people=people)
+    print_figures(figures, f"key press to updated screen (Pilot at {SIZE[0]}x{SIZE[1]}, {args.runs} presses) "
+                  f"and bytes over SSH (per Down: mean of {args.moves}; median of {args.ssh_runs} sessions), "
+                  f"ketnap as an organiser of {where}")
     return 0
 
 

@@ -46,10 +46,11 @@ def test_the_filter_stand_in_is_timed(subject):
 
 
 def test_the_key_figures_table_has_numbers(subject):
-    rows = bench.key_figures(subject, 2)
-    assert [name for name, *_ in rows][:4] == ["PageDown in the people list, p50", "PageDown in the people list, p95",
-                                                "search (Ctrl+F), 1 key, p50", "search (Ctrl+F), 1 key, p95"]
-    assert all(ours > 0 and base > 0 for _name, ours, base, _aim in rows)
+    rows = bench.key_figures(subject, 2, "demo")
+    assert [row.name for row in rows][:4] == ["PageDown in the people list, p50", "PageDown in the people list, p95",
+                                              "search (Ctrl+F), 1 key, p50", "search (Ctrl+F), 1 key, p95"]
+    assert all(row.ours > 0 and row.base > 0 and row.people == "demo" for row in rows)
+    assert all(row.aim is not None for row in rows if row.name.endswith("p95"))
 
 
 def test_the_search_is_timed_until_its_results_show(subject):
