@@ -1,5 +1,6 @@
 """The work list of a unit and everything below it: open files with their next action and due
-date, overdue first. The list is computed once (db.worklist) and shown a screenful at a time.
+date, overdue first. The list is read a screenful at a time (db.worklist.worklist_page): a
+province's has a hundred thousand files.
 
 The progress screen opens it for the files behind one of its numbers: as of another day than
 today (`as_of`), for some stages only (`stages`), or the overdue files only (`overdue_only`).
@@ -22,7 +23,7 @@ from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
 from tui.widgets import (FilterRow, InMemoryPages, ListFilter, PagedTable, filter_bindings,
-                         filter_match, fit, safe, translate_bindings)
+                         fit, safe, translate_bindings)
 
 DATE_WIDTH = 10
 STATE_WIDTH = 18  # "QUÁ HẠN 1.234 ngày"
@@ -30,9 +31,12 @@ NAME_WIDTH = 26
 
 
 class WorklistLoaded(Message):
-    def __init__(self, items: list[WorkItem]) -> None:
+    def __init__(self, seq: int, first: int, row: int, page: worklist.WorkPage) -> None:
         super().__init__()
-        self.items = items
+        self.seq = seq
+        self.first = first
+        self.row = row
+        self.page = page
 
 
 def state_text(item: WorkItem, today) -> Text:
@@ -70,10 +74,13 @@ class WorklistScreen(ListFilter, InMemoryPages, Screen):
         self.as_of = as_of or context.today
         self.stages = stages
         self.overdue_only = overdue_only
-        self.items: list[WorkItem] | None = None  # those shown (the `/` filter applied)
-        self.all_items: list[WorkItem] | None = None
+        self.items: tuple[WorkItem, ...] | None = None  # the page shown (None until loaded)
+        self.total = 0  # files on the list (the `/` filter applied)
+        self.late = 0  # of which overdue
         self.filter_text = ""
         self.first = 0  # index of the first item on the page shown
+        self._seq = 0
+        self._counts_due = True
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -86,42 +93,52 @@ class WorklistScreen(ListFilter, InMemoryPages, Screen):
         self.title = t("worklist.title", unit=self.unit.name)
         self.sub_title = t("header.today", date=i18n.date(self.context.today))
         self.query_one(PagedTable).focus()
-        self._load()
+        self.call_after_refresh(self._load)  # the page's size is known once laid out
+
+    def _load(self, first: int = 0, row: int = 0, *, counts: bool = True) -> None:
+        """Ask for the page starting at `first`; `counts`: also the list's size, read again
+        (on opening and when the filter changes, not at each page turn)."""
+        self._seq += 1
+        # counts asked for stay asked for until they come: a page turn or a resize may replace
+        # the request that was to bring them
+        self._counts_due = self._counts_due or counts
+        if self.items is not None and self.total and not self._counts_due:
+            first = max(0, min(first, self.total - 1))
+        self._fetch(self._seq, max(first, 0), row, self._page_size(), self._counts_due, self.filter_text)
 
     @work(thread=True, exclusive=True, group="worklist")
-    def _load(self) -> None:
+    def _fetch(self, seq: int, first: int, row: int, size: int, counts: bool, name_filter: str) -> None:
         try:
-            items = worklist.worklist(self.context.actor, self.unit.id, self.as_of)
+            page = worklist.worklist_page(self.context.actor, self.unit.id, self.as_of, offset=first,
+                                          limit=size, stages=self.stages, overdue_only=self.overdue_only,
+                                          name_filter=name_filter, counts=counts)
         finally:
             connection.close_database()  # this thread's connection only
-        if self.stages is not None:
-            items = [item for item in items if item.stage in self.stages]
-        if self.overdue_only:
-            items = [item for item in items if item.overdue]
-        self.post_message(WorklistLoaded(items))
+        self.post_message(WorklistLoaded(seq, first, row, page))
 
     @on(WorklistLoaded)
     def _loaded(self, message: WorklistLoaded) -> None:
-        self.all_items = message.items
-        self._apply_filter()
+        if message.seq != self._seq:
+            return  # a newer request is on its way
+        page = message.page
+        if page.total is not None:
+            self.total, self.late = page.total, page.late
+            self._counts_due = False
+        self.items = page.items
+        self.first = message.first
+        self._draw(message.row)
 
     def _filter_changed(self) -> None:
-        if self.all_items is not None:
-            self._apply_filter()
-
-    def _apply_filter(self) -> None:
-        """The list as loaded, less the files whose name lacks a word starting with each word
-        typed after `/` (diacritics ignored)."""
-        words = self.filter_words()
-        self.items = [item for item in self.all_items or []
-                      if filter_match(words, item.full_name)]
-        self._show(0, 0)
+        """The `/` filter: the files whose name or other name has a word starting with each
+        word typed (diacritics ignored), read again from the first."""
+        self._load(0, 0)
 
     def _show(self, first: int, row: int) -> None:
-        items = self.items or []
-        size = self._page_size()
-        self.first = max(0, min(first, max(len(items) - 1, 0)))
-        page = items[self.first:self.first + size]
+        """A page turn or a resize (InMemoryPages)."""
+        self._load(first, row, counts=False)
+
+    def _draw(self, row: int) -> None:
+        page = self.items or ()
         table = self.query_one(PagedTable)
         widths = self._widths(table.size.width or self.app.size.width)
         table.clear(columns=True)
@@ -136,7 +153,7 @@ class WorklistScreen(ListFilter, InMemoryPages, Screen):
                           fit(state_text(item, self.as_of), widths["state"]),
                           key=str(item.case_id))
         table.has_before = self.first > 0
-        table.has_after = self.first + size < len(items)
+        table.has_after = self.first + len(page) < self.total
         if page:
             table.move_cursor(row=len(page) - 1 if row < 0 else min(row, len(page) - 1))
         self._show_info(len(page))
@@ -149,21 +166,19 @@ class WorklistScreen(ListFilter, InMemoryPages, Screen):
         return {"name": name, "action": rest - name, "due": DATE_WIDTH, "state": state}
 
     def _show_info(self, rows: int) -> None:
-        items = self.items or []
-        late = sum(1 for item in items if item.overdue)
-        line = Text(t("worklist.summary", n=i18n.number(len(items)), late=i18n.number(late)),
+        line = Text(t("worklist.summary", n=i18n.number(self.total), late=i18n.number(self.late)),
                     style="bold")
         if self.stages is not None:
             line.append(" · " + ", ".join(code_name("stage", s) for s in self.stages))
         if self.overdue_only:
             line.append(" · " + t("worklist.filter.overdue_only"))
-        self.filter_note(line, len(items))
+        self.filter_note(line, self.total)
         if self.as_of != self.context.today:
             line.append(" · " + t("worklist.filter.as_of", date=i18n.date(self.as_of)))
         if rows:
             line.append(" · " + t("main.rows", first=i18n.number(self.first + 1),
                                   last=i18n.number(self.first + rows),
-                                  total=i18n.number(len(items))))
+                                  total=i18n.number(self.total)))
         self.query_one("#worklist-info", Static).update(line)
 
     @on(DataTable.RowSelected)

@@ -218,7 +218,7 @@ async def test_overdue_and_a_funnel_stage_open_the_work_list(make_app):
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, WorklistScreen) and app.screen.overdue_only
-        assert len(app.screen.items) == screen.stats.overdue
+        assert app.screen.total == screen.stats.overdue
         await pilot.press("escape")
         funnel = screen.query_one("#progress-funnel", DataTable)
         funnel.focus()

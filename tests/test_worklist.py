@@ -369,3 +369,55 @@ def test_a_save_reads_only_its_branch_chain_and_decides_the_committee_vote_alike
         assert answer == _needs_committee(branch, *whole), branch
         answers.add(answer)
     assert answers == {True, False}  # the demo has branches of both kinds
+
+
+def test_the_work_list_read_a_page_at_a_time_is_the_whole_list_cut_in_pages(demo_db):
+    """worklist_page reads the stored next actions in SQL, a page at a time: its pages, read one
+    after another, are the list worklist computes, in the same order, with the same counts; a
+    day before files' latest records is computed whole and cut alike."""
+    from db.access import account_actor
+    from db.units import find_unit
+    from db.worklist import worklist_page
+
+    actor = account_actor("demo_organiser")
+    for day in (datetime.date(2021, 9, 30), datetime.date(2022, 6, 30), datetime.date(2021, 3, 1)):
+        district = find_unit(actor, "NS", day)
+        for unit, kwargs in ((district, {}), (district, {"overdue_only": True}),
+                             (find_unit(actor, "NS-NP", day), {"stages": ("dossier", "branch_approved")})):
+            whole = worklist(actor, unit.id, day)
+            if kwargs.get("overdue_only"):
+                whole = [item for item in whole if item.overdue]
+            if "stages" in kwargs:
+                whole = [item for item in whole if item.stage in kwargs["stages"]]
+            pages, offset = [], 0
+            while True:
+                page = worklist_page(actor, unit.id, day, offset=offset, limit=7, counts=offset == 0, **kwargs)
+                if offset == 0:
+                    assert (page.total, page.late) == (len(whole), sum(1 for i in whole if i.overdue))
+                else:
+                    assert page.total is None
+                pages.extend(page.items)
+                if len(page.items) < 7:
+                    break
+                offset += 7
+            assert pages == whole, (day, unit.code, kwargs)
+    assert any(item.overdue for item in worklist(actor, district.id, datetime.date(2022, 6, 30)))
+
+
+def test_the_work_list_page_filters_by_name(demo_db):
+    from db.access import account_actor
+    from db.units import find_unit
+    from db.text import fold
+    from db.worklist import worklist_page
+
+    actor = account_actor("demo_organiser")
+    day = datetime.date(2021, 9, 30)
+    district = find_unit(actor, "NS", day)
+    whole = worklist(actor, district.id, day)
+    surname = whole[0].full_name.split()[0]
+    page = worklist_page(actor, district.id, day, limit=500, name_filter=surname.lower())
+    assert page.items and page.total == len(page.items) < len(whole)
+    # every file of the list whose name has a word starting so, and no other (nor other names)
+    wanted = fold(surname)
+    assert [i.case_id for i in page.items] == [
+        i.case_id for i in whole if any(w.startswith(wanted) for w in fold(i.full_name).split())]
