@@ -80,8 +80,8 @@ def worker(db_path: str, seconds: float, seed: int, tag: str, pause: float) -> i
                 cases.case_view(actor, case_id, today, log=False)
                 reads.append(time.perf_counter() - started)
             elif roll < 0.55:
-                kind = "read: a commune's work list"
-                worklist.worklist(actor, rng.choice(communes), today)
+                kind = "read: a commune's work list"  # its first page, as the screen reads it
+                worklist.worklist_page(actor, rng.choice(communes), today, limit=20)
                 reads.append(time.perf_counter() - started)
             elif roll < 0.70:
                 kind = "read: a name search"
