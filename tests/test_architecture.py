@@ -76,7 +76,11 @@ def test_a_changed_locale_file_is_read_again_not_taken_from_the_kept_copy(tmp_pa
         (locale / "a.toml").write_text('[greet]\nvi = "Xin chào"\nen = "Good day"\n', encoding="utf-8")
         i18n.catalogue.cache_clear()
         assert i18n.catalogue()["greet"] == {"vi": "Xin chào", "en": "Good day"}
-        assert len(list((tmp_path / "cache" / "ketnap").glob("messages-*"))) == 1  # the old copy gone
+        for n in range(5):  # a few copies kept, not every one ever made
+            (locale / "a.toml").write_text(f'[greet]\nvi = "{n}"\nen = "{n}"\n', encoding="utf-8")
+            i18n.catalogue.cache_clear()
+            assert i18n.catalogue()["greet"]["en"] == str(n)
+        assert len(list((tmp_path / "cache" / "ketnap").glob("messages-*"))) <= 4
     finally:
         monkeypatch.undo()
         i18n.catalogue.cache_clear()

@@ -50,7 +50,9 @@ def catalogue() -> dict[str, dict[str, str]]:
         _flatten(data, "", messages, path.name)
     try:
         kept.parent.mkdir(parents=True, exist_ok=True)
-        for old in kept.parent.glob("messages-*.json"):
+        # a few kept (two installations of different versions may share the folder), no more
+        older = sorted(kept.parent.glob("messages-*.json"), key=lambda p: p.stat().st_mtime)
+        for old in older[:-3]:
             old.unlink(missing_ok=True)
         partial = kept.with_suffix(f".{os.getpid()}.tmp")
         partial.write_text(json.dumps(messages, ensure_ascii=False), encoding="utf-8")
