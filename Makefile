@@ -1,5 +1,7 @@
 # make run: build .venv on first use, create the demo database when missing, open ketnap.
-# make test: the whole suite in the same environment. make bench: start-up and memory figures, speed
+# make test: the whole suite in the same environment. make test-pg: the database tests again, each
+# on a fresh database of the PostgreSQL server in KETNAP_TEST_PG or KETNAP_PG_SERVER (a throwaway
+# one: .ci/with-postgres make test-pg). make bench: start-up and memory figures, speed
 # on a synthetic province of a million people, key press to updated screen and bytes over SSH
 # (tests/bench_terminal.py), and many sessions writing one database at once (tests/bench_concurrency.py).
 # make wheelhouse (needs the internet): wheelhouse/ holds the wheels of ketnap, its dependencies and
@@ -11,7 +13,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DB ?= demo.sqlite3
 WHEELHOUSE ?= wheelhouse
 
-.PHONY: run test bench lint clean wheelhouse
+.PHONY: run test test-pg bench lint clean wheelhouse
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +27,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-pg: $(STAMP)
+	@test -n "$${KETNAP_TEST_PG:-$$KETNAP_PG_SERVER}" || { echo "test-pg: set KETNAP_TEST_PG=postgresql://... or run .ci/with-postgres make test-pg" >&2; exit 2; }
+	$(BIN)/python -m pytest -q --pg "$${KETNAP_TEST_PG:-$$KETNAP_PG_SERVER}" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench

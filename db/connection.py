@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from peewee import SQL, Database, PostgresqlDatabase, SqliteDatabase
+from peewee import SQL, Database, OperationalError, PostgresqlDatabase, SqliteDatabase
 from playhouse.migrations import Runner
 from playhouse.schema_diff import diff_models
 
@@ -78,7 +78,7 @@ def make_database(location: str) -> Database:
         if location.startswith("postgres://"):
             location = "postgresql://" + location.removeprefix("postgres://")
         # psycopg 3 (peewee uses it when it is installed); a connection string is passed whole
-        return PostgresqlDatabase(location, prefer_psycopg3=True)
+        return PostgresqlDatabase(location, prefer_psycopg3=True, connect_timeout=10)
     path = sqlite_path(location)
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +177,13 @@ def open_database_report(location: str, *, create: bool = True) -> Opened:
     existed = is_file and Path(path).exists() and Path(path).stat().st_size > 0
     database = make_database(location)
     models.database.initialize(database)
-    database.connect(reuse_if_open=True)
+    try:
+        database.connect(reuse_if_open=True)
+    except OperationalError as exc:
+        if not is_server_url(location):
+            raise
+        # the server is not there, refuses us, or has no such database
+        raise DatabaseError(str(exc).strip()) from None
     if is_file and not existed:
         os.chmod(path, 0o600)  # and its -wal/-shm files follow the file's mode
     backup = None

@@ -3,6 +3,9 @@
 With `--pg URL` (or KETNAP_TEST_PG=URL) the database fixtures make a fresh database on that
 PostgreSQL server instead of a SQLite file (`CREATE DATABASE`, dropped after the test), and the
 tests of screens and terminals, which do not depend on the engine, are skipped.
+
+A test that compares the two engines (the `postgres` fixture) finds its server there too, or in
+KETNAP_PG_SERVER, which leaves the rest of the run on SQLite (.ci/with-postgres sets it).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ SQLITE_ONLY = {
     "test_reorganise_screens.py", "test_screens.py", "test_screens_admin.py", "test_snapshots.py",
     "test_ssh.py", "test_step_form.py", "test_terminal_modes.py", "test_terminal_tmux.py",
     "test_wheelhouse.py", "test_list_filters.py", "test_case_notes.py",
+    "test_postgres.py",  # compares both engines itself: once, in the SQLite run
 }
 
 
@@ -39,7 +43,7 @@ def pg_server_url(config) -> str | None:
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "postgres: needs a PostgreSQL server (--pg or KETNAP_TEST_PG)")
+    config.addinivalue_line("markers", "sqlite_only(reason): about the SQLite file itself, skipped with --pg")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -49,6 +53,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if Path(str(item.fspath)).name in SQLITE_ONLY:
             item.add_marker(skip)
+        elif (marker := item.get_closest_marker("sqlite_only")) is not None:
+            item.add_marker(pytest.mark.skip(reason=f"SQLite only: {marker.args[0]}"))
 
 
 class PgServer:
@@ -96,15 +102,28 @@ def pg_server(request):
         server.drop(server.location(name))
 
 
+@pytest.fixture(scope="session")
+def postgres_server(pg_server):
+    if pg_server is not None:
+        yield pg_server
+        return
+    url = os.environ.get("KETNAP_PG_SERVER")
+    server = PgServer(url) if url else None
+    yield server
+    for name in list(server.made) if server else []:
+        server.drop(server.location(name))
+
+
 @pytest.fixture
-def postgres(pg_server):
+def postgres(postgres_server):
     """For a test that needs PostgreSQL whatever the engine of the run: skipped without a
     server, except in CI (KETNAP_CI=1), where a missing server is a failure."""
-    if pg_server is None:
+    if postgres_server is None:
+        message = "no PostgreSQL server: give --pg URL, KETNAP_TEST_PG or KETNAP_PG_SERVER (.ci/with-postgres)"
         if os.environ.get("KETNAP_CI"):
-            pytest.fail("no PostgreSQL server: give --pg URL or KETNAP_TEST_PG (.ci/with-postgres)")
-        pytest.skip("no PostgreSQL server: give --pg URL or KETNAP_TEST_PG")
-    return pg_server
+            pytest.fail(message)
+        pytest.skip(message)
+    return postgres_server
 
 
 @pytest.fixture

@@ -378,10 +378,8 @@ def _database_error(exc: Exception) -> Refusal:
 
 
 def _open(location: str, *, create: bool) -> connection.Opened:
-    if connection.is_server_url(location):
-        raise Refusal("database", t("cli.error.server_url", location=safe(location)))
-    path = connection.sqlite_path(location)
-    if not create and path != ":memory:" and not os.path.exists(path):
+    path = None if connection.is_server_url(location) else connection.sqlite_path(location)
+    if not create and path not in (None, ":memory:") and not os.path.exists(path):
         raise Refusal("no_database", t("cli.error.no_database", path=safe(path)))
     try:
         return connection.open_database_report(location, create=create)
