@@ -93,3 +93,38 @@ def test_a_server_that_is_not_there_is_refused_with_a_message(capsys):
     status = cli.main(["--lang", "en", "--db", "postgresql://127.0.0.1:1/ketnap", "units"])
     _, err = capsys.readouterr()
     assert status == 1 and "Cannot open the database" in err
+
+
+def test_migrate_to_copies_a_sqlite_database_whole_and_refuses_a_database_with_data(both, capsys):
+    lite, pg = both
+    assert cli.main(["--db", lite, "demo"]) == 0
+    # a unit founded after the units it will hold: written parents first all the same
+    assert cli.main(["--db", lite, "--today", "2021-09-30", "unit", "change", "merge", "--decision", "1-QĐ/TU",
+                     "--decided", "2021-08-20", "--effective", "2021-09-01", "--from", "NS-BV", "--from", "NS-CD",
+                     "--into", "Đảng bộ xã Bằng Cốc", "--code", "NS-BC"]) == 0
+    capsys.readouterr()
+    moved = _json(capsys, "--db", lite, "migrate-to", pg, "--json")
+    assert moved["ok"] and moved["rows"]["person"] > 0 and moved["audit_entries"] > 0
+    for unit, year, as_of in DEMO_STATS[:3]:
+        assert _stats(capsys, pg, unit, year, as_of) == _stats(capsys, lite, unit, year, as_of)
+    assert _json(capsys, "--db", pg, "units", "--json") == _json(capsys, "--db", lite, "units", "--json")
+    # the copy passes every check, audit chain included, and takes new rows with new ids
+    assert cli.main(["--db", pg, "check"]) == 0
+    assert cli.main(["--db", pg, "users", "add", "new_organiser", "--role", "organiser", "--unit", "NS"]) == 0
+    capsys.readouterr()
+    status = cli.main(["--lang", "en", "--db", lite, "migrate-to", pg])
+    assert status == 1 and "already holds data" in capsys.readouterr().err
+
+
+def test_backup_of_a_postgresql_database_is_a_pg_dump_archive(both, tmp_path, capsys):
+    from db import backup
+
+    _lite, pg = both
+    assert cli.main(["--db", pg, "demo"]) == 0
+    capsys.readouterr()
+    if backup.pg_dump_program() is None:
+        pytest.skip("no pg_dump")
+    done = _json(capsys, "--db", pg, "backup", str(tmp_path / "x.dump"), "--json")
+    data = (tmp_path / "x.dump").read_bytes()
+    assert done["ok"] and data.startswith(b"PGDMP") and done["people"] > 0
+    assert (tmp_path / "x.dump").stat().st_mode & 0o077 == 0

@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help=t("cli.help.json"))
     _case_write_parsers(case_commands, command)
     _case_new_parser(case_commands)
-    from tui import cli_admin, cli_backup, cli_classes, cli_progress, cli_transfer, cli_units
+    from tui import cli_admin, cli_backup, cli_classes, cli_migrate, cli_progress, cli_transfer, cli_units
 
     cli_units.add_parsers(commands)  # `unit`: returns its action parsers
     cli_transfer.add_parsers(commands)
@@ -259,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_classes.add_parser(commands)
     cli_progress.add_parsers(commands)
     cli_backup.add_parsers(commands)
+    cli_migrate.add_parsers(commands)
     return parser
 
 
@@ -1180,6 +1181,10 @@ def _run(args, lang_explicit: bool) -> int:
             from tui import cli_backup
 
             return cli_backup.run(args, session)
+        if args.command == "migrate-to":
+            from tui import cli_migrate
+
+            return cli_migrate.run(args, session)
         if args.command == "unit":
             from tui import cli_units
 
@@ -1245,7 +1250,7 @@ def _refuse_over_ssh(args) -> None:
         raise Refusal("forbidden", t("cli.error.ssh_files"))
     if args.command == "unit" and getattr(args, "plan", None) not in (None, "-"):
         raise Refusal("forbidden", t("cli.error.ssh_files"))
-    if args.command in ("backup", "restore"):  # FILE is always a file on the server
+    if args.command in ("backup", "restore", "migrate-to"):  # FILE is always a file on the server
         raise Refusal("forbidden", t("cli.error.ssh_files"))
 
 
