@@ -264,10 +264,13 @@ _APPEND_ONLY = ("audit_entry_no_update", "audit_entry_no_delete")
 
 
 def _pg_trigger(database: Database, name: str, when: str, body: str) -> None:
-    """A PL/pgSQL twin of a SQLite trigger: a function named like the trigger runs `body`."""
+    """A PL/pgSQL twin of a SQLite trigger: a function named like the trigger runs `body`, for
+    each row when it reads the row, else once per statement (SQLite has row triggers only: a
+    statement changing a thousand units would mark every file stale a thousand times)."""
+    each = "ROW" if "NEW." in body or "OLD." in body else "STATEMENT"
     database.execute_sql(f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql "
                          f"AS $$ BEGIN {body}; RETURN NULL; END $$")
-    database.execute_sql(f"CREATE OR REPLACE TRIGGER {name} {when} FOR EACH ROW EXECUTE FUNCTION {name}()")
+    database.execute_sql(f"CREATE OR REPLACE TRIGGER {name} {when} FOR EACH {each} EXECUTE FUNCTION {name}()")
 
 
 def _pg_drop_trigger(database: Database, name: str, table: str) -> None:
@@ -316,12 +319,14 @@ def drop_append_only(database: Database) -> None:
 # record the computation reads. The file's own records mark that file; a certificate marks its
 # holder's files; the unit tree and the working-day exceptions mark every file.
 # (TRUE is 1 on SQLite and the boolean on PostgreSQL; "ON CONFLICT" is understood by both.)
+# A row already stale is left alone: on PostgreSQL an update writes a new version of the row
+# even when nothing changes, and a tree change marks every file.
 _MARK = ("INSERT INTO case_due (case_id, stale) {rows} "
-         "ON CONFLICT (case_id) DO UPDATE SET stale = TRUE")
+         "ON CONFLICT (case_id) DO UPDATE SET stale = TRUE WHERE NOT case_due.stale")
 _ONE = _MARK.format(rows="VALUES ({case}, TRUE)")
 _OF_PERSON = _MARK.format(rows="SELECT id, TRUE FROM case_file WHERE person_id = {person}")
 _OF_STEP = _MARK.format(rows="SELECT case_id, TRUE FROM step WHERE id = {step}")
-_EVERY = "UPDATE case_due SET stale = TRUE"
+_EVERY = "UPDATE case_due SET stale = TRUE WHERE NOT stale"
 TREE_VERSION = models.TREE_VERSION
 _TREE_CHANGED = (f"INSERT INTO setting (key, value) VALUES ('{TREE_VERSION}', {{token}}) "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
