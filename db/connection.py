@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from peewee import SQL, Database, OperationalError, PostgresqlDatabase, SqliteDatabase
+from peewee import SQL, Database, DatabaseProxy, OperationalError, PostgresqlDatabase, SqliteDatabase
 from playhouse.migrations import Runner
 from playhouse.schema_diff import diff_models
 
@@ -69,7 +69,9 @@ def sqlite_path(location: str) -> str:
 
 def is_postgres(database=None) -> bool:
     """Whether `database` (default: the one the models are bound to) is a PostgreSQL server."""
-    database = models.database.obj if database is None else database
+    database = models.database if database is None else database
+    if isinstance(database, DatabaseProxy):
+        database = database.obj
     return isinstance(database, PostgresqlDatabase)
 
 
