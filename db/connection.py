@@ -94,8 +94,10 @@ def make_database(location: str) -> Database:
 
 
 def after_bulk_insert(database: Database) -> None:
-    """After rows were written with their ids given (the demo, a synthetic province): on
-    PostgreSQL each table's id sequence moves past them, so that the next row gets a new id."""
+    """After rows were written with their ids given (the demo, a synthetic province, a copy):
+    on PostgreSQL each table's id sequence moves past them, so that the next row gets a new id,
+    and the planner's statistics are read again (until autovacuum gets to a freshly filled
+    table, the planner takes it for empty: a province's panel took four times as long)."""
     if not is_postgres(database):
         return
     for model in models.ALL_MODELS:
@@ -106,6 +108,7 @@ def after_bulk_insert(database: Database) -> None:
         database.execute_sql(
             f"SELECT setval(pg_get_serial_sequence('\"{table}\"', '{column}'), "
             f"coalesce(max(\"{column}\"), 0) + 1, false) FROM \"{table}\"")
+    database.execute_sql("ANALYZE")
 
 
 def pending_migrations(database: Database) -> list[str]:
@@ -153,11 +156,11 @@ def migrate(database: Database) -> list[str]:
 
 def schema_differences(database: Database):
     """What differs between the models and the schema on disk (falsy when they agree). The
-    search's own indexes (db/search.py: trigram indexes on PostgreSQL, `*_trgm`) are not the
-    models' and are left out."""
+    search's own indexes (db/search.py on PostgreSQL: `*_words`, `*_trgm`) are not the models'
+    and are left out."""
     diff = diff_models(database, models.ALL_MODELS)
     return diff._replace(drop_indexes=[index for index in diff.drop_indexes
-                                       if not (index.name or "").endswith("_trgm")])
+                                       if not (index.name or "").endswith(("_words", "_trgm"))])
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
 """Diacritic-insensitive search over people (SQLite FTS5 over the stored folded columns).
 
 Only this module and db/connection.py hold SQL that SQLite alone understands. On PostgreSQL the
-same questions are asked of the same folded columns through `pg_trgm` trigram indexes (they
-serve a word's prefix and a substring alike), with the same tiers and the same ranking
-(`rank_key`): the same people come back in the same order.
+same questions are asked of the same folded columns, with the same tiers and the same ranking
+(`rank_key`), so that the same people come back in the same order: people through a GIN index
+of the words of their folded text (`to_tsvector('simple', ...)`: whole words and word prefixes,
+as FTS5 answers, a two-letter word included), units through a `pg_trgm` trigram index (prefixes
+and substrings alike). A trigram index alone served people too, but a common word or one of two
+letters read most of a province: 200 ms for "ba" on 100,000 people, against 3 ms by words.
 """
 
 from __future__ import annotations
@@ -41,17 +44,20 @@ def _postgres() -> bool:
     return connection.is_postgres()
 
 
+def _words_of(text: str) -> str:
+    return f"to_tsvector('simple', {text})"
+
+
 def _install_pg_index(database: Database) -> None:
-    """The trigram indexes (pg_trgm) over the expressions the PostgreSQL queries test: they
-    follow the rows by themselves, no trigger needed."""
+    """The indexes over the expressions the PostgreSQL queries test (words for people, trigrams
+    for units): they follow the rows by themselves, no trigger needed."""
     database.execute_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    for name, table, expression in (("person_names_trgm", "person p", _PG_NAMES),
-                                    ("person_search_trgm", "person p", _PG_ALL),
-                                    ("unit_search_trgm", "unit u", _PG_UNIT_TEXT)):
+    for name, table, expression in (("person_names_words", "person p", _words_of(_PG_NAMES)),
+                                    ("person_search_words", "person p", _words_of(_PG_ALL)),
+                                    ("unit_search_trgm", "unit u", f"{_PG_UNIT_TEXT} gin_trgm_ops")):
         table_name, alias = table.split()
         expression = expression.replace(f"{alias}.", "")  # "%%": peewee passes parameters, even none
-        database.execute_sql(f"CREATE INDEX IF NOT EXISTS {name} ON {table_name} "
-                             f"USING gin ({expression} gin_trgm_ops)")
+        database.execute_sql(f"CREATE INDEX IF NOT EXISTS {name} ON {table_name} USING gin ({expression})")
 
 
 def install_index(database: Database) -> None:
@@ -180,16 +186,12 @@ def _fetch(sql: str, params: list) -> list[tuple]:
 
 
 def _pg_words(tokens: list[str], names_only: bool, *, whole: bool) -> tuple[str, list]:
-    """PostgreSQL: every typed word is a word of the person's text (`whole`), or starts one.
-    The LIKE on the substring is what the trigram index serves; the regular expression then
-    keeps the word starts (`\\m`: a word starts, `\\M`: it ends), as the full-text index does."""
+    """PostgreSQL: every typed word is a word of the person's text (`whole`), or starts one
+    (`word:*`), through the index of words (`match_expression` on SQLite)."""
     text = _PG_NAMES if names_only else _PG_ALL
-    end = "\\M" if whole else ""
-    conditions, params = [], []
-    for token in tokens:
-        conditions.append(f"{text} LIKE ? AND {text} ~ ?")
-        params += [f"%{token}%", f"\\m{token}{end}"]
-    return " AND ".join(conditions), params
+    star = "" if whole else ":*"
+    return (f"{_words_of(text)} @@ to_tsquery('simple', ?)",  # the words are [0-9a-z]+: nothing to quote
+            [" & ".join(f"{token}{star}" for token in tokens)])
 
 
 def matching_person_ids(text: str, limit: int, *, branch_ids: Iterable[int] | None = None,
