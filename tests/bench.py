@@ -462,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
             pg, _ = search_figures_on(args.panel_people, args.runs, location)
             _print_side_by_side(f"search on a synthetic province of {args.panel_people:,} people ({count} "
                                 f"queries x {args.runs} runs), ms; baseline: the plain prefix query "
-                                "(FTS5 MATCH / trigram LIKE)", lite, pg)
+                                "(FTS5 MATCH / the index of words)", lite, pg)
         return 0
     if args.panel_only:
         _print_panels(args.panel_people, args.runs)
