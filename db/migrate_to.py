@@ -42,13 +42,15 @@ class MigrateResult:
     audit_entries: int
 
 
-def _rows(source: Database, model) -> list[tuple]:
+def _batches(source: Database, model):
+    """The table's rows, a batch at a time (a province's steps do not fit in memory at once)."""
     fields = list(model._meta.sorted_fields)
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     order = "" if model._meta.composite_key else f' ORDER BY "{model._meta.primary_key.column_name}"'
     cursor = source.execute_sql(f'SELECT {columns} FROM "{model._meta.table_name}"{order}')
-    return [tuple(f.db_value(f.python_value(v)) if v is not None else None for f, v in zip(fields, row))
-            for row in cursor.fetchall()]
+    while rows := cursor.fetchmany(BATCH):
+        yield [tuple(f.db_value(f.python_value(v)) if v is not None else None for f, v in zip(fields, row))
+               for row in rows]
 
 
 def _parents_first(rows: list[tuple], model) -> list[tuple]:
@@ -114,17 +116,22 @@ def migrate_to(actor: Actor, url: str, *, progress: Callable[[str, int], None] |
                         continue
                     # the target's rows are written by the schema the target's migrations made
                     target.execute_sql(f'DELETE FROM "{model._meta.table_name}"')
-                    rows = _parents_first(_rows(source, model), model)
+                    batches = _batches(source, model)
+                    if any(getattr(f, "rel_model", None) is model for f in model._meta.sorted_fields):
+                        batches = [_parents_first([row for batch in batches for row in batch], model)]
                     fields = list(model._meta.sorted_fields)
                     columns = ", ".join(f'"{f.column_name}"' for f in fields)
                     marks = ", ".join([target.param] * len(fields))
                     sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({marks})'
                     cursor = target.cursor()
-                    for i in range(0, len(rows), BATCH):
-                        cursor.executemany(sql, rows[i:i + BATCH])
-                    copied[model._meta.table_name] = len(rows)
-                    if progress is not None:
-                        progress(model._meta.table_name, len(rows))
+                    count = 0
+                    for batch in batches:
+                        for i in range(0, len(batch), BATCH):
+                            cursor.executemany(sql, batch[i:i + BATCH])
+                        count += len(batch)
+                        if progress is not None:
+                            progress(model._meta.table_name, count)
+                    copied[model._meta.table_name] = count
                 connection.after_bulk_insert(target)
                 connection.install_cache_triggers(target)
                 connection.install_append_only(target)
