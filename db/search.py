@@ -237,9 +237,13 @@ def matching_person_ids(text: str, limit: int, *, branch_ids: Iterable[int] | No
                 # index: the longer words find the rows, rank_key checks the letter
                 wanted = " ".join(token for token in tokens if len(token) > 1)
             if _postgres():
+                # in the order the index gives the rows (the order they lie in the table), as
+                # FTS5 gives them in id order: the same for rows only appended, and the same
+                # people in every tier that holds fewer than TIER_CAP. "ORDER BY p.id" would
+                # sort every match of a common word first: 100 ms for "le van" on a million.
                 words, word_params = _pg_words(wanted.split(), names_only, whole=not prefix)
                 for row in _fetch(f"SELECT {_COLUMNS} FROM person p WHERE {words} AND {scope} "
-                                  f"ORDER BY p.id LIMIT ?", [*word_params, *scope_params, TIER_CAP]):
+                                  f"LIMIT ?", [*word_params, *scope_params, TIER_CAP]):
                     rows.setdefault(row[0], row)
                 continue
             expression = columns + "(" + match_expression(wanted, prefix=prefix) + ")"
