@@ -1,5 +1,7 @@
 # make run: build .venv on first use, create the demo database when missing, open ketnap.
-# make test: the whole suite in the same environment. make bench: one table of every figure against its
+# make test: the whole suite in the same environment. make test-pg: the database tests again, each
+# on a fresh database of the PostgreSQL server in KETNAP_TEST_PG or KETNAP_PG_SERVER (a throwaway
+# one: .ci/with-postgres make test-pg). make bench: one table of every figure against its
 # baseline from the same run, on the demo and on provinces of 10,000, 100,000 and 1,000,000 people
 # (tests/bench_all.py; BENCH_ARGS='--sizes 10000,100000 --seconds 10' shortens it).
 # make wheelhouse (needs the internet): wheelhouse/ holds the wheels of ketnap, its dependencies and
@@ -12,7 +14,7 @@ DEMO_DB ?= demo.sqlite3
 BENCH_ARGS ?=
 WHEELHOUSE ?= wheelhouse
 
-.PHONY: run test bench lint clean wheelhouse
+.PHONY: run test test-pg bench lint clean wheelhouse
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +28,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+test-pg: $(STAMP)
+	@test -n "$${KETNAP_TEST_PG:-$$KETNAP_PG_SERVER}" || { echo "test-pg: set KETNAP_TEST_PG=postgresql://... or run .ci/with-postgres make test-pg" >&2; exit 2; }
+	$(BIN)/python -m pytest -q --pg "$${KETNAP_TEST_PG:-$$KETNAP_PG_SERVER}" $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench_all $(BENCH_ARGS)

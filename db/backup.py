@@ -1,8 +1,9 @@
 """`ketnap backup` and `ketnap restore`: a copy of the whole database taken while others work, and
 putting such a copy back.
 
-SQLite only, like db/connection.py: the backup API and the file locks below have no PostgreSQL
-meaning (a server database is backed up with the server's own tools).
+The backup API and the file locks below are SQLite's. On PostgreSQL `backup` runs the server's
+own `pg_dump` (custom format, one consistent snapshot taken while others work, restored with
+`pg_restore`); `restore` of a server database is the server's tools' work, and is refused.
 
 Backup. SQLite's online backup API (`sqlite3.Connection.backup`) copies the pages from a
 connection of its own, `STEP_PAGES` at a time, so that other processes keep reading and writing
@@ -112,7 +113,7 @@ class RestoreResult:
     migrated: tuple[str, ...]
 
 
-def _database_path() -> Path:
+def _database_path() -> Path:  # (PostgreSQL: no file to restore over, `no_file`)
     database = models.database.obj
     if not isinstance(database, SqliteDatabase) or database.database in ("", ":memory:"):
         raise BackupError("no_file")
@@ -202,6 +203,10 @@ def backup(actor: Actor, target: str | os.PathLike, *, force: bool = False, prog
     """Copy the bound database to `target` while others may write; refuse an existing target
     unless `force`. Administrators only."""
     require_admin(actor)
+    from db.connection import is_postgres
+
+    if is_postgres():
+        return _pg_dump(target, force=force)
     source = _database_path()
     target = Path(target).absolute()
     if target.exists() and target.resolve() == source.resolve():
@@ -252,6 +257,51 @@ def backup(actor: Actor, target: str | os.PathLike, *, force: bool = False, prog
         raise
     return BackupResult(target, head_target if last is not None else None, target.stat().st_size,
                         people, files, entries, restarts)
+
+
+def pg_dump_program() -> str | None:
+    """The `pg_dump` on PATH, else the newest of Debian's server packages (it must be at least
+    the server's version)."""
+    found = shutil.which("pg_dump")
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_dump"),
+                        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0)
+    return str(candidates[-1]) if candidates else None
+
+
+def _pg_dump(target, *, force: bool) -> BackupResult:
+    """`pg_dump --format=custom` of the bound PostgreSQL database into `target` (mode 0600,
+    written beside it first and renamed: a reader never sees half a backup)."""
+    import subprocess
+
+    target = Path(target).absolute()
+    if target.is_dir():
+        raise BackupError("is_directory", path=str(target))
+    if target.exists() and not force:
+        raise BackupError("exists", path=str(target))
+    if not target.parent.is_dir():
+        raise BackupError("not_found", path=str(target.parent))
+    program = pg_dump_program()
+    if program is None:
+        raise BackupError("no_pg_dump")
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        done = subprocess.run([program, "--format=custom", "--no-owner", f"--file={temporary}",
+                               f"--dbname={models.database.obj.database}"],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BackupError("failed", message=done.stderr.strip())
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    M = models
+    return BackupResult(target, None, target.stat().st_size, M.Person.select().count(),
+                        M.CaseFile.select().count(), M.AuditEntry.select().count(), 0)
 
 
 # --- other sessions -----------------------------------------------------------------------------

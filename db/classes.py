@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from peewee import JOIN, fn
+from peewee import JOIN, Case, fn
 
 from db import audit, connection, models, pipeline
 from db.access import AccessError, Actor, NotFound, may_override, may_write, scope_root
@@ -180,7 +180,8 @@ def _counts(class_ids: Iterable[int]) -> dict[int, tuple[int, int, int]]:
     if not ids:
         return {}
     rows = (E.select(E.training_class, fn.COUNT(E.id),
-                     fn.SUM(E.result == "passed"), fn.SUM(E.result.in_(("failed", "left"))))
+                     fn.SUM(Case(None, [(E.result == "passed", 1)], 0)),
+                     fn.SUM(Case(None, [(E.result.in_(("failed", "left")), 1)], 0)))
             .where(E.training_class.in_(ids)).group_by(E.training_class).tuples())
     return {cid: (n, int(p or 0), int(f or 0)) for cid, n, p, f in rows}
 

@@ -1,6 +1,8 @@
 """Open a database from a path or URL: pragmas, schema version, migrations, "today".
 
-SQLite-only SQL (pragmas, the backup API) lives here and in db/search.py alone.
+SQLite-only SQL (pragmas, the backup API) lives here and in db/search.py alone, and so does its
+PostgreSQL twin (a `postgresql://` URL): triggers in PL/pgSQL, one writer at a time through a
+transaction-scoped advisory lock, a read-only session, the catalogue queries.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from peewee import SQL, Database, SqliteDatabase
+from peewee import SQL, Database, DatabaseProxy, OperationalError, PostgresqlDatabase, SqliteDatabase
 from playhouse.migrations import Runner
 from playhouse.schema_diff import diff_models
 
@@ -65,9 +67,20 @@ def sqlite_path(location: str) -> str:
     return location.removeprefix("sqlite:///")
 
 
+def is_postgres(database=None) -> bool:
+    """Whether `database` (default: the one the models are bound to) is a PostgreSQL server."""
+    database = models.database if database is None else database
+    if isinstance(database, DatabaseProxy):
+        database = database.obj
+    return isinstance(database, PostgresqlDatabase)
+
+
 def make_database(location: str) -> Database:
     if is_server_url(location):
-        raise DatabaseError("PostgreSQL is not supported yet: use a SQLite file path")
+        if location.startswith("postgres://"):
+            location = "postgresql://" + location.removeprefix("postgres://")
+        # psycopg 3 (peewee uses it when it is installed); a connection string is passed whole
+        return PostgresqlDatabase(location, prefer_psycopg3=True, connect_timeout=10)
     path = sqlite_path(location)
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +91,24 @@ def make_database(location: str) -> Database:
         "synchronous": "normal",
         "cache_size": -16000,
     })
+
+
+def after_bulk_insert(database: Database) -> None:
+    """After rows were written with their ids given (the demo, a synthetic province, a copy):
+    on PostgreSQL each table's id sequence moves past them, so that the next row gets a new id,
+    and the planner's statistics are read again (until autovacuum gets to a freshly filled
+    table, the planner takes it for empty: a province's panel took four times as long)."""
+    if not is_postgres(database):
+        return
+    for model in models.ALL_MODELS:
+        field = model._meta.primary_key
+        if getattr(field, "field_type", None) != "AUTO":
+            continue
+        table, column = model._meta.table_name, field.column_name
+        database.execute_sql(
+            f"SELECT setval(pg_get_serial_sequence('\"{table}\"', '{column}'), "
+            f"coalesce(max(\"{column}\"), 0) + 1, false) FROM \"{table}\"")
+    database.execute_sql("ANALYZE")
 
 
 def pending_migrations(database: Database) -> list[str]:
@@ -124,8 +155,12 @@ def migrate(database: Database) -> list[str]:
 
 
 def schema_differences(database: Database):
-    """What differs between the models and the schema on disk (falsy when they agree)."""
-    return diff_models(database, models.ALL_MODELS)
+    """What differs between the models and the schema on disk (falsy when they agree). The
+    search's own indexes (db/search.py on PostgreSQL: `*_words`, `*_trgm`) are not the models'
+    and are left out."""
+    diff = diff_models(database, models.ALL_MODELS)
+    return diff._replace(drop_indexes=[index for index in diff.drop_indexes
+                                       if not (index.name or "").endswith(("_words", "_trgm"))])
 
 
 @dataclass(frozen=True)
@@ -147,7 +182,13 @@ def open_database_report(location: str, *, create: bool = True) -> Opened:
     existed = is_file and Path(path).exists() and Path(path).stat().st_size > 0
     database = make_database(location)
     models.database.initialize(database)
-    database.connect(reuse_if_open=True)
+    try:
+        database.connect(reuse_if_open=True)
+    except OperationalError as exc:
+        if not is_server_url(location):
+            raise
+        # the server is not there, refuses us, or has no such database
+        raise DatabaseError(str(exc).strip()) from None
     if is_file and not existed:
         os.chmod(path, 0o600)  # and its -wal/-shm files follow the file's mode
     backup = None
@@ -171,6 +212,11 @@ def set_read_only(database: Database) -> None:
     and write_transaction refuses before it starts."""
     if isinstance(database, SqliteDatabase):
         database.pragma("query_only", 1, permanent=True)
+    elif isinstance(database, PostgresqlDatabase):
+        # this connection, and the settings every later one of this process starts with
+        database.connect_params["options"] = "-c default_transaction_read_only=on"
+        if not database.is_closed():
+            database.execute_sql("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
     database.ketnap_read_only = True
 
 
@@ -197,6 +243,11 @@ def write_transaction():
         context = database.atomic()
     try:
         with context:
+            if outer and isinstance(database.obj, PostgresqlDatabase):
+                # what IMMEDIATE does on SQLite: one writer at a time, the others wait. The
+                # audit chain's head and a file's version are read and then written in the
+                # same transaction; a row lock would not cover the chain's next entry.
+                database.execute_sql("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
             yield
             if outer:
                 from db.worklist import refresh_due  # db.worklist reads models bound here
@@ -210,35 +261,90 @@ def write_transaction():
         audit.publish_head()
 
 
+# The key of the advisory lock every write transaction takes on PostgreSQL (any number the
+# application alone uses: "ketnap" in ASCII).
+WRITER_LOCK = 0x6B65746E6170
+
 _APPEND_ONLY = ("audit_entry_no_update", "audit_entry_no_delete")
+
+
+def _pg_trigger(database: Database, name: str, when: str, body: str) -> None:
+    """A PL/pgSQL twin of a SQLite trigger: a function named like the trigger runs `body`, for
+    each row when it reads the row, else once per statement (SQLite has row triggers only: a
+    statement changing a thousand units would mark every file stale a thousand times)."""
+    each = "ROW" if "NEW." in body or "OLD." in body else "STATEMENT"
+    database.execute_sql(f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql "
+                         f"AS $$ BEGIN {body}; RETURN NULL; END $$")
+    database.execute_sql(f"CREATE OR REPLACE TRIGGER {name} {when} FOR EACH {each} EXECUTE FUNCTION {name}()")
+
+
+def _pg_drop_trigger(database: Database, name: str, table: str) -> None:
+    database.execute_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+
+
+def _pg_triggers(database: Database, table: str | None = None) -> set[str]:
+    sql = ("SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+           "WHERE NOT t.tgisinternal AND c.relnamespace = current_schema()::regnamespace")
+    params: tuple = ()
+    if table is not None:
+        sql += " AND c.relname = %s"
+        params = (table,)
+    return {row[0] for row in database.execute_sql(sql, params)}
+
+
+def _tables(database: Database) -> set[str]:
+    return set(database.get_tables())
 
 
 def install_append_only(database: Database) -> None:
     """Triggers that refuse to change or remove an audit entry."""
     for name, event in zip(_APPEND_ONLY, ("UPDATE", "DELETE")):
-        database.execute_sql(
-            f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {event} ON audit_entry "
-            "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END")
+        if is_postgres(database):
+            database.execute_sql(
+                f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql "
+                "AS $$ BEGIN RAISE EXCEPTION 'audit entries are append-only'; END $$")
+            database.execute_sql(f"CREATE OR REPLACE TRIGGER {name} BEFORE {event} ON audit_entry "
+                                 f"FOR EACH ROW EXECUTE FUNCTION {name}()")
+        else:
+            database.execute_sql(
+                f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE {event} ON audit_entry "
+                "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END")
 
 
 def drop_append_only(database: Database) -> None:
     """Only for wiping a whole database (`ketnap demo --force`): the triggers go, then come back."""
     for name in _APPEND_ONLY:
-        database.execute_sql(f"DROP TRIGGER IF EXISTS {name}")
+        if is_postgres(database):
+            _pg_drop_trigger(database, name, "audit_entry")
+        else:
+            database.execute_sql(f"DROP TRIGGER IF EXISTS {name}")
 
 
 # What makes a file's stored next action and due date (models.CaseDue) stale: a change to a
 # record the computation reads. The file's own records mark that file; a certificate marks its
 # holder's files; the unit tree and the working-day exceptions mark every file.
+# (TRUE is 1 on SQLite and the boolean on PostgreSQL; "ON CONFLICT" is understood by both.)
+# A row already stale is left alone: on PostgreSQL an update writes a new version of the row
+# even when nothing changes, and a tree change marks every file.
 _MARK = ("INSERT INTO case_due (case_id, stale) {rows} "
-         "ON CONFLICT (case_id) DO UPDATE SET stale = 1")
-_ONE = _MARK.format(rows="VALUES ({case}, 1)")
-_OF_PERSON = _MARK.format(rows="SELECT id, 1 FROM case_file WHERE person_id = {person}")
-_OF_STEP = _MARK.format(rows="SELECT case_id, 1 FROM step WHERE id = {step}")
-_EVERY = "UPDATE case_due SET stale = 1"
+         "ON CONFLICT (case_id) DO UPDATE SET stale = TRUE WHERE NOT case_due.stale")
+_ONE = _MARK.format(rows="VALUES ({case}, TRUE)")
+_OF_PERSON = _MARK.format(rows="SELECT id, TRUE FROM case_file WHERE person_id = {person}")
+_OF_STEP = _MARK.format(rows="SELECT case_id, TRUE FROM step WHERE id = {step}")
+_EVERY = "UPDATE case_due SET stale = TRUE WHERE NOT stale"
 TREE_VERSION = models.TREE_VERSION
-_TREE_CHANGED = (f"INSERT INTO setting (key, value) VALUES ('{TREE_VERSION}', hex(randomblob(8))) "
+_TREE_CHANGED = (f"INSERT INTO setting (key, value) VALUES ('{TREE_VERSION}', {{token}}) "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+_TOKEN = {"sqlite": "hex(randomblob(8))",
+          "postgres": "substr(md5(random()::text || clock_timestamp()::text), 1, 16)"}
+
+
+def _engine(database: Database) -> str:
+    return "postgres" if is_postgres(database) else "sqlite"
+
+
+def _tree_changed(database: Database) -> str:
+    return _TREE_CHANGED.format(token=_TOKEN[_engine(database)])
 # A unit's member counts (models.MemberTally) go when a membership of one of its people, or an
 # affiliation with it, changes.
 _TALLY_OF_PERSON = ("DELETE FROM member_tally WHERE unit_id IN "
@@ -283,38 +389,56 @@ def install_cache_triggers(database: Database) -> None:
     """The triggers that keep the stored figures honest: due dates marked stale (models.CaseDue),
     member counts removed (models.MemberTally), the counts of people sent to class removed
     (models.ClassTally), the tree's token changed (TREE_VERSION)."""
-    tables = {row[0] for row in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = _tables(database)
+    postgres = is_postgres(database)
     for name, (when, action) in _CACHE_TRIGGERS.items():
         # a migration installs those of the tables it has made (read and written)
         if when.split(" ON ")[-1] in tables and (action != _CLASS_TALLY or "class_tally" in tables):
-            database.execute_sql(f"CREATE TRIGGER IF NOT EXISTS {name} {when} FOR EACH ROW BEGIN {action}; END")
+            if action == _TREE_CHANGED:
+                action = _tree_changed(database)
+            if postgres:
+                _pg_trigger(database, name, when, action)
+            else:
+                database.execute_sql(f"CREATE TRIGGER IF NOT EXISTS {name} {when} FOR EACH ROW BEGIN {action}; END")
 
 
 def drop_cache_triggers(database: Database) -> None:
     """Only inside a bulk load's transaction, which puts them back before it commits
     (db.synth): a million rows written without a trigger firing for each."""
-    for name in _CACHE_TRIGGERS:
-        database.execute_sql(f"DROP TRIGGER IF EXISTS {name}")
+    for name, (when, _action) in _CACHE_TRIGGERS.items():
+        if is_postgres(database):
+            _pg_drop_trigger(database, name, when.split(" ON ")[-1])
+        else:
+            database.execute_sql(f"DROP TRIGGER IF EXISTS {name}")
 
 
 def new_tree_version(database: Database) -> None:
     """Change the tree's token, as the triggers do on every change of a unit or link."""
-    database.execute_sql(_TREE_CHANGED)
+    database.execute_sql(_tree_changed(database))
 
 
 def cache_triggers_installed(database: Database) -> bool:
-    names = {row[0] for row in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    if is_postgres(database):
+        names = _pg_triggers(database)
+    else:
+        names = {row[0] for row in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     return set(_CACHE_TRIGGERS) <= names
 
 
 def integrity_problems() -> list[str]:
-    """What SQLite's own integrity check finds (empty: none)."""
+    """What SQLite's own integrity check finds (empty: none). PostgreSQL checks its pages
+    itself (and `amcheck` is an administrator's tool): nothing to report here."""
+    if is_postgres():
+        return []
     rows = [row[0] for row in models.database.execute_sql("PRAGMA integrity_check").fetchall()]
     return [] if rows == ["ok"] else rows
 
 
 def foreign_key_problems() -> list[tuple]:
-    """Rows pointing at a row that is not there: (table, rowid, parent table)."""
+    """Rows pointing at a row that is not there: (table, rowid, parent table). PostgreSQL
+    enforces its foreign keys on every write and cannot hold such rows."""
+    if is_postgres():
+        return []
     return [tuple(row[:3]) for row in models.database.execute_sql("PRAGMA foreign_key_check").fetchall()]
 
 
@@ -336,6 +460,8 @@ def service_account(location: str) -> str | None:
 
 
 def append_only_installed(database: Database) -> bool:
+    if is_postgres(database):
+        return set(_APPEND_ONLY) <= _pg_triggers(database, "audit_entry")
     names = {row[0] for row in database.execute_sql(
         "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_entry'")}
     return set(_APPEND_ONLY) <= names
@@ -355,7 +481,8 @@ def get_setting(key: str, default: str | None = None) -> str | None:
 
 
 def set_setting(key: str, value: str) -> None:
-    models.Setting.insert(key=key, value=value).on_conflict_replace().execute()
+    S = models.Setting
+    S.insert(key=key, value=value).on_conflict(conflict_target=[S.key], preserve=[S.value]).execute()
 
 
 def parse_date(text: str) -> datetime.date:
@@ -402,4 +529,7 @@ def among(column, ids, *, by_index: bool = True):
     if len(ids) <= 500:
         return column.in_(ids)
     tested = column if by_index else column + 0
+    if is_postgres():
+        # one array parameter: PostgreSQL takes a list of any length as `= ANY(array)`
+        return tested == SQL("ANY(%s)", (ids,))
     return tested.in_(SQL("(SELECT value FROM json_each(?))", (json.dumps(ids),)))

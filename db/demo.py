@@ -38,7 +38,7 @@ from peewee import SqliteDatabase, sort_models
 
 from db import audit, models
 from db.access import ensure_admin
-from db.connection import drop_append_only, install_append_only
+from db.connection import after_bulk_insert, drop_append_only, install_append_only
 from db.calendar import WorkingDays, add_months, full_months_between
 from db.connection import set_setting
 from db.text import clean, fold, name_sort_key
@@ -1446,6 +1446,7 @@ def _load(login: str, force: bool) -> DemoSummary:
         rows = builder.build(accounts)
         for model in sort_models(models.ALL_MODELS):
             _bulk_insert(model, account_rows if model is models.Account else rows.get(model) or [])
+        after_bulk_insert(models.database.obj)
         admin, _created = ensure_admin(login)
         set_setting("today", cfg["today"].isoformat())
         _new_candidates(cfg, accounts)

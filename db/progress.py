@@ -394,7 +394,9 @@ def _keep_tally(day: Date, counts: dict[int, tuple[int, int]]) -> None:
     MT = models.MemberTally
     # one statement made once and run for every row (the first panel of a day keeps tens of
     # thousands: building a statement of them all took longer than counting them)
-    statement, _ = MT.insert(day=day, unit=0, official=0, probationary=0).on_conflict_replace().sql()
+    statement, _ = (MT.insert(day=day, unit=0, official=0, probationary=0)
+                    .on_conflict(conflict_target=[MT.day, MT.unit], preserve=[MT.official, MT.probationary])
+                    .sql())
     stored_day = day.isoformat()  # as DateField stores it
     rows = [(stored_day, unit, official, probationary) for unit, (official, probationary) in counts.items()]
     try:
@@ -459,7 +461,8 @@ def _keep_class_tally(day: Date, year: int, unit_id: int, sent: int) -> None:
     CT = models.ClassTally
     try:
         with models.database.atomic():
-            CT.insert(day=day, year=year, unit=unit_id, sent=sent).on_conflict_replace().execute()
+            CT.insert(day=day, year=year, unit=unit_id, sent=sent).on_conflict(
+                conflict_target=[CT.day, CT.year, CT.unit], preserve=[CT.sent]).execute()
             others = [d for (d,) in CT.select(CT.day).where(CT.day != day).distinct()
                       .order_by(CT.day.desc()).tuples()]
             if len(others) >= _TALLY_DAYS:

@@ -26,11 +26,13 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from peewee import BooleanField
+
 from db import models
 from db.access import ensure_admin
 from db.calendar import WorkingDays, add_months
-from db.connection import (drop_cache_triggers, install_cache_triggers, new_tree_version, set_setting,
-                           write_transaction)
+from db.connection import (after_bulk_insert, drop_cache_triggers, install_cache_triggers, is_postgres,
+                           new_tree_version, set_setting, write_transaction)
 from db.demo import _toml, _weighted
 from db.text import fold, name_sort_key
 
@@ -163,6 +165,9 @@ def _insert(model, rows: list[tuple], batch: int = 5000) -> None:
     columns = ", ".join(f'"{meta.fields[name].column_name}"' for name in COLUMNS[model])
     marks = ", ".join([models.database.param] * len(COLUMNS[model]))
     sql = f'INSERT INTO "{meta.table_name}" ({columns}) VALUES ({marks})'
+    flags = [i for i, name in enumerate(COLUMNS[model]) if isinstance(meta.fields[name], BooleanField)]
+    if flags and is_postgres():  # the rows hold 0/1, which PostgreSQL does not take for a boolean
+        rows = [tuple(bool(v) if i in flags and v is not None else v for i, v in enumerate(row)) for row in rows]
     cursor = models.database.cursor()
     for i in range(0, len(rows), batch):
         cursor.executemany(sql, rows[i:i + batch])
@@ -636,8 +641,10 @@ class _Builder:
             for model in ORDER:
                 _insert(model, self.rows[model])
                 self.rows[model] = []
-            database.execute_sql("INSERT OR IGNORE INTO case_due (case_id, stale) SELECT id, 1 FROM case_file "
-                                 "WHERE id > (SELECT coalesce(max(case_id), 0) FROM case_due)")
+            database.execute_sql("INSERT INTO case_due (case_id, stale) SELECT id, TRUE FROM case_file "
+                                 "WHERE id > (SELECT coalesce(max(case_id), 0) FROM case_due) "
+                                 "ON CONFLICT DO NOTHING")
+            after_bulk_insert(database)
             models.MemberTally.delete().execute()
             models.ClassTally.delete().execute()
             new_tree_version(database)

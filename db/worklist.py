@@ -256,7 +256,7 @@ def refresh_due() -> int:
     for start in range(0, len(stale), 3_000):
         chunk = stale[start:start + 3_000]
         computed = _compute(C.id.in_(chunk) & (C.status == "open"), datetime.date.max)
-        settled = dict(models.database.execute_sql(_SETTLED.format(ids=",".join("?" * len(chunk))),
+        settled = dict(models.database.execute_sql(_SETTLED.format(ids=",".join([models.database.param] * len(chunk))),
                                                    chunk * 9).fetchall())
         voted = voted_branches(chunk)
         rows = []
@@ -306,8 +306,9 @@ def restore_stored() -> None:
     """Every stored figure recomputed from the records (`ketnap check --repair`): each file's
     next action, in this write transaction; the member counts and the counts of people sent to
     class, on their next reading."""
-    models.database.execute_sql("INSERT OR IGNORE INTO case_due (case_id, stale) SELECT id, 1 FROM case_file")
-    models.database.execute_sql("UPDATE case_due SET stale = 1")
+    models.database.execute_sql("INSERT INTO case_due (case_id, stale) SELECT id, TRUE FROM case_file WHERE TRUE "
+                                "ON CONFLICT DO NOTHING")
+    models.database.execute_sql("UPDATE case_due SET stale = TRUE")
     models.MemberTally.delete().execute()
     models.ClassTally.delete().execute()
     refresh_due()
@@ -326,7 +327,7 @@ _SETTLED = """SELECT case_id, max(day) FROM (
             WHERE c.id IN ({ids})
   UNION ALL SELECT id, closed_on FROM case_file WHERE closed_on IS NOT NULL AND id IN ({ids})
   UNION ALL SELECT case_id, effective FROM case_move WHERE case_id IN ({ids})
-) GROUP BY case_id"""
+) AS days GROUP BY case_id"""
 
 
 def overdue_count(unit_ids, as_of: datetime.date) -> int:

@@ -12,6 +12,9 @@ in one table, for the demo and for synthetic provinces of 10,000 to 1,000,000 pe
     python -m tests.bench --synth N [--runs N]   (only: a synthetic province of N people)
     python -m tests.bench --search-only [--runs N]   (only: the search on the 1,000,000-person file)
     python -m tests.bench --panel-only [--runs N]   (only: the progress panels on that file)
+    python -m tests.bench --pg URL --search-only|--panel-only [--panel-people N]
+        (the same figures on PostgreSQL beside SQLite's: the synthetic province copied once with
+        `ketnap migrate-to` into the database ketnap_bench_synth_N of the server at URL)
 
 The progress panels are also measured on a synthetic province (1,000,000 people unless
 --panel-people says otherwise; 0 skips it), built once into bench-synth-N.sqlite3 beside the
@@ -291,20 +294,30 @@ def _panel_figures(actor, today, runs: int, *, first_of_day: bool = False) -> li
     branch = U.select(U.id).where(U.org_type == "branch").order_by(U.id).scalar()
     out = []
 
+    from db.connection import is_postgres
+
+    postgres = is_postgres()
+    mark = models.database.param
+
     def aggregate(ids: list[int]) -> None:
         day, first = today.isoformat(), f"{today.year}-01-01"
         # the units as a list of parameters when few (an index can be used), else one JSON array
-        inside, params = (("(SELECT value FROM json_each(?))", [json.dumps(ids)]) if len(ids) > 500
-                          else ("(" + ",".join("?" * len(ids)) + ")", ids))
-        sql("SELECT (SELECT count(*) FROM step s JOIN case_file c ON c.id = s.case_id "
-            "        WHERE s.stage = 'admitted' AND s.undone_at IS NULL AND s.date BETWEEN ? AND ? "
-            f"       AND c.branch_id IN {inside}), "
-            "       (SELECT group_concat(stage || n) FROM (SELECT stage, count(*) AS n FROM case_file "
-            f"       WHERE status = 'open' AND branch_id IN {inside} GROUP BY stage)), "
-            "       (SELECT count(*) FROM membership m JOIN affiliation a ON a.person_id = m.person_id "
-            "        WHERE m.ceremony_on <= ? AND (m.ended_on IS NULL OR m.ended_on > ?) "
-            "        AND a.start <= ? AND (a.end IS NULL OR a.end > ?) "
-            f"       AND a.unit_id IN {inside})",
+        # (on PostgreSQL: one array)
+        if postgres:
+            inside, params = "(SELECT unnest(%s::int[]))", [ids]
+        else:
+            inside, params = (("(SELECT value FROM json_each(?))", [json.dumps(ids)]) if len(ids) > 500
+                              else ("(" + ",".join("?" * len(ids)) + ")", ids))
+        concat = "string_agg(stage || n, ',')" if postgres else "group_concat(stage || n)"
+        sql(("SELECT (SELECT count(*) FROM step s JOIN case_file c ON c.id = s.case_id "
+             "        WHERE s.stage = 'admitted' AND s.undone_at IS NULL AND s.date BETWEEN ? AND ? "
+             f"       AND c.branch_id IN {inside}), "
+             f"       (SELECT {concat} FROM (SELECT stage, count(*) AS n FROM case_file "
+             f"       WHERE status = 'open' AND branch_id IN {inside} GROUP BY stage) AS stages), "
+             "       (SELECT count(*) FROM membership m JOIN affiliation a ON a.person_id = m.person_id "
+             "        WHERE m.ceremony_on <= ? AND (m.ended_on IS NULL OR m.ended_on > ?) "
+             "        AND a.start <= ? AND (a.end IS NULL OR a.end > ?) "
+             f"       AND a.unit_id IN {inside})").replace("?", mark),
             (first, day, *params, *params, day, day, day, day, *params)).fetchall()
 
     for label, unit in (("progress panel, top unit (ms)", top), ("progress panel, a branch (ms)", branch)):
@@ -334,13 +347,38 @@ def synth_database(people: int) -> Path:
     return path
 
 
-def panel_figures_on(people: int, runs: int) -> list[tuple[str, float, float]]:
+def pg_synth_database(people: int, server: str) -> str:
+    """The synthetic province on the PostgreSQL server at `server` (a URL to any database of
+    it): the database ketnap_bench_synth_N, copied once from bench-synth-N.sqlite3 with
+    `ketnap migrate-to` and reused by later runs."""
+    import psycopg
+
+    name = f"ketnap_bench_synth_{people}"
+    location = f"{server.rpartition('/')[0]}/{name}"
+    with psycopg.connect(server, autocommit=True) as con:
+        exists = con.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            con.execute(f'CREATE DATABASE "{name}"')
+    if not exists:
+        path = synth_database(people)
+        print(f"(copying {path.name} to {name}: `ketnap migrate-to`, once)", flush=True)
+        done = subprocess.run([sys.executable, "-m", "tui.cli", "--db", str(path), "migrate-to", location],
+                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            with psycopg.connect(server, autocommit=True) as con:
+                con.execute(f'DROP DATABASE "{name}"')
+            raise SystemExit(f"migrate-to failed: {done.stderr}")
+    return location
+
+
+def panel_figures_on(people: int, runs: int, location: str | None = None) -> list[tuple[str, float, float]]:
     """The panels on a synthetic province of `people`, built once into bench-synth-N.sqlite3
-    beside the checkout and reused by later runs (migrated when the schema has moved on)."""
+    beside the checkout and reused by later runs (migrated when the schema has moved on);
+    `location`: the same province elsewhere (pg_synth_database)."""
     from db import connection, models, synth
     from db.access import account_actor
 
-    path = synth_database(people)
+    path = location or synth_database(people)
     connection.open_database(str(path))
     try:
         admin = models.Account.select().where(models.Account.role == "admin").order_by(models.Account.id).first()
@@ -354,7 +392,7 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def search_figures_on(people: int, runs: int) -> tuple[list[tuple[str, float, float]], int]:
+def search_figures_on(people: int, runs: int, location: str | None = None) -> tuple[list[tuple[str, float, float]], int]:
     """Search everywhere on the synthetic province (the file panel_figures_on builds): p50 and p95
     over realistic queries (family and middle names, given names, parts of words, full names, a
     citizen ID) through `db.cases.find_everything`, the function the search screen and `ketnap
@@ -367,7 +405,7 @@ def search_figures_on(people: int, runs: int) -> tuple[list[tuple[str, float, fl
     path = ROOT / f"bench-synth-{people}.sqlite3"
     if not path.exists():
         panel_figures_on(people, 1)  # builds it
-    connection.open_database(str(path))
+    connection.open_database(location or str(path))
     try:
         admin = models.Account.select().where(models.Account.role == "admin").order_by(models.Account.id).first()
         actor = account_actor(admin.name)
@@ -491,6 +529,13 @@ def search_rows(people: int, runs: int) -> list[Figure]:
                  {"search everywhere p95": under(SEARCH_AIM_MS)})
 
 
+def _print_side_by_side(title: str, sqlite: list, postgres: list) -> None:
+    print(title)
+    print(f"{'figure':<38}{'SQLite':>10}{'PostgreSQL':>12}{'ratio':>8}{'  (baseline SQLite / PostgreSQL)'}")
+    for (name, lite, lite_base), (_, pg, pg_base) in zip(sqlite, postgres):
+        print(f"{name:<38}{lite:>10.2f}{pg:>12.2f}{pg / lite:>8.1f}   ({lite_base:.2f} / {pg_base:.2f})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.bench")
     parser.add_argument("--probe", nargs=2, metavar=("KIND", "DB"), help=argparse.SUPPRESS)
@@ -503,7 +548,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="only: the search on the synthetic province (--panel-people N)")
     parser.add_argument("--panel-only", action="store_true",
                         help="only: the progress panels on the synthetic province (--panel-people N)")
+    parser.add_argument("--pg", metavar="URL",
+                        help="with --search-only or --panel-only: the same figures on this PostgreSQL server too")
     args = parser.parse_args(argv)
+    if args.pg and (args.panel_only or args.search_only):
+        location = pg_synth_database(args.panel_people, args.pg)
+        if args.panel_only:
+            _print_side_by_side(f"progress panels on a synthetic province of {args.panel_people:,} people, "
+                                f"median of {args.runs}, ms", panel_figures_on(args.panel_people, args.runs),
+                                panel_figures_on(args.panel_people, args.runs, location))
+        else:
+            lite, count = search_figures_on(args.panel_people, args.runs)
+            pg, _ = search_figures_on(args.panel_people, args.runs, location)
+            _print_side_by_side(f"search on a synthetic province of {args.panel_people:,} people ({count} "
+                                f"queries x {args.runs} runs), ms; baseline: the plain prefix query "
+                                "(FTS5 MATCH / the index of words)", lite, pg)
+        return 0
     if args.panel_only:
         print_figures(panel_rows(args.panel_people, args.runs),
                       f"progress panels on a synthetic province, median of {args.runs}")

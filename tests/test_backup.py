@@ -30,6 +30,10 @@ ADMIN = ("--user", "demo_admin")
 TODAY = datetime.date(2021, 9, 30)
 
 
+# backup and restore of a SQLite file (on PostgreSQL, backup is pg_dump: tests/test_postgres.py)
+SQLITE_FILE = pytest.mark.sqlite_only("a SQLite file's backup and restore")
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     for name in ("KETNAP_DB", "KETNAP_LANG", "KETNAP_USER", "KETNAP_TODAY", "SSH_CONNECTION",
@@ -49,7 +53,7 @@ def demo(demo_db):
     connection of this process open on it."""
     audit.write_current_head()
     connection.close_database()
-    return Path(demo_db)
+    return demo_db if connection.is_server_url(demo_db) else Path(demo_db)
 
 
 def run(capsys, *args):
@@ -144,6 +148,7 @@ def stop(process: subprocess.Popen) -> str:
 
 # --- backup -------------------------------------------------------------------------------------
 
+@SQLITE_FILE
 def test_backup_while_another_process_writes(demo, tmp_path, capsys, monkeypatch):
     # small steps: the copy takes many, and the writer's commits fall between them (SQLite then
     # starts the copy again; after a few restarts it is taken in one step)
@@ -176,6 +181,7 @@ def test_backup_while_another_process_writes(demo, tmp_path, capsys, monkeypatch
     assert _program("--db", demo, *ADMIN, "check").returncode == 0
 
 
+@SQLITE_FILE
 def test_backup_text_refuses_an_existing_file_unless_forced(demo, tmp_path, capsys):
     target = tmp_path / "b.sqlite3"
     status, out, _ = run(capsys, "--db", demo, *ADMIN, "--lang", "en", "backup", target)
@@ -192,6 +198,7 @@ def test_backup_text_refuses_an_existing_file_unless_forced(demo, tmp_path, caps
     assert status == 1 and doc["error"]["code"] == "same_file"
 
 
+@SQLITE_FILE
 def test_backup_and_restore_are_for_administrators(demo, tmp_path, capsys):
     target = tmp_path / "b.sqlite3"
     status, doc = run_json(capsys, "--db", demo, "--user", "demo_organiser", "backup", target)
@@ -229,6 +236,7 @@ def saved(demo, tmp_path, capsys):
     return target
 
 
+@SQLITE_FILE
 def test_restore_keeps_the_replaced_database_and_checks_the_restored_one(demo, saved, capsys):
     backup_bytes = digest(saved)
     notes_now = count_notes(demo)
@@ -251,6 +259,7 @@ def test_restore_keeps_the_replaced_database_and_checks_the_restored_one(demo, s
     assert _program("--db", kept_db[0], *ADMIN, "check").returncode == 0
 
 
+@SQLITE_FILE
 def test_restore_json(demo, saved, capsys):
     status, doc = run_json(capsys, "--db", demo, *ADMIN, "restore", saved)
     assert status == 0 and doc["ok"] and doc["check"]["ok"]
@@ -258,6 +267,7 @@ def test_restore_json(demo, saved, capsys):
     assert doc["files"] > 1000 and doc["migrated"] == [] and doc["head_checked"]
 
 
+@SQLITE_FILE
 @pytest.mark.parametrize("how", ["idle", "write"])
 def test_restore_is_refused_while_another_process_has_the_database_open(demo, saved, capsys, how):
     holder = start(HOLDER, demo, how)
@@ -275,6 +285,7 @@ def test_restore_is_refused_while_another_process_has_the_database_open(demo, sa
     assert status == 0 and doc["check"]["ok"]
 
 
+@SQLITE_FILE
 @pytest.mark.parametrize("damage", ["truncated", "random", "not_ketnap", "chain", "no_head"])
 def test_restore_refuses_a_bad_file_and_changes_nothing(demo, saved, tmp_path, capsys, damage):
     bad = tmp_path / "bad.sqlite3"
@@ -310,6 +321,7 @@ def test_restore_refuses_a_bad_file_and_changes_nothing(demo, saved, tmp_path, c
         assert status == 0 and "checked against itself only" in out and "no problems" in out
 
 
+@SQLITE_FILE
 def test_an_older_backup_is_migrated_after_restoring(demo, tmp_path, capsys):
     older_migrations = tmp_path / "migrations"
     older_migrations.mkdir()
@@ -334,6 +346,7 @@ def test_an_older_backup_is_migrated_after_restoring(demo, tmp_path, capsys):
     con.close()
 
 
+@SQLITE_FILE
 def test_a_backup_from_a_newer_version_is_refused(demo, saved, capsys):
     con = sqlite3.connect(saved)
     con.execute("INSERT INTO schema_migration (name, applied) VALUES ('9999_from_the_future', '2030-01-01')")

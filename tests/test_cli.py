@@ -65,6 +65,11 @@ def run_json(capsys, *args):
 
 
 def account_count(path) -> int:
+    if connection.is_server_url(str(path)):
+        import psycopg
+
+        with psycopg.connect(path) as con:
+            return con.execute("SELECT count(*) FROM account").fetchone()[0]
     con = sqlite3.connect(path)
     try:
         return con.execute("SELECT count(*) FROM account").fetchone()[0]
@@ -506,8 +511,9 @@ def nasty(world):
     models.Document.create(case=case, kind="application_letter", received=datetime.date(2021, 3, 2),
                            note="[link=http://x]bấm[/link]")
     # written around the models, which would have cleaned it: as if an old import had stored it
-    models.database.execute_sql("UPDATE person SET full_name = ? WHERE id = ?", (NASTY, person.id))
-    models.database.execute_sql("UPDATE document SET note = ? WHERE case_id = ?",
+    models.database.execute_sql("UPDATE person SET full_name = {0} WHERE id = {0}".format(models.database.param),
+                                (NASTY, person.id))
+    models.database.execute_sql("UPDATE document SET note = {0} WHERE case_id = {0}".format(models.database.param),
                                 ("[link=http://x]bấm[/link]\x07", case.id))
     return types.SimpleNamespace(person_id=person.id, case_id=case.id)
 

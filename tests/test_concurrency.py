@@ -12,7 +12,6 @@ import datetime
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from db import models, pipeline
+from db import connection, models, pipeline
 from db.access import account_actor
 from tests.test_cli import isolated, run_json  # noqa: F401  (isolated: autouse)
 from tests.test_cli_case import open_case, state
@@ -131,9 +130,7 @@ def test_eight_writers_at_once_lose_no_acknowledged_write(demo_admin, demo_db):
     assert len(acknowledged) >= 8  # every writer got through at least once
     missing = acknowledged - _notes()
     assert not missing
-    con = sqlite3.connect(demo_db)
-    assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    con.close()
+    assert connection.integrity_problems() == []
 
 
 KILLED = r"""
@@ -174,9 +171,7 @@ def test_a_writer_killed_mid_transaction_leaves_every_earlier_write_and_nothing_
     notes = _notes()
     assert {f"saved-{n}" for n in range(5)} <= notes
     assert not any(n.startswith("half-") for n in notes)
-    con = sqlite3.connect(demo_db)
-    assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    con.close()
+    assert connection.integrity_problems() == []
     # the audit chain and its head file still agree
     from tui import cli
 

@@ -605,8 +605,8 @@ def test_open_database_without_create_refuses_a_missing_file(tmp_path):
     with pytest.raises(connection.DatabaseError):
         connection.open_database(str(tmp_path / "missing.sqlite3"), create=False)
     assert not (tmp_path / "missing.sqlite3").exists()
-    with pytest.raises(connection.DatabaseError):
-        connection.open_database("postgresql://localhost/ketnap")
+    with pytest.raises(connection.DatabaseError):  # no server there, or no such database
+        connection.open_database("postgresql://127.0.0.1:1/ketnap")
 
 
 # --- access ----------------------------------------------------------------------------------

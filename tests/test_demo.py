@@ -582,6 +582,7 @@ def dump(path) -> dict[str, list[tuple]]:
         con.close()
 
 
+@pytest.mark.sqlite_only("compares the file's rows with the template file's")
 def test_refuses_a_database_with_data_and_force_reloads_the_same_rows(demo_db, demo_template):
     with pytest.raises(DemoError) as refused:
         load_demo(login="tester")

@@ -445,6 +445,7 @@ def dump(path) -> dict:
         con.close()
 
 
+@pytest.mark.sqlite_only("compares the file's rows read with the sqlite3 module")
 def test_a_refused_step_changes_nothing(world, empty_db):
     w = world
     walk(w, "dossier")

@@ -30,7 +30,7 @@ def admin(demo_db):
 def from_records(fn):
     """`fn()` with every stored next action ignored (marked stale in a transaction rolled back)."""
     with models.database.atomic() as tx:
-        models.database.execute_sql("UPDATE case_due SET stale = 1")
+        models.database.execute_sql("UPDATE case_due SET stale = TRUE")
         result = fn()
         tx.rollback()
     return result

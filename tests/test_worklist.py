@@ -265,6 +265,7 @@ def test_scope_a_branch_account_sees_its_branch_only(world, admin):
     assert worklist(admin, world.village.id, AS_OF)[0].branch.code == "TQ01"
 
 
+@pytest.mark.sqlite_only("counts the statements with sqlite3's trace callback")
 def test_a_fixed_number_of_queries_whatever_the_number_of_files(world, admin):
     def queries(n_files):
         for k in range(n_files):

@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true", help=t("cli.help.json"))
     _case_write_parsers(case_commands, command)
     _case_new_parser(case_commands)
-    from tui import cli_admin, cli_backup, cli_classes, cli_progress, cli_transfer, cli_units
+    from tui import cli_admin, cli_backup, cli_classes, cli_migrate, cli_progress, cli_transfer, cli_units
 
     cli_units.add_parsers(commands)  # `unit`: returns its action parsers
     cli_transfer.add_parsers(commands)
@@ -259,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_classes.add_parser(commands)
     cli_progress.add_parsers(commands)
     cli_backup.add_parsers(commands)
+    cli_migrate.add_parsers(commands)
     return parser
 
 
@@ -378,10 +379,8 @@ def _database_error(exc: Exception) -> Refusal:
 
 
 def _open(location: str, *, create: bool) -> connection.Opened:
-    if connection.is_server_url(location):
-        raise Refusal("database", t("cli.error.server_url", location=safe(location)))
-    path = connection.sqlite_path(location)
-    if not create and path != ":memory:" and not os.path.exists(path):
+    path = None if connection.is_server_url(location) else connection.sqlite_path(location)
+    if not create and path not in (None, ":memory:") and not os.path.exists(path):
         raise Refusal("no_database", t("cli.error.no_database", path=safe(path)))
     try:
         return connection.open_database_report(location, create=create)
@@ -1182,6 +1181,10 @@ def _run(args, lang_explicit: bool) -> int:
             from tui import cli_backup
 
             return cli_backup.run(args, session)
+        if args.command == "migrate-to":
+            from tui import cli_migrate
+
+            return cli_migrate.run(args, session)
         if args.command == "unit":
             from tui import cli_units
 
@@ -1247,7 +1250,7 @@ def _refuse_over_ssh(args) -> None:
         raise Refusal("forbidden", t("cli.error.ssh_files"))
     if args.command == "unit" and getattr(args, "plan", None) not in (None, "-"):
         raise Refusal("forbidden", t("cli.error.ssh_files"))
-    if args.command in ("backup", "restore"):  # FILE is always a file on the server
+    if args.command in ("backup", "restore", "migrate-to"):  # FILE is always a file on the server
         raise Refusal("forbidden", t("cli.error.ssh_files"))
 
 

@@ -27,7 +27,8 @@ def up(migrator, db):
         stamp = audit.parse_stamp(at)
         entry_hash = audit.digest(entry_id, stamp, account, action, entity, entity_id, unit,
                                   person_id, before, after, prev)
-        db.execute_sql("UPDATE audit_entry SET person_id = ?, prev_hash = ?, hash = ? WHERE id = ?",
+        db.execute_sql("UPDATE audit_entry SET person_id = {0}, prev_hash = {0}, hash = {0} WHERE id = {0}"
+                       .format(db.param),
                        (person_id, prev, entry_hash, entry_id))
         prev = entry_hash
     connection.install_append_only(db)

@@ -56,7 +56,7 @@ def up(migrator, db):
                    'ON "step" ("case_id", "stage", "undone_at", "unit_id")')
     db.execute_sql('CREATE INDEX IF NOT EXISTS "casefile_status_stage" ON "case_file" ("status", "stage")')
     connection.install_cache_triggers(db)
-    db.execute_sql("INSERT OR IGNORE INTO setting (key, value) VALUES (?, hex(randomblob(8)))",
-                   (connection.TREE_VERSION,))
+    connection.new_tree_version(db)
     # every file marked stale: computed by migration 0005, once the moves it reads are recorded
-    db.execute_sql("INSERT OR IGNORE INTO case_due (case_id, stale) SELECT id, 1 FROM case_file")
+    db.execute_sql("INSERT INTO case_due (case_id, stale) SELECT id, TRUE FROM case_file WHERE TRUE "
+                   "ON CONFLICT DO NOTHING")  # (the WHERE: how SQLite tells the upsert from a join)
