@@ -516,16 +516,21 @@ def pipeline_rows(db_path: str, runs: int) -> list[Figure]:
     return _rows(pipeline_figures(db_path, runs), "bare SQL", "demo")
 
 
-def panel_rows(people: int, runs: int) -> list[Figure]:
-    """The province's progress panel under 0.3 s, against one aggregate SQL query."""
-    return _rows(panel_figures_on(people, runs), "one aggregate SQL query", people_label(people),
+def panel_rows(people: int, runs: int, pg: str | None = None) -> list[Figure]:
+    """The province's progress panel under 0.3 s, against one aggregate SQL query; `pg`: on
+    the copy of the same province on that PostgreSQL server (its rows say so)."""
+    location = pg_synth_database(people, pg) if pg else None
+    return _rows(panel_figures_on(people, runs, location), "one aggregate SQL query",
+                 people_label(people) + (" PostgreSQL" if pg else ""),
                  {"progress panel, top unit": under(PANEL_AIM_MS)})
 
 
-def search_rows(people: int, runs: int) -> list[Figure]:
-    """Search everywhere, p95 under 20 ms, against the plain FTS5 prefix query."""
-    figures, _count = search_figures_on(people, runs)
-    return _rows(figures, "plain FTS5 prefix query", people_label(people),
+def search_rows(people: int, runs: int, pg: str | None = None) -> list[Figure]:
+    """Search everywhere, p95 under 20 ms, against the plain prefix query of the index (FTS5 on
+    SQLite, the index of words on PostgreSQL); `pg` as for panel_rows."""
+    location = pg_synth_database(people, pg) if pg else None
+    figures, _count = search_figures_on(people, runs, location)
+    return _rows(figures, "plain prefix query of the index", people_label(people) + (" PostgreSQL" if pg else ""),
                  {"search everywhere p95": under(SEARCH_AIM_MS)})
 
 

@@ -6,7 +6,7 @@
 For each size a synthetic province (bench-synth-N.sqlite3 beside the checkout, built once by
 `ketnap synth` and reused: about three minutes and 1.2 GB for a million people): start-up to the
 first screen ready and peak memory after every screen a province administrator opens (against
-the empty Textual app), search p95 (against the plain FTS5 prefix query), the province's progress
+the empty Textual app), search p95 (against the plain prefix query of the index), the province's progress
 panel (against one aggregate SQL query), key press to updated screen in the people list and the
 search (against the same key in an empty app with a DataTable), and many sessions reading and
 writing one file (against one session alone). On the demo database: start-up and memory, the
@@ -17,6 +17,7 @@ so, where sshd is missing).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -63,7 +64,9 @@ def _ssh_on(location: str, moves: int, runs: int, people: str) -> list[Figure]:
 
 
 def collect(sizes: list[int], *, runs: int, key_runs: int, sessions: int, seconds: float,
-            pause: float, moves: int, ssh_runs: int, skip: set[str]) -> list[Figure]:
+            pause: float, moves: int, ssh_runs: int, skip: set[str], pg: str | None = None) -> list[Figure]:
+    """`pg`: a PostgreSQL server (a URL to any database of it): the search and panel figures
+    again, each province copied there once, in rows beside SQLite's."""
     figures: list[Figure] = []
     demo = bench._ensure_demo()
     if "startup" not in skip:
@@ -84,9 +87,15 @@ def collect(sizes: list[int], *, runs: int, key_runs: int, sessions: int, second
         if "search" not in skip:
             _say(f"search, {label} people")
             figures += bench.search_rows(people, runs)
+            if pg:
+                _say(f"search, {label} people, PostgreSQL")
+                figures += bench.search_rows(people, runs, pg)
         if "panel" not in skip:
             _say(f"progress panels, {label} people")
             figures += bench.panel_rows(people, runs)
+            if pg:
+                _say(f"progress panels, {label} people, PostgreSQL")
+                figures += bench.panel_rows(people, runs, pg)
         if "keys" not in skip:
             _say(f"key press to updated screen, {label} people")
             figures += _keys_on(location, key_runs, label)
@@ -109,11 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moves", type=int, default=15, help="Down arrows counted per SSH session")
     parser.add_argument("--ssh-runs", type=int, default=3, help="SSH sessions per app and TERM")
     parser.add_argument("--skip", action="append", choices=PARTS, default=[], help="leave out a part")
+    parser.add_argument("--pg", metavar="URL", default=os.environ.get("KETNAP_PG_SERVER"),
+                        help="also the search and panels on this PostgreSQL server (default: KETNAP_PG_SERVER)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     figures = collect(args.sizes, runs=args.runs, key_runs=args.key_runs, sessions=args.sessions,
                       seconds=args.seconds, pause=args.pause, moves=args.moves, ssh_runs=args.ssh_runs,
-                      skip=set(args.skip))
+                      skip=set(args.skip), pg=args.pg)
     print()
     print_figures(figures, f"ketnap against baselines measured in the same run ({time.monotonic() - started:.0f} s; "
                   f"start-ups median of {args.runs}, keys {args.key_runs} presses, "
