@@ -211,12 +211,7 @@ def backup(actor: Actor, target: str | os.PathLike, *, force: bool = False, prog
     target = Path(target).absolute()
     if target.exists() and target.resolve() == source.resolve():
         raise BackupError("same_file", path=str(target))
-    if target.is_dir():
-        raise BackupError("is_directory", path=str(target))
-    if target.exists() and not force:
-        raise BackupError("exists", path=str(target))
-    if not target.parent.is_dir():
-        raise BackupError("not_found", path=str(target.parent))
+    _check_target(target, force)
     live_head = None
     head_file = audit.head_path()
     if head_file is not None:
@@ -270,18 +265,23 @@ def pg_dump_program() -> str | None:
     return str(candidates[-1]) if candidates else None
 
 
-def _pg_dump(target, *, force: bool) -> BackupResult:
-    """`pg_dump --format=custom` of the bound PostgreSQL database into `target` (mode 0600,
-    written beside it first and renamed: a reader never sees half a backup)."""
-    import subprocess
-
-    target = Path(target).absolute()
+def _check_target(target: Path, force: bool) -> None:
+    """Refused: a folder, a file already there (unless `force`), a folder that does not exist."""
     if target.is_dir():
         raise BackupError("is_directory", path=str(target))
     if target.exists() and not force:
         raise BackupError("exists", path=str(target))
     if not target.parent.is_dir():
         raise BackupError("not_found", path=str(target.parent))
+
+
+def _pg_dump(target, *, force: bool) -> BackupResult:
+    """`pg_dump --format=custom` of the bound PostgreSQL database into `target` (mode 0600,
+    written beside it first and renamed: a reader never sees half a backup)."""
+    import subprocess
+
+    target = Path(target).absolute()
+    _check_target(target, force)
     program = pg_dump_program()
     if program is None:
         raise BackupError("no_pg_dump")

@@ -84,18 +84,11 @@ def collect(sizes: list[int], *, runs: int, key_runs: int, sessions: int, second
         if "startup" not in skip:
             _say(f"start-up and memory after every screen, {label} people")
             figures += bench.startup_figures(location, runs, people)
-        if "search" not in skip:
-            _say(f"search, {label} people")
-            figures += bench.search_rows(people, runs)
-            if pg:
-                _say(f"search, {label} people, PostgreSQL")
-                figures += bench.search_rows(people, runs, pg)
-        if "panel" not in skip:
-            _say(f"progress panels, {label} people")
-            figures += bench.panel_rows(people, runs)
-            if pg:
-                _say(f"progress panels, {label} people, PostgreSQL")
-                figures += bench.panel_rows(people, runs, pg)
+        for part, what, rows in (("search", "search", bench.search_rows),
+                                 ("panel", "progress panels", bench.panel_rows)):
+            for server in ((None, pg) if pg else (None,)) if part not in skip else ():
+                _say(f"{what}, {label} people" + (", PostgreSQL" if server else ""))
+                figures += rows(people, runs, server)
         if "keys" not in skip:
             _say(f"key press to updated screen, {label} people")
             figures += _keys_on(location, key_runs, label)

@@ -9,9 +9,9 @@ import json
 import pytest
 
 from db import connection
-from tui import cli, i18n
+from tests.test_cli import isolated  # noqa: F401 (an autouse fixture: no outside KETNAP_*, no config)
+from tui import cli
 
-LOGIN = "tester"
 
 # units and days of the demo whose figures an operator reads: the district, a commune (the
 # article's Nà Phặc), this year, last year, the last day of the previous term
@@ -22,17 +22,10 @@ DEMO_STATS = [
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    for name in ("KETNAP_DB", "KETNAP_LANG", "KETNAP_USER", "KETNAP_TODAY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(connection, "SYSTEM_CONFIG", tmp_path / "no-etc" / "ketnap.toml")
-    monkeypatch.setattr(connection, "user_config_file", lambda: tmp_path / "no-home" / "ketnap.toml")
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setattr(cli, "os_login", lambda: LOGIN)
+def closed_after():
+    """Each test's connection closed after it (the CLI leaves the last one open)."""
     yield
     connection.close_database()
-    i18n.set_language("vi")
 
 
 def _json(capsys, *args) -> dict:
