@@ -31,6 +31,31 @@ class DatabaseError(Exception):
     """The database cannot be opened or used; the message says why."""
 
 
+class WrongCollation(DatabaseError):
+    """A PostgreSQL database that sorts text by a language's rules (`collation`, e.g.
+    "vi_VN.UTF-8" or an ICU locale) rather than byte by byte: lists of names and every keyset page
+    would come in another order than on SQLite, and a page could skip or repeat a row. Create
+    it with `TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'`."""
+
+    def __init__(self, collation: str):
+        super().__init__(collation)
+        self.collation = collation
+
+
+# how a database for ketnap is created on a PostgreSQL server (CREATE DATABASE name ...)
+PG_CREATE_OPTIONS = "TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'"
+
+
+def check_collation(database: Database) -> None:
+    """Refuse (WrongCollation) a PostgreSQL database whose text does not sort byte by byte."""
+    provider, collation = database.execute_sql(
+        "SELECT datlocprovider, datcollate FROM pg_database WHERE datname = current_database()").fetchone()
+    if provider != "c":  # ICU: the locale's rules, whatever datcollate says
+        raise WrongCollation("ICU")
+    if collation not in ("C", "POSIX") and not collation.startswith("C."):
+        raise WrongCollation(collation)
+
+
 def _config_value(path: Path, key: str) -> str | None:
     try:
         with path.open("rb") as fh:
@@ -189,6 +214,8 @@ def open_database_report(location: str, *, create: bool = True) -> Opened:
             raise
         # the server is not there, refuses us, or has no such database
         raise DatabaseError(str(exc).strip()) from None
+    if is_server_url(location):
+        check_collation(database)
     if is_file and not existed:
         os.chmod(path, 0o600)  # and its -wal/-shm files follow the file's mode
     backup = None

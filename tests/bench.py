@@ -353,12 +353,14 @@ def pg_synth_database(people: int, server: str) -> str:
     `ketnap migrate-to` and reused by later runs."""
     import psycopg
 
+    from db import connection
+
     name = f"ketnap_bench_synth_{people}"
     location = f"{server.rpartition('/')[0]}/{name}"
     with psycopg.connect(server, autocommit=True) as con:
         exists = con.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            con.execute(f'CREATE DATABASE "{name}"')
+            con.execute(f'CREATE DATABASE "{name}" {connection.PG_CREATE_OPTIONS}')
     if not exists:
         path = synth_database(people)
         print(f"(copying {path.name} to {name}: `ketnap migrate-to`, once)", flush=True)

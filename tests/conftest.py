@@ -75,7 +75,8 @@ class PgServer:
         """A new database (a copy of `template` when given); returns its URL."""
         name = f"ketnap_test_{uuid.uuid4().hex[:12]}"
         with self._admin() as con:
-            con.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+            con.execute(f'CREATE DATABASE "{name}" '
+                        + (f'TEMPLATE "{template}"' if template else connection.PG_CREATE_OPTIONS))
         self.made.append(name)
         return self.location(name)
 

@@ -121,3 +121,19 @@ def test_backup_of_a_postgresql_database_is_a_pg_dump_archive(both, tmp_path, ca
     data = (tmp_path / "x.dump").read_bytes()
     assert done["ok"] and data.startswith(b"PGDMP") and done["people"] > 0
     assert (tmp_path / "x.dump").stat().st_mode & 0o077 == 0
+
+
+def test_a_database_that_sorts_text_by_a_language_is_refused_with_how_to_make_one(postgres, capsys):
+    """Names and pages come in byte order on SQLite; a PostgreSQL database with a language's
+    collation (here an ICU locale) would list them in another order, so it is refused."""
+    name = "ketnap_test_collation"
+    with postgres._admin() as con:
+        con.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        con.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'vi-VN' "
+                    "LOCALE 'C.UTF-8'")
+    postgres.made.append(name)
+    status = cli.main(["--lang", "en", "--db", postgres.location(name), "units"])
+    err = capsys.readouterr().err
+    assert status == 1 and "sorts text by the rules of “ICU”" in err and "LC_COLLATE 'C'" in err
+    made = postgres.create()  # as the tests (and the README) make one: accepted
+    assert cli.main(["--db", made, "init"]) == 0

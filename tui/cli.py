@@ -384,6 +384,8 @@ def _open(location: str, *, create: bool) -> connection.Opened:
         raise Refusal("no_database", t("cli.error.no_database", path=safe(path)))
     try:
         return connection.open_database_report(location, create=create)
+    except connection.WrongCollation as exc:
+        raise Refusal("database", t("cli.error.pg_collation", collation=safe(exc.collation))) from None
     except (connection.DatabaseError, PeeweeException, sqlite3.Error, OSError) as exc:
         raise _database_error(exc) from None
 
