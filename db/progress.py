@@ -902,7 +902,7 @@ def _people(ids) -> dict[int, tuple[str, UnitRef | None, str]]:
     out = {}
     for pid, name, sort_key, uid, code, uname in (
             P.select(P.id, P.full_name, P.sort_key, U.id, U.code, U.name)
-            .join(U, JOIN.LEFT_OUTER, on=(P.branch == U.id)).where(P.id.in_(list(ids))).tuples()):
+            .join(U, JOIN.LEFT_OUTER, on=(P.branch == U.id)).where(connection.among(P.id, ids)).tuples()):
         out[pid] = (name, UnitRef(uid, code, uname) if uid else None, sort_key)
     return out
 
@@ -916,13 +916,13 @@ def admitted_list(actor: Actor, unit_id: int, year: int, as_of: Date, *, first: 
     first = first or Date(year, 1, 1)
     last = last or as_of
     _check_scope(actor, unit_id, last)
-    tree = Tree()
+    tree = Tree.current()
     rows = [(case, day) for case, day, branch in _admissions(first, last, tree.ever_below(unit_id))
             if unit_id in tree.ancestors(branch, day)]
     C, R, S = models.CaseFile, models.Resolution, models.Step
-    person_of = dict(C.select(C.id, C.person).where(C.id.in_([c for c, _d in rows])).tuples())
+    person_of = dict(C.select(C.id, C.person).where(connection.among(C.id, [c for c, _d in rows])).tuples())
     numbers = dict(R.select(S.case, R.number).join(S).where(
-        (S.case.in_([c for c, _d in rows])) & (S.stage == "admitted") & (R.kind == "decision")).tuples())
+        connection.among(S.case, [c for c, _d in rows]) & (S.stage == "admitted") & (R.kind == "decision")).tuples())
     people = _people(person_of.values())
     out = [Behind(person_of[case], people[person_of[case]][0], people[person_of[case]][1], case, day,
                   numbers.get(case)) for case, day in rows]
@@ -933,12 +933,12 @@ def sent_to_class_list(actor: Actor, unit_id: int, year: int, as_of: Date) -> li
     """The people behind `sent_to_class`: enrolled in the year's awareness classes started by
     `as_of`, sent by a branch of the unit (their branch on the class's first day)."""
     _check_scope(actor, unit_id, as_of)
-    tree = Tree()
+    tree = Tree.current()
     E, T, A = models.Enrolment, models.TrainingClass, models.Affiliation
     rows = (E.select(E.person, E.case, T.start, T.name, A.unit).join(T, on=(E.training_class == T.id))
             .join(A, on=((A.person == E.person) & (A.start <= T.start) & (A.end.is_null() | (A.end > T.start))))
             .where((T.kind == "awareness") & T.start.is_null(False) & (T.start >= Date(year, 1, 1))
-                   & (T.start <= as_of) & A.unit.in_(list(tree.ever_below(unit_id)))).order_by(T.start).tuples())
+                   & (T.start <= as_of) & connection.among(A.unit, tree.ever_below(unit_id))).order_by(T.start).tuples())
     seen, kept = set(), []
     for person, case, start, name, unit in rows:
         if person not in seen and unit_id in tree.ancestors(unit, start):
@@ -953,12 +953,12 @@ def members_list(actor: Actor, unit_id: int, as_of: Date) -> list[Behind]:
     """The members behind `members` on `as_of`, by name; `what` is official or probationary
     and `date` the ceremony."""
     _check_scope(actor, unit_id, as_of)
-    tree = Tree()
+    tree = Tree.current()
     M, A = models.Membership, models.Affiliation
     rows = (M.select(M.person, M.case, M.ceremony_on, M.official_on).join(A, on=(A.person == M.person))
             .where((M.ceremony_on <= as_of) & (M.ended_on.is_null() | (M.ended_on > as_of))
                    & (A.start <= as_of) & (A.end.is_null() | (A.end > as_of))
-                   & A.unit.in_(list(tree.subtree(unit_id, as_of)))).tuples())
+                   & connection.among(A.unit, tree.subtree(unit_id, as_of))).tuples())
     found = {}
     for person, case, ceremony, official_on in rows:
         status = "official" if official_on is not None and official_on <= as_of else "probationary"

@@ -468,27 +468,23 @@ class ProgressScreen(Screen):
         self._show_chart()  # "counting…" and no marker until this place's months are in
         place = Place(self.unit, self.year, self.as_of)
         self._fetch(self._seq, place)
-        self._fetch_months(self._seq, place)
 
     @work(thread=True, exclusive=True, group="progress")
     def _fetch(self, seq: int, place: Place) -> None:
-        try:
-            stats = progress.stats(self.context.actor, place.unit.id, place.year, place.as_of)
-            message = StatsLoaded(seq, stats)
-        except (NotFound, AccessError) as exc:
-            message = StatsLoaded(seq, None, refusal_text(exc))
-        finally:
-            connection.close_database()  # this thread's connection only
-        self.post_message(message)
-
-    @work(thread=True, exclusive=True, group="progress-months")
-    def _fetch_months(self, seq: int, place: Place) -> None:
+        """The figures, then the months of the chart below them: one after the other in one
+        worker, not side by side, so that a province's two readings (tens of megabytes each)
+        are not held at once."""
         cumulative: list[int] = []
         try:
-            cumulative = progress.admitted_by(self.context.actor, place.unit.id, place.year,
-                                              list(month_ends(place.year, place.as_of)))
-        except (NotFound, AccessError):
-            pass  # the figures' worker says why
+            try:
+                stats = progress.stats(self.context.actor, place.unit.id, place.year, place.as_of)
+                message = StatsLoaded(seq, stats)
+            except (NotFound, AccessError) as exc:
+                message = StatsLoaded(seq, None, refusal_text(exc))
+            self.post_message(message)
+            if message.stats is not None:
+                cumulative = progress.admitted_by(self.context.actor, place.unit.id, place.year,
+                                                  list(month_ends(place.year, place.as_of)))
         finally:
             connection.close_database()  # this thread's connection only
         self.post_message(MonthsLoaded(seq, cumulative))
