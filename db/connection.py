@@ -87,6 +87,20 @@ def is_server_url(location: str) -> bool:
     return location.startswith(("postgresql://", "postgres://"))
 
 
+def shown_location(location: str) -> str:
+    """The location as it may be printed: a server URL without its password."""
+    if not is_server_url(location):
+        return location
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(location)
+    if parts.password is None:
+        return location
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def sqlite_path(location: str) -> str:
     """The file a SQLite location names (`sqlite:///x` is the file `x`), or ':memory:'."""
     return location.removeprefix("sqlite:///")

@@ -92,13 +92,13 @@ def migrate_to(actor: Actor, url: str, *, progress: Callable[[str, int], None] |
     if connection.is_postgres(source):
         raise MigrateError("not_sqlite")
     if not connection.is_server_url(url):
-        raise MigrateError("not_postgres", url=url)
+        raise MigrateError("not_postgres", url=connection.shown_location(url))
     copied: dict[str, int] = {}
     target = connection.make_database(url)
     try:
         target.connect()
     except Exception as exc:  # the server is not there, refuses us, or has no such database
-        raise MigrateError("unreachable", url=url, message=str(exc).strip()) from None
+        raise MigrateError("unreachable", url=connection.shown_location(url), message=str(exc).strip()) from None
     try:
         # migrations and the checks below run with the models bound to the target
         models.database.initialize(target)
@@ -107,7 +107,7 @@ def migrate_to(actor: Actor, url: str, *, progress: Callable[[str, int], None] |
 
             Runner(target, str(connection.MIGRATIONS)).up()
             if not _is_empty(target):
-                raise MigrateError("not_empty", url=url)
+                raise MigrateError("not_empty", url=connection.shown_location(url))
             with target.atomic():
                 connection.drop_cache_triggers(target)
                 connection.drop_append_only(target)
@@ -147,4 +147,4 @@ def migrate_to(actor: Actor, url: str, *, progress: Callable[[str, int], None] |
             models.database.initialize(source)
     finally:
         target.close()
-    return MigrateResult(url, copied, copied.get("audit_entry", 0))
+    return MigrateResult(connection.shown_location(url), copied, copied.get("audit_entry", 0))

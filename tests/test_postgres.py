@@ -137,3 +137,12 @@ def test_a_database_that_sorts_text_by_a_language_is_refused_with_how_to_make_on
     assert status == 1 and "sorts text by the rules of “ICU”" in err and "LC_COLLATE 'C'" in err
     made = postgres.create()  # as the tests (and the README) make one: accepted
     assert cli.main(["--db", made, "init"]) == 0
+
+
+def test_a_password_in_a_server_url_is_never_printed(capsys):
+    status = cli.main(["--lang", "en", "--db", "postgresql://ketnap:s3cret@127.0.0.1:1/ketnap", "units"])
+    captured = capsys.readouterr()
+    assert status == 1 and "s3cret" not in captured.out + captured.err
+    from db.connection import shown_location
+
+    assert shown_location("postgresql://k:s3cret@db:5433/x?sslmode=require") == "postgresql://k:***@db:5433/x?sslmode=require"

@@ -19,7 +19,7 @@ def add_parsers(commands) -> None:
 
 
 def run(args, session) -> int:
-    from db import migrate_to
+    from db import connection, migrate_to
     from tui.cli import Refusal, print_json, safe
 
     def progress(table: str, rows: int) -> None:
@@ -30,8 +30,8 @@ def run(args, session) -> int:
     try:
         result = migrate_to.migrate_to(session.actor, args.url, progress=progress)
     except migrate_to.MigrateError as exc:
-        params = {"url": safe(args.url), "message": "", "table": "", "copied": "", "there": "", "id": "",
-                  "reason": ""}
+        params = {"url": safe(connection.shown_location(args.url)), "message": "", "table": "", "copied": "",
+                  "there": "", "id": "", "reason": ""}
         params.update({k: safe(v) for k, v in exc.params.items()})
         raise Refusal(exc.code, t(f"cli.migrate.error.{exc.code}", **params)) from None
     if not args.json and sys.stderr.isatty():
