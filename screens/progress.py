@@ -182,6 +182,7 @@ class Panel(Widget, can_focus=False):
 # --- the monthly chart ---------------------------------------------------------------------------
 
 CHART_ROWS = 8
+LIST_MAX = 50_000  # the longest list behind a figure that is listed (it is read whole)
 CHILD_ROWS = 11  # the children's table shows this many rows, then scrolls (progress.tcss)
 
 
@@ -744,6 +745,11 @@ class ProgressScreen(Screen):
 
             self.app.push_screen(ClassListScreen(self.context, self.unit, self.year))
         elif key in ("admitted", "sent", "members"):
+            count = {"admitted": self.stats.admitted, "sent": self.stats.sent_to_class,
+                     "members": self.stats.members}[key]
+            if count > LIST_MAX:  # a province's members: seconds and a gigabyte, for no reader
+                self.say(t("progress.list_too_long", n=i18n.number(count)))
+                return
             from screens.behind import BehindScreen  # imported on first use
 
             self.app.push_screen(BehindScreen(self.context, key, self.unit, self.year, self.as_of))

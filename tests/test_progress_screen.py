@@ -461,3 +461,30 @@ def test_the_chart_marker():
     assert chart_text(cumulative, 20, 78, marker=9).plain == chart_text(cumulative, 20, 78).plain
     assert chart_text(cumulative, 20, 78, marker=8, keys=True).plain.splitlines()[12].endswith(
         " · ← → tháng, Enter: danh sách")
+
+
+async def test_a_list_too_long_to_read_is_not_read_and_says_where_to_go(make_demo_app, monkeypatch):
+    """A province's members list is hundreds of thousands of people (seconds and a gigabyte to
+    read, for no reader): past LIST_MAX the screen says so, and a unit below still lists."""
+    import screens.progress
+    from screens.progress import ProgressScreen
+
+    app = make_demo_app("demo_organiser")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ProgressScreen)
+        members = screen.stats.members
+        monkeypatch.setattr(screens.progress, "LIST_MAX", members - 1)
+        panel = next(p for p in screen.query(".panel") if getattr(p, "key", None) == "members")
+        panel.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen
+        assert "quá nhiều để liệt kê" in screen_text(app)
+        monkeypatch.setattr(screens.progress, "LIST_MAX", members)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, BehindScreen)
