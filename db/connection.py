@@ -114,8 +114,27 @@ def is_postgres(database=None) -> bool:
     return isinstance(database, PostgresqlDatabase)
 
 
+def load_postgres_driver() -> None:
+    """Hand psycopg to peewee, which was imported without it (db/__init__.py): the names its
+    import would have set (peewee is pinned to one version in pyproject.toml)."""
+    import peewee
+
+    if peewee.psycopg is not None:
+        return
+    import psycopg
+    from psycopg.pq import TransactionStatus
+    from psycopg.types.json import Json, Jsonb
+
+    peewee.psycopg, peewee.TransactionStatus = psycopg, TransactionStatus
+    peewee.Json_pg3, peewee.Jsonb_pg3 = Json, Jsonb
+    adapter = peewee.Psycopg3Adapter
+    adapter.txn_idle, adapter.txn_inerror = TransactionStatus.IDLE, TransactionStatus.INERROR
+    adapter.txn_unknown = TransactionStatus.UNKNOWN
+
+
 def make_database(location: str) -> Database:
     if is_server_url(location):
+        load_postgres_driver()
         if location.startswith("postgres://"):
             location = "postgresql://" + location.removeprefix("postgres://")
         # psycopg 3 (peewee uses it when it is installed); a connection string is passed whole

@@ -18,9 +18,8 @@ import sqlite3
 import sys
 from dataclasses import dataclass
 
-from peewee import PeeweeException
-
-from db import connection, models
+from db import connection, models  # first: db keeps PostgreSQL's driver out of peewee's import
+from peewee import PeeweeException  # noqa: I001
 from db.access import (AccessError, Actor, active_accounts, first_admin, has_accounts,
                        has_active_account, os_login, resolve_actor)
 from db.text import clean, printable
