@@ -76,8 +76,8 @@ def _base_query(unit_ids: list[int], kind: str, as_of: datetime.date, name_filte
     """`paged`: read in name order and stopped after a page (see connection.among); `counted`:
     only counted, so without the branch's name (a third of the time of a province's count)."""
     P, U = models.Person, models.Unit
-    if counted:
-        query = P.select(P.id)
+    if counted:  # count(*): a third of the time of peewee's count() over a subquery
+        query = P.select(fn.COUNT(SQL("*")))
     else:
         query = (P.select(P.id, P.full_name, P.born, P.sex, U.code, U.name, P.sort_key, P.public_role)
                  .join(U, JOIN.LEFT_OUTER, on=(P.branch == U.id)))
@@ -143,7 +143,7 @@ def people_count(actor: Actor, unit_id: int, as_of: datetime.date, *, kind: str 
     unit_ids = subtree_ids(actor, unit_id, as_of)
     if not unit_ids:
         return 0
-    return _base_query(unit_ids, kind, as_of, name_filter, counted=True).count()
+    return _base_query(unit_ids, kind, as_of, name_filter, counted=True).scalar()
 
 
 def people_position(actor: Actor, unit_id: int, as_of: datetime.date, person_id: int, *,
@@ -158,6 +158,6 @@ def people_position(actor: Actor, unit_id: int, as_of: datetime.date, person_id:
     if row is None:
         return None
     sort_key = row[6]
-    before = (_base_query(unit_ids, kind, as_of, name_filter)
-              .where((P.sort_key < sort_key) | ((P.sort_key == sort_key) & (P.id < person_id))).count())
+    before = (_base_query(unit_ids, kind, as_of, name_filter, counted=True)
+              .where((P.sort_key < sort_key) | ((P.sort_key == sort_key) & (P.id < person_id))).scalar())
     return (sort_key, person_id - 1), before
