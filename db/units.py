@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from db import models
+from db import connection, models
 from db.access import Actor, scope_root
 from db.text import fold
 
@@ -74,16 +74,11 @@ def _parent_map(as_of: datetime.date, current: dict[int, int | None]) -> dict[in
     return parents
 
 
-def _columns() -> tuple:
-    """The unit columns the tree shows (the layout of every caller: read once, kept once)."""
-    U = models.Unit
-    return (U.id, U.code, U.name, U.level, U.org_type, U.category, U.sort_order, U.name_folded)
-
-
 def _layout(as_of: datetime.date, include_ended: bool):
-    """The unit rows (_columns(), then founded, ended, parent), each unit's parent and
-    the set of units shown: those alive on `as_of` under their parents of that day, or with
-    `include_ended` every unit ever, under its last parent.
+    """The units' shape: rows (id, parent, founded, ended) in the tree's order, each unit's
+    parent and the set of units shown: those alive on `as_of` under their parents of that day,
+    or with `include_ended` every unit ever, under its last parent; and a dict of what is made
+    from them (the units' names and kinds among it, read when first shown: _details).
 
     Kept between calls while the tree's token (db.connection.TREE_VERSION, changed by a trigger
     on every unit or link change) stays the same: a province has tens of thousands of units, and
@@ -114,25 +109,51 @@ def _as_date(value):
     return datetime.date.fromisoformat(value) if isinstance(value, str) else value
 
 
+def _alive_on(founded, ended, as_of: datetime.date, day_text: str) -> bool:
+    """_alive on the driver's values: SQLite gives ISO text, which compares as the dates do."""
+    if isinstance(founded, str):
+        return founded <= day_text and (ended is None or ended > day_text)
+    return _alive(founded, ended, as_of)
+
+
 def _read_layout(as_of: datetime.date, include_ended: bool):
+    # only the columns the shape needs: a province's names are a third of a second to read, and
+    # a screen shows a few dozen of them
     U = models.Unit
-    units = [(*row[:-3], _as_date(row[-3]), _as_date(row[-2]), row[-1])
-             for row in _plain_rows(U.select(*_columns(), U.founded, U.ended, U.parent)
-                                    .order_by(U.sort_order, U.name_folded, U.id))]
-    current = {row[0]: row[-1] for row in units}
+    units = _plain_rows(U.select(U.id, U.parent, U.founded, U.ended)
+                        .order_by(U.sort_order, U.name_folded, U.id))
+    current = {row[0]: row[1] for row in units}
     if include_ended:
-        return units, current, set(current), {}
+        return units, current, set(current), {"details": {}}
     parents = _parent_map(as_of, current)
-    visible = {row[0] for row in units if _alive(row[-3], row[-2], as_of)}
-    return units, parents, visible, {}
+    day = as_of.isoformat()
+    visible = {row[0] for row in units if _alive_on(row[2], row[3], as_of, day)}
+    return units, parents, visible, {"details": {}}
 
 
-def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False) -> list[UnitNode]:
-    """The tree as it stood on `as_of` (with `include_ended`: every unit ever, under its last parent).
+DETAILS_ASKED_MAX = 20  # small reads of units' names, before the rest are read at once
 
-    Roots are the actor's scope root, or the top units when the actor sees everything.
-    Children are in `sort_order`, then name.
-    """
+
+def _details(kept: dict, ids) -> dict[int, tuple]:
+    """Unit id -> (code, name, level, org_type, category) for `ids`, read when first asked for
+    and kept with the layout; after DETAILS_ASKED_MAX reads (a caller walking the whole tree)
+    every unit's are read in one go."""
+    details = kept["details"]
+    missing = [unit_id for unit_id in ids if unit_id not in details]
+    if missing:
+        U = models.Unit
+        query = U.select(U.id, U.code, U.name, U.level, U.org_type, U.category)
+        kept["asked"] = kept.get("asked", 0) + 1
+        if kept["asked"] <= DETAILS_ASKED_MAX:
+            query = query.where(connection.among(U.id, missing))
+        for row in _plain_rows(query):
+            details[row[0]] = row[1:]
+    return details
+
+
+def _nodes(as_of: datetime.date, include_ended: bool):
+    """The layout, and a function making the UnitNodes of a list of its rows (their children
+    made when first asked for)."""
     units, parents, visible, kept = _layout(as_of, include_ended)
     kids = kept.get("kids")
     if kids is None:  # kept with the layout it is made from
@@ -143,18 +164,29 @@ def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False
                 kids.setdefault(parent if parent in visible else None, []).append(row)
         kept["kids"] = kids
 
+    def made(rows) -> tuple[UnitNode, ...]:
+        details = _details(kept, [row[0] for row in rows])
+        return tuple(UnitNode(row[0], *details[row[0]], _as_date(row[2]), _as_date(row[3]),
+                              parents.get(row[0]), below, len(kids.get(row[0], ())))
+                     for row in rows)
+
     def below(unit_id: int) -> tuple[UnitNode, ...]:
-        return tuple(build(k) for k in kids.get(unit_id, ()))
+        return made(kids.get(unit_id, ()))
 
-    def build(row) -> UnitNode:
-        return UnitNode(row[0], row[1], row[2], row[3], row[4], row[5], row[8], row[9],
-                        parents.get(row[0]), below, len(kids.get(row[0], ())))
+    return (units, parents, visible, kept, kids), made
 
+
+def unit_tree(actor: Actor, as_of: datetime.date, *, include_ended: bool = False) -> list[UnitNode]:
+    """The tree as it stood on `as_of` (with `include_ended`: every unit ever, under its last parent).
+
+    Roots are the actor's scope root, or the top units when the actor sees everything.
+    Children are in `sort_order`, then name.
+    """
+    (units, _parents, visible, _kept, kids), made = _nodes(as_of, include_ended)
     root = scope_root(actor)
     if root is None:
-        return [build(row) for row in kids.get(None, ())]
-    by_id = {row[0]: row for row in units}
-    return [build(by_id[root])] if root in visible else []
+        return list(made(kids.get(None, ())))
+    return list(made([row for row in units if row[0] == root])) if root in visible else []
 
 
 def subtree_ids(actor: Actor, unit_id: int, as_of: datetime.date) -> list[int]:
@@ -189,11 +221,23 @@ def subtree_ids(actor: Actor, unit_id: int, as_of: datetime.date) -> list[int]:
 
 
 def get_unit(actor: Actor, unit_id: int, as_of: datetime.date) -> UnitNode | None:
-    for root in unit_tree(actor, as_of, include_ended=True):
-        for node in root.walk():
-            if node.id == unit_id:
-                return node
-    return None
+    """The unit, in the tree of every unit ever (`unit_tree(include_ended=True)`), when the
+    actor may see it; made without making the others."""
+    (units, parents, visible, kept, kids), made = _nodes(as_of, True)
+    if unit_id not in visible:
+        return None
+    root = scope_root(actor)
+    if root is not None:  # the unit must be the scope root or below it
+        ancestor, seen = unit_id, set()
+        while ancestor is not None and ancestor != root and ancestor not in seen:
+            seen.add(ancestor)
+            ancestor = parents.get(ancestor) if parents.get(ancestor) in visible else None
+        if ancestor != root:
+            return None
+    rows = kept.get("by_id")
+    if rows is None:
+        rows = kept["by_id"] = {row[0]: row for row in units}
+    return made([rows[unit_id]])[0]
 
 
 def find_unit(actor: Actor, text: str, as_of: datetime.date) -> UnitNode:
@@ -202,6 +246,13 @@ def find_unit(actor: Actor, text: str, as_of: datetime.date) -> UnitNode:
     wanted = fold(text)
     if not wanted:
         raise UnitLookupError("unknown_unit", text)
+    code = text.strip()
+    # a code (what the screens pass): found without making every unit's node
+    U = models.Unit
+    unit_id = U.select(U.id).where(U.code == code).scalar()
+    node = get_unit(actor, unit_id, as_of) if unit_id is not None else None
+    if node is not None:
+        return node
     nodes = [n for root in unit_tree(actor, as_of, include_ended=True) for n in root.walk()]
     for node in nodes:
         if node.code == text.strip():
