@@ -200,10 +200,36 @@ def _days(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser, its help in the current language (set it first)."""
+class _NotOnlyOptions(Exception):
+    """The light parser met something it does not know: a command, or a mistake."""
+
+
+class _OptionsParser(_Parser):
+    def error(self, message: str):
+        raise _NotOnlyOptions(message)
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    """`argv` parsed: opening the application (only options, no command) is parsed without the
+    commands' parsers, whose building imports most of the db package (a tenth of the start-up);
+    anything else, help and every mistake included, by the whole parser."""
+    if not any(arg in ("-h", "--help") for arg in argv):
+        try:
+            args, rest = build_parser(commands=False).parse_known_args(argv)
+        except _NotOnlyOptions:
+            rest = argv
+        if not rest:
+            args.command = None
+            return args
+    return build_parser().parse_args(argv)
+
+
+def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
+    """The parser, its help in the current language (set it first); without `commands`, only
+    the options that open the application."""
     argparse._ = _argparse_gettext  # argparse's own words (usage:, error:) follow the language
-    parser = _Parser(prog="ketnap", description=t("cli.help.description"), allow_abbrev=False)
+    parser = (_Parser if commands else _OptionsParser)(
+        prog="ketnap", description=t("cli.help.description"), allow_abbrev=False)
     parser.add_argument("--db", metavar="PATH|URL", help=t("cli.help.db"))
     parser.add_argument("--lang", choices=i18n.LANGUAGES, help=t("cli.help.lang"))
     parser.add_argument("--user", metavar="NAME", help=t("cli.help.user"))
@@ -213,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ascii", action="store_true", help=t("terminal.help.ascii"))
     parser.add_argument("--mouse", action="store_true", help=t("terminal.help.mouse"))
     parser.add_argument("--version", action=_Version, help=t("cli.help.version"))
+    if not commands:
+        return parser
     commands = parser.add_subparsers(dest="command", metavar="COMMAND",
                                      title=t("cli.help.commands"))
 
@@ -1311,7 +1339,7 @@ def main(argv: list[str] | None = None) -> int:
         if over_ssh is not None:
             argv = argv + over_ssh
         try:
-            args = build_parser().parse_args(argv)
+            args = parse_arguments(argv)
         except SystemExit as exc:
             return _exit_status(exc)
         if over_ssh is not None:
