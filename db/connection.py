@@ -147,7 +147,11 @@ def make_database(location: str) -> Database:
         "foreign_keys": 1,
         "busy_timeout": 10000,
         "synchronous": "normal",
-        "cache_size": -16000,
+        # SQLite's own 2 MB: the system keeps the file's pages for every process, while each
+        # connection's cache counts in its session's memory, and twenty sessions share a small
+        # server (at a million people the panel and the search were measured no slower than
+        # with 16 MB, and each session 15 MB smaller)
+        "cache_size": -2000,
     })
 
 
