@@ -17,6 +17,7 @@ a change makes wrong, and whatever is missing is computed from the records.
 
 from __future__ import annotations
 
+import bisect
 import datetime
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -160,9 +161,16 @@ class Tree:
         self.links: dict[int, list[tuple]] = defaultdict(list)
         for unit, parent, start, end in L.select(L.unit, L.parent, L.start, L.end).tuples():
             self.links[unit].append((parent, start, end))
-        self._children: dict[Date, dict[int | None, list[int]]] = {}
-        self._subtrees: dict[tuple[int, Date], set[int]] = {}
-        self._ancestors: dict[tuple[int, Date], frozenset[int]] = {}
+        # the tree is the same on every day between two dates on which a unit was founded or
+        # ended or moved: what is worked out for a day is kept for its span (`_span`), since a
+        # province's year of decisions falls on a few hundred days in a few spans
+        self._changes = sorted({day for row in self.units.values() for day in (row.founded, row.ended)
+                                if day is not None}
+                               | {day for links in self.links.values() for _parent, start, end in links
+                                  for day in (start, end) if day is not None})
+        self._children: dict[int, dict[int | None, list[int]]] = {}
+        self._subtrees: dict[tuple[int, int], set[int]] = {}
+        self._ancestors: dict[tuple[int | None, int], frozenset[int]] = {}
         self._ever_children: dict[int | None, set[int]] | None = None
         self._ever_below: dict[int, frozenset[int]] = {}
         # renames: a unit's name before each (db.reorganise), for the names of a past day
@@ -191,17 +199,22 @@ class Tree:
                 return parent
         return None
 
+    def _span(self, day: Date) -> int:
+        """Which of the spans between the tree's change dates holds `day`."""
+        return bisect.bisect_right(self._changes, day)
+
     def children_on(self, day: Date) -> dict[int | None, list[int]]:
-        if day not in self._children:
+        span = self._span(day)
+        if span not in self._children:
             children: dict[int | None, list[int]] = defaultdict(list)
             for uid in self.units:
                 if self.alive(uid, day):
                     children[self.parent_on(uid, day)].append(uid)
-            self._children[day] = children
-        return self._children[day]
+            self._children[span] = children
+        return self._children[span]
 
     def subtree(self, unit_id: int, day: Date) -> set[int]:
-        key = (unit_id, day)
+        key = (unit_id, self._span(day))
         if key not in self._subtrees:
             found: set[int] = set()
             if unit_id in self.units and self.alive(unit_id, day):
@@ -235,7 +248,7 @@ class Tree:
 
     def ancestors(self, unit_id: int | None, day: Date) -> frozenset[int]:
         """The unit and the units above it on `day`: the units whose subtree holds it then."""
-        key = (unit_id, day)
+        key = (unit_id, self._span(day))
         if key not in self._ancestors:
             chain, seen, unit = [], set(), unit_id
             while unit is not None and unit in self.units and unit not in seen and self.alive(unit, day):
@@ -871,8 +884,6 @@ def admitted_by(actor: Actor, unit_id: int, year: int, days: list[Date]) -> list
     tree = Tree.current()
     dates = sorted(day for _case, day, branch in _admissions(Date(year, 1, 1), max(days), tree.ever_below(unit_id))
                    if unit_id in tree.ancestors(branch, day))
-    import bisect
-
     return [bisect.bisect_right(dates, day) for day in days]
 
 
