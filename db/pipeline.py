@@ -700,20 +700,50 @@ def step_from_dict(data: Mapping, person_id=None) -> StepInput:
 # --- reading the state ----------------------------------------------------------------------
 
 class UnitTree:
-    """The unit rows and parent history, read once per state (two queries)."""
+    """The unit rows and parent history a check needs: a file's branch and the units above it,
+    each read when first asked for (a province has tens of thousands of units, and a file's
+    check reads five), and every unit at once (two queries) for a caller that asks for many."""
+
+    ASKED_MAX = 200  # units read one by one, before the rest are read at once
 
     def __init__(self):
+        self.units: dict[int, tuple] = {}  # id -> (org_type, mountain, parent)
+        self.links: dict[int, list[tuple]] = {}
+        self._whole = False
+
+    def _read_all(self) -> None:
         U, L = models.Unit, models.UnitLink
         self.units = {uid: (org_type, mountain, parent) for uid, org_type, mountain, parent in
                       U.select(U.id, U.org_type, U.mountain, U.parent).tuples()}
-        self.links: dict[int, list[tuple]] = {}
+        self.links = {}
         for unit, parent, start, end in L.select(L.unit, L.parent, L.start, L.end).tuples():
             self.links.setdefault(unit, []).append((parent, start, end))
+        self._whole = True
+
+    def _unit(self, unit_id: int) -> tuple:
+        row = self.units.get(unit_id)
+        if row is None and not self._whole:
+            if len(self.units) >= self.ASKED_MAX:
+                self._read_all()
+            else:
+                U, L = models.Unit, models.UnitLink
+                found = U.select(U.org_type, U.mountain, U.parent).where(U.id == unit_id).tuples().first()
+                if found is not None:
+                    self.units[unit_id] = found
+                    links = list(L.select(L.parent, L.start, L.end).where(L.unit == unit_id)
+                                 .order_by(L.id).tuples())
+                    if links:
+                        self.links[unit_id] = links
+            row = self.units.get(unit_id)
+        if row is None:
+            raise KeyError(unit_id)
+        return row
 
     def parent_on(self, unit_id: int, day: Date) -> int | None:
+        row = self._unit(unit_id)
         links = self.links.get(unit_id)
         if not links:
-            return self.units[unit_id][2]
+            return row[2]
         for parent, start, end in links:
             if start <= day and (end is None or end > day):
                 return parent
@@ -724,7 +754,7 @@ class UnitTree:
         unit_id, seen = self.parent_on(branch_id, day), set()
         while unit_id is not None and unit_id not in seen:
             seen.add(unit_id)
-            org_type = self.units[unit_id][0]
+            org_type = self._unit(unit_id)[0]
             if org_type == "grassroots_committee":
                 return True
             if org_type == "committee":
@@ -737,7 +767,7 @@ class UnitTree:
         seen = set()
         while unit_id is not None and unit_id not in seen:
             seen.add(unit_id)
-            _org, mountain, parent = self.units[unit_id]
+            _org, mountain, parent = self._unit(unit_id)
             if mountain:
                 return True
             unit_id = parent
