@@ -266,3 +266,29 @@ def test_the_same_codes_through_engine_cli_and_import(paths, capsys, tmp_path, n
     assert engine == (want, set()), "engine"
     assert by_cli == (want, set()), "cli"
     assert by_import == (want, set()), "import"
+
+
+def test_a_check_reads_the_units_it_needs_and_gives_what_reading_them_all_gives(demo_db):
+    """pipeline.UnitTree reads a branch and the units above it when asked (a province has tens
+    of thousands of units), then every unit at once past ASKED_MAX: the same answers either way."""
+    import datetime
+
+    from db import models, pipeline
+
+    days = [datetime.date(2016, 1, 1), datetime.date(2021, 9, 30), datetime.date(2025, 8, 1)]
+    ids = [u.id for u in models.Unit.select(models.Unit.id)]
+    whole = pipeline.UnitTree()
+    whole._read_all()
+
+    def answers(tree):
+        return [(uid, day, tree.parent_on(uid, day), tree.in_grassroots_committee(uid, day), tree.mountain(uid))
+                for uid in ids for day in days]
+
+    expected = answers(whole)
+    lazy = pipeline.UnitTree()
+    assert lazy.in_grassroots_committee(ids[-1], days[1]) == whole.in_grassroots_committee(ids[-1], days[1])
+    assert 0 < len(lazy.units) < len(ids)  # only the branch and the units above it
+    assert answers(pipeline.UnitTree()) == expected  # past ASKED_MAX for a big tree, else one by one
+    few = pipeline.UnitTree()
+    few.ASKED_MAX = 3
+    assert answers(few) == expected and few._whole

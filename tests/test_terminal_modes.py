@@ -523,3 +523,27 @@ def test_every_action_has_a_key_that_putty_sends_with_default_settings():
             if not any(putty_safe(k) for k in keys):
                 missing[f"{cls.__module__}.{cls.__name__}:{action}"] = keys
     assert not missing, missing
+
+
+@pytest.mark.parametrize("argv", [[], ["--readonly", "--user", "luyen"], ["--db", "x.sqlite3", "--lang", "en"],
+                                  ["--today", "2021-09-30", "--ascii", "--mouse", "--low-bandwidth"]])
+def test_opening_the_application_is_parsed_as_the_whole_parser_parses_it(argv):
+    """Opening the application skips building the commands' parsers (a tenth of the start-up):
+    the options come out as the whole parser gives them."""
+    assert vars(cli.parse_arguments(argv)) == vars(cli.build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [["units"], ["--db", "x.sqlite3", "find", "mai"], ["--readonly", "worklist"]])
+def test_a_command_is_parsed_by_the_whole_parser(argv):
+    assert vars(cli.parse_arguments(argv)) == vars(cli.build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [["--today"], ["--frobnicate"], ["--read"], ["--lang", "fr"], ["--help"]])
+def test_a_mistake_or_help_is_answered_by_the_whole_parser(argv, capsys):
+    with pytest.raises(SystemExit) as light:
+        cli.parse_arguments(argv)
+    said = capsys.readouterr()
+    with pytest.raises(SystemExit) as whole:
+        cli.build_parser().parse_args(argv)
+    assert light.value.code == whole.value.code
+    assert said == capsys.readouterr()  # the same usage line and message, commands listed

@@ -44,3 +44,41 @@ def test_a_page_shows_open_files_only(admin):
                                     status="open", opened_on=TODAY)
     (row,) = [r for r in people_page(admin, world.village.id, TODAY, limit=50).rows if r.id == person.id]
     assert (row.case_id, row.stage) == (opened.id, "dossier") and closed.id != opened.id
+
+
+def _walked(actor, day):
+    return {node.id: node for root in units.unit_tree(actor, day, include_ended=True) for node in root.walk()}
+
+
+def test_a_unit_made_alone_is_the_node_the_whole_tree_makes(demo_admin):
+    """get_unit and a unit found by its code make one node (a province has tens of thousands):
+    the same node, the same name and parent, as walking every unit, and refused alike outside an
+    account's scope."""
+    from db.access import Actor
+
+    day = datetime.date(2021, 9, 30)
+    every = _walked(demo_admin, day)
+    for unit_id, node in every.items():
+        assert units.get_unit(demo_admin, unit_id, day) == node
+        assert units.find_unit(demo_admin, node.code, day) == node
+        assert [c.id for c in units.get_unit(demo_admin, unit_id, day).children] == [c.id for c in node.children]
+    commune = next(n for n in every.values() if n.level == "commune" and n.child_count)
+    local = Actor(account_id=None, name="xa", role="commune", unit_id=commune.id)
+    mine = _walked(local, day)
+    assert commune.id in mine and len(mine) < len(every)
+    for unit_id, node in every.items():
+        assert (units.get_unit(local, unit_id, day) is not None) == (unit_id in mine)
+
+
+def test_names_are_read_for_the_units_shown(demo_admin, monkeypatch):
+    """The tree reads a unit's name when its node is made; a caller walking the whole tree ends
+    with one read of every name, and sees them all."""
+    monkeypatch.setattr(units, "DETAILS_ASKED_MAX", 2)
+    units._LAYOUTS.clear()
+    day = datetime.date(2021, 9, 30)
+    roots = units.unit_tree(demo_admin, day)
+    kept = units._layout(day, False)[3]
+    assert 0 < len(kept["details"]) < len(units._layout(day, False)[0])
+    walked = [n for root in roots for n in root.walk()]
+    assert all(n.name and n.code for n in walked)
+    assert {n.id for n in walked} == units._layout(day, False)[2]  # every unit alive that day
