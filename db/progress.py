@@ -155,12 +155,29 @@ class Tree:
 
     def __init__(self):
         U, L = models.Unit, models.UnitLink
-        self.units = {row[0]: _UnitRow._make(row) for row in U.select(
+        # read as the driver gives them, each date and each kind made once: a province's
+        # 31,000 units share a few dates and a few kinds (20 MB less than one object per value)
+        shared: dict = {}
+
+        def once(value):
+            return shared.setdefault(value, value)
+
+        def day(value):
+            if value is None or isinstance(value, Date):
+                return value
+            return shared.get(value) or shared.setdefault(value, Date.fromisoformat(value[:10]))
+
+        rows = models.database.execute_sql(*U.select(
             U.id, U.code, U.name, U.org_type, U.level, U.category, U.population, U.parent, U.founded,
-            U.ended, U.sort_order).tuples()}
+            U.ended, U.sort_order).sql())  # a row at a time
+        self.units = {uid: _UnitRow(uid, code, name, once(org_type), once(level), once(category),
+                                    population, parent, day(founded), day(ended), sort_order)
+                      for uid, code, name, org_type, level, category, population, parent, founded, ended,
+                      sort_order in rows}
         self.links: dict[int, list[tuple]] = defaultdict(list)
-        for unit, parent, start, end in L.select(L.unit, L.parent, L.start, L.end).tuples():
-            self.links[unit].append((parent, start, end))
+        for unit, parent, start, end in models.database.execute_sql(
+                *L.select(L.unit, L.parent, L.start, L.end).sql()):
+            self.links[unit].append((parent, day(start), day(end)))
         # the tree is the same on every day between two dates on which a unit was founded or
         # ended or moved: what is worked out for a day is kept for its span (`_span`), since a
         # province's year of decisions falls on a few hundred days in a few spans
