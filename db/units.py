@@ -212,12 +212,18 @@ def subtree_ids(actor: Actor, unit_id: int, as_of: datetime.date) -> list[int]:
             if unit in visible and parent in visible:
                 children.setdefault(parent, []).append(unit)
         kept["children"] = children
-    found, stack = [], [unit_id]
-    while stack:
-        unit = stack.pop()
-        found.append(unit)
-        stack.extend(children.get(unit, ()))
-    return found
+    kept_subtrees = kept.setdefault("subtrees", {})  # the last few units' (a list's every page)
+    found = kept_subtrees.get(unit_id)
+    if found is None:
+        found, stack = [], [unit_id]
+        while stack:
+            unit = stack.pop()
+            found.append(unit)
+            stack.extend(children.get(unit, ()))
+        if len(kept_subtrees) >= 8:
+            kept_subtrees.clear()
+        kept_subtrees[unit_id] = found
+    return list(found)  # the caller's own copy
 
 
 def get_unit(actor: Actor, unit_id: int, as_of: datetime.date) -> UnitNode | None:
