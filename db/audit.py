@@ -280,7 +280,9 @@ def entries(actor: Actor, as_of: datetime.date, *, unit_id: int | None = None,
              .switch(E).join(P, JOIN.LEFT_OUTER, on=(E.person == P.id)))
     root = unit_id if unit_id is not None else scope_root(actor)
     if root is not None:
-        query = query.where(E.unit.in_(subtree_ids(actor, root, as_of)))
+        from db import connection  # (connection imports this module)
+
+        query = query.where(connection.among(E.unit, subtree_ids(actor, root, as_of)))
     if person_id is not None:
         query = query.where(E.person == person_id)
     if case_id is not None:

@@ -182,7 +182,7 @@ def _counts(class_ids: Iterable[int]) -> dict[int, tuple[int, int, int]]:
     rows = (E.select(E.training_class, fn.COUNT(E.id),
                      fn.SUM(Case(None, [(E.result == "passed", 1)], 0)),
                      fn.SUM(Case(None, [(E.result.in_(("failed", "left")), 1)], 0)))
-            .where(E.training_class.in_(ids)).group_by(E.training_class).tuples())
+            .where(connection.among(E.training_class, ids)).group_by(E.training_class).tuples())
     return {cid: (n, int(p or 0), int(f or 0)) for cid, n, p, f in rows}
 
 
@@ -202,13 +202,13 @@ def list_classes(actor: Actor, as_of: Date, *, unit_id: int | None = None, year:
     query = T.select(T, models.Unit).join(models.Unit)
     visible = _visible_units(actor, as_of)
     if visible is not None:
-        query = query.where(T.unit.in_(visible))
+        query = query.where(connection.among(T.unit, visible))
     if unit_id is not None:
         below = subtree_ids(actor, unit_id, as_of) or [unit_id]
         tree_units = set(below)
         if visible is not None and unit_id not in visible:
             raise NotFound(unit_id)
-        query = query.where(T.unit.in_(tree_units | _ancestors(unit_id, as_of)))
+        query = query.where(connection.among(T.unit, tree_units | _ancestors(unit_id, as_of)))
     if year is not None:
         query = query.where(T.year == year)
     if kind is not None:
@@ -278,7 +278,7 @@ def candidates(actor: Actor, class_id: int, as_of: Date, *, unit_id: int | None 
              .order_by(P.sort_key, P.id))
     root = unit_id if unit_id is not None else scope_root(actor)
     if root is not None:
-        query = query.where(C.branch.in_(subtree_ids(actor, root, as_of)))
+        query = query.where(connection.among(C.branch, subtree_ids(actor, root, as_of)))
     if stage is not None:
         query = query.where(C.stage == stage)
     E = models.Enrolment

@@ -456,12 +456,12 @@ def targets_for(unit_ids: list[int], year: int) -> dict[int, int]:
     T, Term = models.Target, models.Term
     found: dict[int, int] = {}
     # newest last, so that the newest row of each unit is the one kept
-    for unit, value in (T.select(T.unit, T.value).where(T.unit.in_(unit_ids) & (T.year == year))
+    for unit, value in (T.select(T.unit, T.value).where(connection.among(T.unit, unit_ids) & (T.year == year))
                         .order_by(T.set_on, T.id).tuples()):
         found[unit] = value
     averages: dict[int, int] = {}
     for unit, value in (T.select(T.unit, T.value).join(Term)
-                        .where(T.unit.in_(unit_ids) & (Term.start <= Date(year, 12, 31))
+                        .where(connection.among(T.unit, unit_ids) & (Term.start <= Date(year, 12, 31))
                                & (Term.end >= Date(year, 1, 1)))
                         .order_by(T.set_on, T.id).tuples()):
         averages[unit] = value
@@ -744,7 +744,7 @@ def targets(actor: Actor, today: Date, *, unit_id: int | None = None) -> list[Ta
              .join(Term, JOIN.LEFT_OUTER, on=(T.term == Term.id)).switch(T)
              .join(A, JOIN.LEFT_OUTER, on=(T.set_by == A.id)))
     if root is not None:
-        query = query.where(T.unit.in_(subtree_ids(actor, root, today)))
+        query = query.where(connection.among(T.unit, subtree_ids(actor, root, today)))
     seen: set[tuple] = set()
     out = []
     for uid, code, uname, year, term_id, term_name, value, set_on, account, note in (
