@@ -76,20 +76,11 @@ class ListPlace:
 
 
 class PeopleLoaded(Message):
-    """A page of people; `count` None: the list's size is on its way (PeopleCounted)."""
-
-    def __init__(self, request: PageRequest, page: Page, offset: int, count: int | None) -> None:
+    def __init__(self, request: PageRequest, page: Page, offset: int, count: int) -> None:
         super().__init__()
         self.request = request
         self.page = page
         self.offset = offset
-        self.count = count
-
-
-class PeopleCounted(Message):
-    def __init__(self, seq: int, count: int) -> None:
-        super().__init__()
-        self.seq = seq
         self.count = count
 
 
@@ -195,7 +186,7 @@ class MainScreen(Screen):
         self.unit: UnitNode | None = None
         self.page: Page | None = None
         self.first_index = 0
-        self.count: int | None = 0  # None: being counted
+        self.count = 0
         self._request: PageRequest | None = None  # the one whose result is shown
         self._seq = 0
         self.ready_for_input = False  # the first page of people is on the screen
@@ -643,10 +634,7 @@ class MainScreen(Screen):
         self._asked_limit = request.limit  # a second resize to the same size asks nothing more
         self._asked = request
         if self.page is None:
-            # the first page, before the first paint; its count (a province's million people:
-            # a tenth of a second) follows it, while the screen is drawn
-            self._show_page(self._load_page(request, counted=False))
-            self._count_people(request)
+            self._show_page(self._load_page(request))  # the first page, before the first paint
         else:
             self._fetch_page(request)
 
@@ -658,22 +646,7 @@ class MainScreen(Screen):
             connection.close_database()  # this thread's connection only
         self.post_message(loaded)
 
-    @work(thread=True, exclusive=True, group="people-count")
-    def _count_people(self, request: PageRequest) -> None:
-        try:
-            count = people.people_count(self.context.actor, request.unit.id, self.context.today,
-                                        kind=request.kind, name_filter=request.name_filter)
-        finally:
-            connection.close_database()  # this thread's connection only
-        self.post_message(PeopleCounted(request.seq, count))
-
-    @on(PeopleCounted)
-    def _show_count(self, message: PeopleCounted) -> None:
-        if self._request is not None and self._request.seq == message.seq and self.count is None:
-            self.count = message.count
-            self._show_info()
-
-    def _load_page(self, request: PageRequest, *, counted: bool = True) -> PeopleLoaded:
+    def _load_page(self, request: PageRequest) -> PeopleLoaded:
         actor, today = self.context.actor, self.context.today
 
         def fetch(**cursor) -> Page:
@@ -699,7 +672,7 @@ class MainScreen(Screen):
             page = fetch(after=request.after)
             offset = request.offset
         count = request.count
-        if count is None and counted:
+        if count is None:
             count = people.people_count(actor, request.unit.id, today, kind=request.kind,
                                         name_filter=request.name_filter)
         return PeopleLoaded(request, page, offset, count)
@@ -779,7 +752,7 @@ class MainScreen(Screen):
         else:
             line.append(t("main.rows", first=i18n.number(self.first_index + 1),
                           last=i18n.number(self.first_index + rows),
-                          total=i18n.number(self.count) if self.count is not None else "…"))
+                          total=i18n.number(self.count)))
         if self.unit is not None:
             line.append(" · ")
             line.append_text(safe(self.unit.name))

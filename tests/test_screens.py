@@ -571,34 +571,3 @@ async def test_a_folded_unit_gets_its_branches_when_unfolded_and_a_jump_reaches_
         assert app.screen.unit.id == branch.id and other.is_expanded
         assert tree.cursor_node.data.id == branch.id
         assert branch.name in screen_text(app)
-
-
-async def test_the_first_page_of_people_is_shown_while_it_is_counted(make_demo_app, monkeypatch):
-    """A province's list counts a million people (a tenth of a second): its first page is on the
-    screen, ready for keys, before the count, which then takes the place of the dots."""
-    import threading
-
-    from db import people
-
-    released = threading.Event()
-    counting = people.people_count
-
-    def slow_count(*args, **kwargs):
-        released.wait(timeout=30)
-        return counting(*args, **kwargs)
-
-    monkeypatch.setattr(people, "people_count", slow_count)
-    app = make_demo_app("demo_organiser")
-    async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        main = app.screen
-        assert main.ready_for_input and main.page.rows
-        info = str(main.query_one("#people-info").render())
-        assert "…" in info and main.count is None
-        await pilot.press("tab", "down")  # the list takes keys meanwhile
-        released.set()
-        await settle(pilot)
-        total = counting(main.context.actor, main.unit.id, main.context.today)
-        assert main.count == total
-        assert i18n.number(total) in str(main.query_one("#people-info").render())
-        assert "…" not in str(main.query_one("#people-info").render())
