@@ -17,7 +17,7 @@ from db.units import subtree_ids
 
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: lists behind a province's figures hold tens of thousands
 class UnitRef:
     id: int
     code: str

@@ -906,7 +906,7 @@ def admitted_by(actor: Actor, unit_id: int, year: int, days: list[Date]) -> list
 
 # --- the lists behind the numbers ---------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a province's lists hold tens of thousands
 class Behind:
     """One row behind a number of the panel: a person, their branch, their file if any, the
     date that made them count and what it was."""
@@ -927,11 +927,14 @@ def _check_scope(actor: Actor, unit_id: int, day: Date) -> None:
 
 def _people(ids) -> dict[int, tuple[str, UnitRef | None, str]]:
     P, U = models.Person, models.Unit
-    out = {}
-    for pid, name, sort_key, uid, code, uname in (
+    out, branches = {}, {}  # one UnitRef per branch, shared by its people
+    for pid, name, sort_key, uid, code, uname in models.database.execute_sql(*(
             P.select(P.id, P.full_name, P.sort_key, U.id, U.code, U.name)
-            .join(U, JOIN.LEFT_OUTER, on=(P.branch == U.id)).where(connection.among(P.id, ids)).tuples()):
-        out[pid] = (name, UnitRef(uid, code, uname) if uid else None, sort_key)
+            .join(U, JOIN.LEFT_OUTER, on=(P.branch == U.id)).where(connection.among(P.id, ids)).sql())):
+        branch = None
+        if uid:
+            branch = branches.get(uid) or branches.setdefault(uid, UnitRef(uid, code, uname))
+        out[pid] = (name, branch, sort_key)
     return out
 
 
