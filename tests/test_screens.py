@@ -571,3 +571,20 @@ async def test_a_folded_unit_gets_its_branches_when_unfolded_and_a_jump_reaches_
         assert app.screen.unit.id == branch.id and other.is_expanded
         assert tree.cursor_node.data.id == branch.id
         assert branch.name in screen_text(app)
+
+
+async def test_end_puts_the_cursor_on_the_pages_last_row(make_app, sample):
+    """End moved the table's view and left the cursor: Enter then opened a row no longer shown."""
+    from tui.widgets import PagedTable
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_unit(pilot, sample.big_branch)
+        table = app.screen.query_one(PagedTable)
+        table.focus()
+        await pilot.press("end")
+        rows = page_rows(app)
+        assert table.cursor_row == len(rows) - 1
+        await pilot.press("home")
+        assert table.cursor_row == 0

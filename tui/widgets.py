@@ -132,6 +132,8 @@ class PagedTable(DataTable):
         Binding("down", "row_down", "keys.down", show=False, id="list.down"),
         Binding("up", "row_up", "keys.up", show=False, id="list.up"),
         Binding("home", "first_page", "keys.first_page", show=False, id="list.first_page"),
+        # DataTable's End scrolls and leaves the cursor, so Enter opened a row no longer shown
+        Binding("end", "last_row", "keys.last_row", show=False, id="list.last_row"),
     ]
 
     class PageRequested(Message):
@@ -193,6 +195,11 @@ class PagedTable(DataTable):
             self.post_message(self.PageRequested(self, 0, 0))
         elif self.row_count:
             self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        """End: the cursor on the page's last row (a province's list has no useful last page)."""
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
 
 
 class UnitTree(Tree):
