@@ -122,9 +122,9 @@ def default_as_of(year: int, today: Date) -> Date:
 # --- the tree on any day ------------------------------------------------------------------------
 
 class _UnitRow(NamedTuple):
+    """A unit as the figures need it; its code and name are read when shown (Tree.named)."""
+
     id: int
-    code: str
-    name: str
     org_type: str
     level: str | None
     category: str | None
@@ -168,12 +168,13 @@ class Tree:
             return shared.get(value) or shared.setdefault(value, Date.fromisoformat(value[:10]))
 
         rows = models.database.execute_sql(*U.select(
-            U.id, U.code, U.name, U.org_type, U.level, U.category, U.population, U.parent, U.founded,
+            U.id, U.org_type, U.level, U.category, U.population, U.parent, U.founded,
             U.ended, U.sort_order).sql())  # a row at a time
-        self.units = {uid: _UnitRow(uid, code, name, once(org_type), once(level), once(category),
+        self.units = {uid: _UnitRow(uid, once(org_type), once(level), once(category),
                                     population, parent, day(founded), day(ended), sort_order)
-                      for uid, code, name, org_type, level, category, population, parent, founded, ended,
+                      for uid, org_type, level, category, population, parent, founded, ended,
                       sort_order in rows}
+        self._names: dict[int, tuple[str, str]] = {}  # unit id -> (code, name), as shown
         self.links: dict[int, list[tuple]] = defaultdict(list)
         for unit, parent, start, end in models.database.execute_sql(
                 *L.select(L.unit, L.parent, L.start, L.end).sql()):
@@ -197,11 +198,30 @@ class Tree:
                                      .where(P.new_name.is_null(False)).order_by(C.effective, C.id).tuples()):
             self.renames[unit].append((effective, old))
 
+    def named(self, unit_ids) -> dict[int, tuple[str, str]]:
+        """(code, name) of the units, read the first time they are asked for (a panel shows a
+        unit and its children, not the province's 31,000)."""
+        missing = [uid for uid in unit_ids if uid not in self._names]
+        if missing:
+            U = models.Unit
+            for uid, code, name in models.database.execute_sql(*U.select(U.id, U.code, U.name).where(
+                    connection.among(U.id, missing)).sql()):
+                self._names[uid] = (code, name)
+        return self._names
+
+    def code(self, unit_id: int) -> str:
+        return self.named((unit_id,))[unit_id][0]
+
+    def unit_ref(self, unit_id: int) -> UnitRef:
+        """The unit with its name of today."""
+        code, name = self.named((unit_id,))[unit_id]
+        return UnitRef(unit_id, code, name)
+
     def ref_on(self, unit_id: int, day: Date) -> UnitRef:
         """The unit with the name it had on `day`."""
-        row = self.units[unit_id]
-        name = next((old for effective, old in self.renames.get(unit_id, ()) if effective > day), row.name)
-        return UnitRef(row.id, row.code, name)
+        ref = self.unit_ref(unit_id)
+        name = next((old for effective, old in self.renames.get(unit_id, ()) if effective > day), ref.name)
+        return UnitRef(unit_id, ref.code, name)
 
     def alive(self, unit_id: int, day: Date) -> bool:
         u = self.units[unit_id]
@@ -274,10 +294,6 @@ class Tree:
                 unit = self.parent_on(unit, day)
             self._ancestors[key] = frozenset(chain)
         return self._ancestors[key]
-
-
-def _ref(unit: models.Unit) -> UnitRef:
-    return UnitRef(unit.id, unit.code, unit.name)
 
 
 def _within(column, ids, tree: Tree):
@@ -624,7 +640,8 @@ def stats(actor: Actor, unit_id: int | None, year: int, as_of: Date, *, today: D
     official, probationary = _members(tree, unit_id, as_of)
     kids = []
     if children:
-        below = sorted(below, key=lambda u: (tree.units[u].sort_order, tree.units[u].code))
+        tree.named(below)
+        below = sorted(below, key=lambda u: (tree.units[u].sort_order, tree.code(u)))
         goals = targets_for(below, year)
         kids = [ChildFigures(tree.ref_on(child, as_of), under[child], goals.get(child)) for child in below]
         kids.sort(key=lambda c: (c.target_percent is None, -(c.target_percent or 0)))
@@ -873,8 +890,9 @@ def report(actor: Actor, unit_id: int, year: int, as_of: Date) -> Report:
     tree = Tree.current()
     own = stats(actor, unit_id, year, as_of, children=False, tree=tree)
     rows = []
+    tree.named(tree.children_on(as_of).get(unit_id, []))
     for child in sorted(tree.children_on(as_of).get(unit_id, []),
-                        key=lambda u: (tree.units[u].sort_order, tree.units[u].code)):
+                        key=lambda u: (tree.units[u].sort_order, tree.code(u))):
         s = stats(actor, child, year, as_of, children=False, tree=tree)
         rows.append((s.unit, _report_row(s, breakdown(actor, child, year, as_of, tree=tree))))
     totals: dict = {}
@@ -886,7 +904,7 @@ def report(actor: Actor, unit_id: int, year: int, as_of: Date) -> Report:
                                                if totals["population"] else None)
     parent_id = tree.parent_on(unit_id, as_of)
     unit = tree.units[unit_id]
-    return Report(own.unit, _ref(tree.units[parent_id]) if parent_id else None, unit.level, year, as_of,
+    return Report(own.unit, tree.unit_ref(parent_id) if parent_id else None, unit.level, year, as_of,
                   rows, totals, own)
 
 
