@@ -962,40 +962,80 @@ def admitted_list(actor: Actor, unit_id: int, year: int, as_of: Date, *, first: 
     1 January up to `as_of`; the progress screen also asks for the term's, term start..as_of, and
     for one month's, the files behind a bar of its chart), in date order. A decision counts for
     the unit when the branch that voted was under it on the decision's date, as in `stats`."""
+    return admitted_rows(admitted_keys(actor, unit_id, year, as_of, first=first, last=last))
+
+
+def _in_name_order(keys: list[tuple], person_at: int, date_at: int) -> list[tuple]:
+    """`keys` (tuples holding a person id and a date) by date, then the person's name, then
+    the person and the rest: only the ids and the names' sort keys are read."""
+    P = models.Person
+    sort_key = dict(models.database.execute_sql(*P.select(P.id, P.sort_key).where(
+        connection.among(P.id, {k[person_at] for k in keys})).sql()))
+    return sorted(keys, key=lambda k: (k[date_at], sort_key.get(k[person_at], ""), k[person_at], k))
+
+
+def admitted_keys(actor: Actor, unit_id: int, year: int, as_of: Date, *, first: Date | None = None,
+                  last: Date | None = None) -> list[tuple[int, int, Date]]:
+    """(person, file, decision date) of each row of admitted_list, in its order: what a screen
+    keeps of a long list (a province's year is tens of thousands of rows), reading the names of
+    a page with admitted_rows."""
     first = first or Date(year, 1, 1)
     last = last or as_of
     _check_scope(actor, unit_id, last)
     tree = Tree.current()
     rows = [(case, day) for case, day, branch in _admissions(first, last, tree.ever_below(unit_id))
             if unit_id in tree.ancestors(branch, day)]
+    C = models.CaseFile
+    person_of = dict(models.database.execute_sql(*C.select(C.id, C.person).where(
+        connection.among(C.id, [c for c, _d in rows])).sql()))
+    return _in_name_order([(person_of[case], case, day) for case, day in rows], 0, 2)
+
+
+def admitted_rows(keys: list[tuple[int, int, Date]]) -> list[Behind]:
+    """The rows of admitted_list for `keys` (of admitted_keys), in their order."""
     C, R, S = models.CaseFile, models.Resolution, models.Step
-    person_of = dict(C.select(C.id, C.person).where(connection.among(C.id, [c for c, _d in rows])).tuples())
+    cases = [case for _p, case, _d in keys]
     numbers = dict(R.select(S.case, R.number).join(S).where(
-        connection.among(S.case, [c for c, _d in rows]) & (S.stage == "admitted") & (R.kind == "decision")).tuples())
-    people = _people(person_of.values())
-    out = [Behind(person_of[case], people[person_of[case]][0], people[person_of[case]][1], case, day,
-                  numbers.get(case)) for case, day in rows]
-    return sorted(out, key=lambda b: (b.date, people[b.person_id][2]))
+        connection.among(S.case, cases) & (S.stage == "admitted") & (R.kind == "decision")).tuples())
+    people = _people({person for person, _c, _d in keys})
+    return [Behind(person, people[person][0], people[person][1], case, day, numbers.get(case))
+            for person, case, day in keys]
 
 
 def sent_to_class_list(actor: Actor, unit_id: int, year: int, as_of: Date) -> list[Behind]:
     """The people behind `sent_to_class`: enrolled in the year's awareness classes started by
     `as_of`, sent by a branch of the unit (their branch on the class's first day)."""
+    return sent_rows(sent_keys(actor, unit_id, year, as_of))
+
+
+def sent_keys(actor: Actor, unit_id: int, year: int, as_of: Date) -> list[tuple[int, int | None, Date, int]]:
+    """(person, file, the class's first day, the class) of each row of sent_to_class_list, in
+    its order (see admitted_keys); sent_rows reads a page's names."""
     _check_scope(actor, unit_id, as_of)
     tree = Tree.current()
     E, T, A = models.Enrolment, models.TrainingClass, models.Affiliation
-    rows = (E.select(E.person, E.case, T.start, T.name, A.unit).join(T, on=(E.training_class == T.id))
-            .join(A, on=((A.person == E.person) & (A.start <= T.start) & (A.end.is_null() | (A.end > T.start))))
-            .where((T.kind == "awareness") & T.start.is_null(False) & (T.start >= Date(year, 1, 1))
-                   & (T.start <= as_of) & connection.among(A.unit, tree.ever_below(unit_id))).order_by(T.start).tuples())
-    seen, kept = set(), []
-    for person, case, start, name, unit in rows:
+    rows = models.database.execute_sql(*(
+        E.select(E.person, E.case, T.start, T.id, A.unit).join(T, on=(E.training_class == T.id))
+        .join(A, on=((A.person == E.person) & (A.start <= T.start) & (A.end.is_null() | (A.end > T.start))))
+        .where((T.kind == "awareness") & T.start.is_null(False) & (T.start >= Date(year, 1, 1))
+               & (T.start <= as_of) & connection.among(A.unit, tree.ever_below(unit_id)))
+        .order_by(T.start, E.id)).sql())
+    seen, kept, days = set(), [], {}
+    for person, case, start, class_id, unit in rows:
+        start = days.get(start) or days.setdefault(start, _day(start))
         if person not in seen and unit_id in tree.ancestors(unit, start):
             seen.add(person)
-            kept.append((person, case, start, name))
-    people = _people(seen)
-    return sorted((Behind(p, people[p][0], people[p][1], c, s, n) for p, c, s, n in kept),
-                  key=lambda b: (b.date, people[b.person_id][2]))
+            kept.append((person, case, start, class_id))
+    return _in_name_order(kept, 0, 2)
+
+
+def sent_rows(keys: list[tuple[int, int | None, Date, int]]) -> list[Behind]:
+    """The rows of sent_to_class_list for `keys` (of sent_keys), in their order."""
+    T = models.TrainingClass
+    names = dict(T.select(T.id, T.name).where(connection.among(T.id, {k[3] for k in keys})).tuples())
+    people = _people({k[0] for k in keys})
+    return [Behind(person, people[person][0], people[person][1], case, start, names[class_id])
+            for person, case, start, class_id in keys]
 
 
 def members_list(actor: Actor, unit_id: int, as_of: Date) -> list[Behind]:
