@@ -1002,7 +1002,8 @@ def _members_query(tree: Tree, unit_id: int, as_of: Date, name_filter: str | Non
     alive = (M.person == P.id) & (M.ceremony_on <= as_of) & (M.ended_on.is_null() | (M.ended_on > as_of))
     placed = (A.start <= as_of) & (A.end.is_null() | (A.end > as_of))
     units = tree.subtree(unit_id, as_of)
-    if len(units) > _FEW_UNITS and (name_filter or not counted):
+    walked = len(units) > _FEW_UNITS and not counted  # the people walked in name order
+    if walked or (len(units) > _FEW_UNITS and name_filter):
         inside = fn.EXISTS(A.select(SQL("1")).where(
             (A.person == P.id) & placed & connection.among(A.unit, units, by_index=False)))
     else:
@@ -1018,7 +1019,9 @@ def _members_query(tree: Tree, unit_id: int, as_of: Date, name_filter: str | Non
     condition = search.name_filter_ids_sql(name_filter) if name_filter else None
     if condition is not None:  # the `/` filter: the names with words starting with the typed ones
         sql, params = condition
-        query = query.where(P.id.in_(SQL(f"({sql})", params)))
+        # walked in name order, the names found are a set each person is looked up in (for
+        # "h" on a province, 0.1 s, where reading them by the index and sorting took 0.8 s)
+        query = query.where((P.id + 0 if walked else P.id).in_(SQL(f"({sql})", params)))
     return query
 
 

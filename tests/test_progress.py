@@ -288,7 +288,9 @@ def test_the_members_list_read_a_page_at_a_time_is_the_whole_list(admin, monkeyp
     assert progress.members_count(admin, unit, as_of) == (official, len(whole) - official)
 
 
-def test_the_members_pages_filtered_by_name_and_out_of_scope(admin):
+@pytest.mark.parametrize("few_units", [500, 0])
+def test_the_members_pages_filtered_by_name_and_out_of_scope(admin, monkeypatch, few_units):
+    monkeypatch.setattr(progress, "_FEW_UNITS", few_units)
     unit = fig.unit_id("NS")
     whole = progress.members_list(admin, unit, TODAY)
     word = whole[0].full_name.split()[-1]  # a given name, with its diacritics
