@@ -397,13 +397,24 @@ class BehindScreen(ListFilter, Screen):
         return {"name": name, "branch": branch, "date": DATE_WIDTH, "what": rest - name - branch}
 
     def _show_info(self, shown: int) -> None:
+        info = self.query_one("#behind-info", Static)
+        line = self._info_line(shown, split=True)
+        if self.paged and line.cell_len > info.size.width - 2 > 0:
+            # the official/probationary split left out (it is on the progress panel) rather
+            # than which rows are shown (a province's members at 80 columns)
+            line = self._info_line(shown, split=False)
+        info.update(line)
+
+    def _info_line(self, shown: int, *, split: bool) -> Text:
+        """The count's line: how many as of when (the members: how many official and
+        probationary, when `split`), the filter, which rows are shown."""
         day = i18n.date(self.as_of)
         if self.paged:
             total = sum(self.counts) if self.counts is not None else None
             if self.counts is None:
                 line = Text(t("behind.counting", date=day), style="bold")
-            elif self.filter_text.strip():  # without the split: the filter's words fit at 80 columns
-                line = Text(t("behind.count.members_filtered", n=i18n.number(total), date=day),
+            elif self.filter_text.strip() or not split:
+                line = Text(t("behind.count.members_short", n=i18n.number(total), date=day),
                             style="bold")
             else:
                 official, probationary = self.counts
@@ -429,7 +440,7 @@ class BehindScreen(ListFilter, Screen):
             line.append(" · " + t("main.rows", first=i18n.number(self.first + 1),
                                   last=i18n.number(self.first + shown),
                                   total="…" if total is None else i18n.number(total)))
-        self.query_one("#behind-info", Static).update(line)
+        return line
 
     # --- keys -------------------------------------------------------------------------------
 

@@ -348,6 +348,27 @@ async def test_the_members_list_is_read_a_page_at_a_time(make_app):
         assert isinstance(app.screen, CaseScreen) and app.screen.case_id == whole[size + row].case_id
 
 
+async def test_the_members_count_line_keeps_the_rows_shown_at_80_columns(make_app):
+    """The province's members: at 80 columns the count line cannot hold both the official/
+    probationary split and which rows are shown; the rows shown stay (the split is on the
+    panel), and a wider terminal shows both."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, None)  # the province, shown first
+        members = screen.stats.members
+        listed = await open_behind(pilot, screen, "members")
+        size = listed.query_one(PagedTable).row_count
+        await pilot.press("pagedown")
+        await settle(pilot)
+        total = f"{members:,}".replace(",", ".")
+        line = screen_text(app).splitlines()[1]
+        assert f"{total} đảng viên ngày 30/09/2021 · dòng {size + 1}–{2 * size}/{total}" in line
+        await pilot.resize_terminal(120, 24)
+        await settle(pilot)
+        line = screen_text(app).splitlines()[1]
+        assert "chính thức" in line and f"dòng {size + 1}–{2 * size}/{total}" in line
+
+
 async def test_a_member_without_a_file_says_so(make_app):
     app = make_app(lang="en")
     async with app.run_test(size=SIZE) as pilot:
