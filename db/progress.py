@@ -1035,14 +1035,19 @@ def members_page(actor: Actor, unit_id: int, as_of: Date, *, after: tuple[str, i
     _check_scope(actor, unit_id, as_of)
     P = models.Person
     query = _members_query(Tree.current(), unit_id, as_of, name_filter)
+    # the cursor's test with the name alone beside it: SQLite then starts the walk at the
+    # cursor (a range of the name's index), not at an end of the list (the page before the
+    # tenth one of a province took 0.1-0.2 s, walking down from the last name)
     if before is not None:
-        query = query.where((P.sort_key < before[0]) | ((P.sort_key == before[0]) & (P.id < before[1])))
+        query = query.where((P.sort_key <= before[0])
+                            & ((P.sort_key < before[0]) | (P.id < before[1])))
         raw = list(query.order_by(P.sort_key.desc(), P.id.desc()).limit(limit + 1).tuples())
         has_before, has_after = len(raw) > limit, True
         raw = list(reversed(raw[:limit]))
     else:
         if after is not None:
-            query = query.where((P.sort_key > after[0]) | ((P.sort_key == after[0]) & (P.id > after[1])))
+            query = query.where((P.sort_key >= after[0])
+                                & ((P.sort_key > after[0]) | (P.id > after[1])))
         raw = list(query.order_by(P.sort_key, P.id).limit(limit + 1).tuples())
         has_before, has_after = after is not None, len(raw) > limit
         raw = raw[:limit]

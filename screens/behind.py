@@ -286,7 +286,13 @@ class BehindScreen(ListFilter, Screen):
         self.first = message.first
         self._draw(message.page.rows, self.first, self.first > 0, message.page.has_after,
                    message.asked.row)
-        if self._queued:
+        if message.page.rows and self._page_size() != message.asked.limit:
+            # the table changed size while the page was read (the filter's row shown or
+            # hidden): the same first row, as many rows as now fit
+            top = message.page.rows[0]
+            self._ask(after=(top.sort_key, top.person_id - 1), first=self.first,
+                      row=max(self.query_one(PagedTable).cursor_row, 0))
+        elif self._queued:
             self._turn_page(self._queued.pop(0))
 
     @on(Counted)

@@ -144,6 +144,7 @@ async def test_people_behind_a_figure_filtered_by_name(make_demo_app):
         await pilot.press("slash", *word)
         await settle(pilot)
         table = listed.query_one(PagedTable)
+        assert table.row_count == min(len(wanted), table.size.height - 1)  # filled, filter row shown
         assert rows(table, 0) == [b.full_name for b in wanted[:table.row_count]]
         assert f"{len(wanted)} đảng viên ngày 30/09/2021" in screen_text(app)
         assert f"lọc “{word}”" in screen_text(app)
@@ -152,6 +153,7 @@ async def test_people_behind_a_figure_filtered_by_name(make_demo_app):
         assert table.row_count == 0 and "không dòng nào khớp" in screen_text(app)
         await pilot.press("escape")
         await settle(pilot)
+        assert table.row_count == table.size.height - 1  # and again with the filter row gone
         assert rows(table, 0) == [b.full_name for b in whole[:table.row_count]]
         assert "635 đảng viên ngày" in screen_text(app) and isinstance(app.screen, BehindScreen)
         await pilot.press("escape")
