@@ -110,7 +110,6 @@ def fetch(context: AppContext, kind: str, unit_id: int, year: int, as_of: Date, 
 class BehindScreen(ListFilter, Screen):
     """The people counted in one number of the progress screen, a page at a time."""
 
-    LIST = "rows"
     FILTER = "behind"
     CSS_PATH = "behind.tcss"
     HELP_TITLE = "behind.help_title"

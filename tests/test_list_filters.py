@@ -156,6 +156,13 @@ async def test_people_behind_a_figure_filtered_by_name(make_demo_app):
         assert table.row_count == table.size.height - 1  # and again with the filter row gone
         assert rows(table, 0) == [b.full_name for b in whole[:table.row_count]]
         assert "635 đảng viên ngày" in screen_text(app) and isinstance(app.screen, BehindScreen)
+        await pilot.press("f1")  # the help says the filter is by name here
+        await settle(pilot)
+        assert "lọc danh sách theo tên" in screen_text(app)
+        assert "lọc danh sách theo chữ trên dòng" not in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is listed
         await pilot.press("escape")
         assert app.screen is progress
 
