@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from peewee import JOIN, SQL, Case, OperationalError, fn
 
-from db import connection, models
+from db import connection, models, search
 from db.access import Actor, NotFound, scope_root
 from db.cases import UnitRef
 from db.connection import TREE_VERSION
@@ -935,6 +935,22 @@ class Behind:
     case_id: int | None
     date: Date | None
     what: str | None  # the decision number, the class's name, "official"/"probationary"
+    sort_key: str = ""  # the person's place in name order (models.Person.sort_key)
+
+    @property
+    def cursor(self) -> tuple[str, int]:
+        """Where the row stands in name order, for members_page(after=..., before=...)."""
+        return (self.sort_key, self.person_id)
+
+
+@dataclass(frozen=True)
+class BehindPage:
+    """One page of a list behind a number, read in name order: `has_before` and `has_after`
+    say whether rows come before its first and after its last."""
+
+    rows: tuple[Behind, ...]
+    has_before: bool
+    has_after: bool
 
 
 def _check_scope(actor: Actor, unit_id: int, day: Date) -> None:
@@ -1053,5 +1069,96 @@ def members_list(actor: Actor, unit_id: int, as_of: Date) -> list[Behind]:
         status = "official" if official_on is not None and official_on <= as_of else "probationary"
         found[person] = (case, ceremony, status)
     people = _people(found)
-    return sorted((Behind(p, people[p][0], people[p][1], c, d, st) for p, (c, d, st) in found.items()),
-                  key=lambda b: (people[b.person_id][2], b.person_id))
+    return sorted((Behind(p, people[p][0], people[p][1], c, d, st, people[p][2])
+                   for p, (c, d, st) in found.items()),
+                  key=lambda b: (b.sort_key, b.person_id))
+
+
+_FEW_UNITS = 500  # up to this many units, a members page starts from their affiliations
+
+
+def _members_query(tree: Tree, unit_id: int, as_of: Date, name_filter: str | None, *, counted: bool = False):
+    """The people who are members on `as_of` (a membership alive that day) with an affiliation
+    alive that day to a unit of the unit's tree: what members_list reads, as one query on
+    `person`, each person once. `counted`: only the count and how many are official.
+
+    Read a page at a time in name order: for many units (a province) the people are walked in
+    name order and each tested, so a page stops after its rows; for a few, the people of their
+    affiliations are found first (a branch's thirty members, not a walk through a million names).
+    Counted: from the affiliations of the units, or with a name typed, from the names found (on a
+    province of a million people, 1.1 s and 0.4 s where the other way took 1.8 s and 0.65 s)."""
+    P, U, M, A = models.Person, models.Unit, models.Membership, models.Affiliation
+    alive = (M.person == P.id) & (M.ceremony_on <= as_of) & (M.ended_on.is_null() | (M.ended_on > as_of))
+    placed = (A.start <= as_of) & (A.end.is_null() | (A.end > as_of))
+    units = tree.subtree(unit_id, as_of)
+    walked = len(units) > _FEW_UNITS and not counted  # the people walked in name order
+    if walked or (len(units) > _FEW_UNITS and name_filter):
+        inside = fn.EXISTS(A.select(SQL("1")).where(
+            (A.person == P.id) & placed & connection.among(A.unit, units, by_index=False)))
+    else:
+        inside = P.id.in_(A.select(A.person).where(placed & connection.among(A.unit, units)))
+    if counted:
+        official = fn.SUM(Case(None, [(fn.EXISTS(M.select(SQL("1")).where(
+            alive & (M.official_on <= as_of))), 1)], 0))
+        query = P.select(fn.COUNT(SQL("*")), official)
+    else:
+        query = (P.select(P.id, P.full_name, P.sort_key, U.id, U.code, U.name)
+                 .join(U, JOIN.LEFT_OUTER, on=(P.branch == U.id)))
+    query = query.where(fn.EXISTS(M.select(SQL("1")).where(alive)) & inside)
+    condition = search.name_filter_ids_sql(name_filter) if name_filter else None
+    if condition is not None:  # the `/` filter: the names with words starting with the typed ones
+        sql, params = condition
+        # walked in name order, the names found are a set each person is looked up in (for
+        # "h" on a province, 0.1 s, where reading them by the index and sorting took 0.8 s)
+        query = query.where((P.id + 0 if walked else P.id).in_(SQL(f"({sql})", params)))
+    return query
+
+
+def members_page(actor: Actor, unit_id: int, as_of: Date, *, after: tuple[str, int] | None = None,
+                 before: tuple[str, int] | None = None, limit: int = 25,
+                 name_filter: str | None = None) -> BehindPage:
+    """One page of members_list (the same rows, in the same order), read from the database
+    alone: `after` (a row's cursor) gives the next page, `before` the previous one, neither the
+    first. `name_filter`: only those whose name or other name has words starting with every
+    word typed (diacritics ignored)."""
+    _check_scope(actor, unit_id, as_of)
+    P = models.Person
+    query = _members_query(Tree.current(), unit_id, as_of, name_filter)
+    # the cursor's test with the name alone beside it: SQLite then starts the walk at the
+    # cursor (a range of the name's index), not at an end of the list (the page before the
+    # tenth one of a province took 0.1-0.2 s, walking down from the last name)
+    if before is not None:
+        query = query.where((P.sort_key <= before[0])
+                            & ((P.sort_key < before[0]) | (P.id < before[1])))
+        raw = list(query.order_by(P.sort_key.desc(), P.id.desc()).limit(limit + 1).tuples())
+        has_before, has_after = len(raw) > limit, True
+        raw = list(reversed(raw[:limit]))
+    else:
+        if after is not None:
+            query = query.where((P.sort_key >= after[0])
+                                & ((P.sort_key > after[0]) | (P.id > after[1])))
+        raw = list(query.order_by(P.sort_key, P.id).limit(limit + 1).tuples())
+        has_before, has_after = after is not None, len(raw) > limit
+        raw = raw[:limit]
+    M = models.Membership
+    found = {}  # each one's membership alive that day, as members_list reads it
+    for person, case, ceremony, official_on in (
+            M.select(M.person, M.case, M.ceremony_on, M.official_on)
+            .where(M.person.in_([r[0] for r in raw]) & (M.ceremony_on <= as_of)
+                   & (M.ended_on.is_null() | (M.ended_on > as_of))).order_by(M.id).tuples()):
+        status = "official" if official_on is not None and official_on <= as_of else "probationary"
+        found[person] = (case, ceremony, status)
+    rows = tuple(Behind(pid, name, UnitRef(uid, code, uname) if uid else None, *found[pid], sort_key)
+                 for pid, name, sort_key, uid, code, uname in raw
+                 if pid in found)  # (a membership ended between the two reads: gone)
+    return BehindPage(rows, has_before, has_after)
+
+
+def members_count(actor: Actor, unit_id: int, as_of: Date, *,
+                  name_filter: str | None = None) -> tuple[int, int]:
+    """(official, probationary) among the rows of members_list (those of members_page with
+    the same `name_filter`)."""
+    _check_scope(actor, unit_id, as_of)
+    query = _members_query(Tree.current(), unit_id, as_of, name_filter, counted=True)
+    total, official = models.database.execute_sql(*query.sql()).fetchone()
+    return official or 0, total - (official or 0)

@@ -8,11 +8,18 @@ One screen for the three: a title saying which list of which unit, the count as 
 a table (name, branch, date, what: the decision's number, the class, official or probationary)
 shown a screenful at a time. Enter on a row opens the person's file where there is one (members
 admitted before the files were kept here have none); Escape goes back.
+
+The admissions and the people sent to class are a year's (a few thousand at most on a province):
+they are read whole and paged in memory, and `/` filters what the rows show. The members are a
+province's hundreds of thousands: they are read a page at a time from the database in name order
+(db.progress.members_page, keyset cursors), counted apart (members_count, or the progress panel's
+figures when given), and `/` filters them by name in the database.
 """
 
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass, replace
 
 from rich.text import Text
 from textual import on, work
@@ -25,14 +32,14 @@ from textual.widgets import DataTable, Footer, Header, Static
 from db import connection, progress
 from db.access import AccessError, NotFound
 from db.cases import UnitRef
-from db.progress import Behind
+from db.progress import Behind, BehindPage
 from screens.classes import short_class_name
 from screens.main import short_unit_name
 from tui import i18n
 from tui.context import AppContext
 from tui.i18n import code_name, t
-from tui.widgets import (FilterRow, InMemoryPages, ListFilter, PagedTable, filter_bindings,
-                         filter_match, fit, safe, translate_bindings)
+from tui.widgets import (FilterRow, ListFilter, PagedTable, filter_bindings, filter_match, fit, safe,
+                         translate_bindings)
 
 Date = datetime.date
 KINDS = ("admitted", "sent", "members")
@@ -41,11 +48,49 @@ NAME_WIDTH = 24
 BRANCH_WIDTH = 20
 
 
+PAGED = ("members",)  # the lists read a page at a time from the database
+DEFAULT_ROWS = 20  # a page until the table has been laid out
+
+
 class BehindLoaded(Message):
     def __init__(self, rows: list[Behind] | None, error: str | None = None) -> None:
         super().__init__()
         self.rows = rows
         self.error = error
+
+
+@dataclass(frozen=True)
+class PageAsked:
+    """A page of a paged list asked of the database: after the row `after` (or before the row
+    `before`, or the first page), `first` the number of rows before it, `row` the cursor's row
+    on it (-1: the last)."""
+
+    seq: int
+    limit: int
+    name_filter: str
+    after: tuple[str, int] | None = None
+    before: tuple[str, int] | None = None
+    first: int = 0
+    row: int = 0
+
+
+class PageLoaded(Message):
+    def __init__(self, asked: PageAsked, page: BehindPage | None, first: int,
+                 error: str | None = None) -> None:
+        super().__init__()
+        self.asked = asked
+        self.page = page
+        self.first = first
+        self.error = error
+
+
+class Counted(Message):
+    """(official, probationary) of the paged list with the filter of generation `generation`."""
+
+    def __init__(self, generation: int, counts: tuple[int, int]) -> None:
+        super().__init__()
+        self.generation = generation
+        self.counts = counts
 
 
 def fetch(context: AppContext, kind: str, unit_id: int, year: int, as_of: Date, *,
@@ -62,10 +107,9 @@ def fetch(context: AppContext, kind: str, unit_id: int, year: int, as_of: Date, 
     raise ValueError(kind)
 
 
-class BehindScreen(ListFilter, InMemoryPages, Screen):
+class BehindScreen(ListFilter, Screen):
     """The people counted in one number of the progress screen, a page at a time."""
 
-    LIST = "rows"
     FILTER = "behind"
     CSS_PATH = "behind.tcss"
     HELP_TITLE = "behind.help_title"
@@ -77,10 +121,17 @@ class BehindScreen(ListFilter, InMemoryPages, Screen):
     ]
 
     def __init__(self, context: AppContext, kind: str, unit: UnitRef, year: int, as_of: Date, *,
-                 first: Date | None = None, last: Date | None = None, title: str | None = None) -> None:
+                 first: Date | None = None, last: Date | None = None, title: str | None = None,
+                 counts: tuple[int, int] | None = None) -> None:
+        """`counts`: (official, probationary) of a paged list when the caller knows them (the
+        progress panel's figures), so that they are not counted again."""
         if kind not in KINDS or (first is not None and kind != "admitted"):
             raise ValueError(kind)
         super().__init__()
+        self.paged = kind in PAGED
+        if self.paged:  # filtered by name in the database, not by what the rows show
+            self._bindings.key_to_bindings["slash"] = [
+                replace(b, tooltip="search.key_filter_long") for b in self._bindings.key_to_bindings["slash"]]
         translate_bindings(self)
         self.context = context
         self.kind = kind
@@ -90,14 +141,24 @@ class BehindScreen(ListFilter, InMemoryPages, Screen):
         # a span of admissions other than the year's (the term's, a month's), and its name
         self.span = (first, last or as_of) if first is not None else None
         self.list_title = title
-        self.rows: list[Behind] | None = None  # those shown (the `/` filter applied)
+        # read whole (admitted, sent): those shown (the `/` filter applied), and all
+        self.rows: list[Behind] | None = None
         self.all_rows: list[Behind] | None = None
+        # read a page at a time (members): the page shown, and the counts of the list filtered
+        self.page: BehindPage | None = None
+        self.known = counts  # those of the list without a filter
+        self.counts: tuple[int, int] | None = counts
+        self._seq = 0  # the latest page asked for
+        self._asked: PageAsked | None = None
+        self._shown: PageAsked | None = None  # the one whose result is shown
+        self._queued: list[PagedTable.PageRequested] = []  # page turns asked for while loading
+        self._generation = 0  # of the filter: a count of an older filter is not shown
         self.first = 0  # index of the first row on the page shown
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
         yield Static(t("behind.loading"), id="behind-info", markup=False)
-        yield FilterRow("behind", "filters.placeholder")
+        yield FilterRow("behind", "search.filter_placeholder" if self.paged else "filters.placeholder")
         yield PagedTable(id="behind")
         yield Footer(compact=True)
 
@@ -107,7 +168,14 @@ class BehindScreen(ListFilter, InMemoryPages, Screen):
                                           unit=self.unit.name)
         self.sub_title = ""  # nor today's date, cut in half after a long title
         self.query_one(PagedTable).focus()
-        self._load()
+        if self.paged:
+            self._ask(first=0, row=0)
+            if self.counts is None:
+                self._count(self._generation, "")
+        else:
+            self._load()
+
+    # --- read whole -------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="behind")
     def _load(self) -> None:
@@ -126,14 +194,27 @@ class BehindScreen(ListFilter, InMemoryPages, Screen):
     @on(BehindLoaded)
     def _loaded(self, message: BehindLoaded) -> None:
         if message.rows is None:
-            self.query_one("#behind-info", Static).update(Text(message.error or "", style="bold"))
+            self._say_error(message.error)
             return
         self.all_rows = message.rows
         self._filter_changed()
 
+    def _say_error(self, error: str | None) -> None:
+        self.query_one("#behind-info", Static).update(Text(error or "", style="bold"))
+
     def _filter_changed(self) -> None:
-        """The rows read, less those where a word typed after `/` starts no word of the name,
-        the branch or the last column."""
+        """Read whole: the rows read, less those where a word typed after `/` starts no word of
+        the name, the branch or the last column. Paged: the first page of the names matching
+        what was typed, read again, and counted again."""
+        if self.paged:
+            self._generation += 1
+            self._queued.clear()
+            text = self.filter_text.strip()
+            self.counts = self.known if not text else None
+            self._ask(first=0, row=0)
+            if self.counts is None:
+                self._count(self._generation, text)
+            return
         if self.all_rows is None:
             return
         words = self.filter_words()
@@ -143,31 +224,167 @@ class BehindScreen(ListFilter, InMemoryPages, Screen):
                                      self._what(item).plain)]
         self._show(0, 0)
 
+    # --- read a page at a time --------------------------------------------------------------
+
+    def _ask(self, *, first: int, row: int, after: tuple[str, int] | None = None,
+             before: tuple[str, int] | None = None) -> None:
+        self._seq += 1
+        self._asked = PageAsked(self._seq, self._page_size(), self.filter_text.strip(), after=after,
+                                before=before, first=first, row=row)
+        self._fetch_page(self._asked)
+
+    @work(thread=True, exclusive=True, group="behind")
+    def _fetch_page(self, asked: PageAsked) -> None:
+        actor = self.context.actor
+
+        def read(**cursor) -> BehindPage:
+            return progress.members_page(actor, self.unit.id, self.as_of, limit=asked.limit,
+                                         name_filter=asked.name_filter or None, **cursor)
+
+        try:
+            if asked.before is not None:
+                page = read(before=asked.before)
+                first = asked.first - len(page.rows)
+                if not page.has_before:  # back at the start: a full first page
+                    first = 0
+                    if len(page.rows) < asked.limit:
+                        page = read()
+            else:
+                page, first = read(after=asked.after), asked.first
+            message = PageLoaded(asked, page, first)
+        except NotFound:
+            message = PageLoaded(asked, None, 0, t("progress.not_found"))
+        except AccessError:
+            message = PageLoaded(asked, None, 0, t("behind.forbidden"))
+        finally:
+            connection.close_database()  # this thread's connection only
+        self.post_message(message)
+
+    @work(thread=True, exclusive=True, group="behind-count")
+    def _count(self, generation: int, name_filter: str) -> None:
+        """Counted apart from the pages: the page is shown without waiting for the count (a
+        province's members with a common name typed: half a second)."""
+        try:
+            counts = progress.members_count(self.context.actor, self.unit.id, self.as_of,
+                                            name_filter=name_filter or None)
+        except (NotFound, AccessError):
+            return  # said by the page's reading
+        finally:
+            connection.close_database()  # this thread's connection only
+        self.post_message(Counted(generation, counts))
+
+    @on(PageLoaded)
+    def _page_loaded(self, message: PageLoaded) -> None:
+        if message.asked.seq != self._seq:
+            return  # a newer page is on its way
+        if message.page is None:
+            self._say_error(message.error)
+            return
+        self._shown = message.asked
+        self.page = message.page
+        self.first = message.first
+        self._draw(message.page.rows, self.first, self.first > 0, message.page.has_after,
+                   message.asked.row)
+        if message.page.rows and self._page_size() != message.asked.limit:
+            # the table changed size while the page was read (the filter's row shown or
+            # hidden): the same first row, as many rows as now fit
+            top = message.page.rows[0]
+            self._ask(after=(top.sort_key, top.person_id - 1), first=self.first,
+                      row=max(self.query_one(PagedTable).cursor_row, 0))
+        elif self._queued:
+            self._turn_page(self._queued.pop(0))
+
+    @on(Counted)
+    def _counted(self, message: Counted) -> None:
+        if message.generation != self._generation:
+            return
+        self.counts = message.counts
+        if self.page is not None and self._shown is not None and self._shown.seq == self._seq:
+            self._show_info(len(self.page.rows))
+
+    def _turn_page(self, message: PagedTable.PageRequested) -> None:
+        if self._asked is not None and self._shown is not self._asked:
+            # a page is on its way: turn from it once it is shown (keys held down over a slow
+            # link must not lose pages, nor pile up without end)
+            if len(self._queued) < 10:
+                self._queued.append(message)
+            return
+        page = self.page
+        if page is None or not page.rows:
+            return
+        if message.step > 0 and page.has_after:
+            self._ask(after=page.rows[-1].cursor, first=self.first + len(page.rows), row=message.row)
+        elif message.step < 0 and self.first > 0:
+            self._ask(before=page.rows[0].cursor, first=self.first, row=message.row)
+        elif message.step == 0:
+            self._ask(first=0, row=message.row)
+
+    # --- pages ------------------------------------------------------------------------------
+
+    def _page_size(self) -> int:
+        table = self.query_one(PagedTable)
+        if table.size.height > 1:
+            return table.size.height - 1  # less the column headings
+        # before the first layout: the terminal less the header, the count's line, the
+        # headings and the footer (a resize reads the page again if this was wrong)
+        return self.app.size.height - 4 if self.app.size.height > 8 else DEFAULT_ROWS
+
+    def on_paged_table_page_requested(self, message: PagedTable.PageRequested) -> None:
+        message.stop()
+        if self.paged:
+            self._turn_page(message)
+            return
+        size = self._page_size()
+        self._show(0 if message.step == 0 else self.first + message.step * size, message.row)
+
+    def on_paged_table_resized(self, message: PagedTable.Resized) -> None:
+        message.stop()
+        row = max(self.query_one(PagedTable).cursor_row, 0)
+        if not self.paged:
+            if self.rows is not None:
+                self._show(self.first, row)
+            return
+        page, shown = self.page, self._shown
+        if page is None or shown is None or shown is not self._asked:
+            return  # nothing shown yet, or a page on its way (its size is fixed when asked)
+        if page.rows and self._page_size() != shown.limit:
+            # the same first row, as many rows as now fit (ids are integers: id - 1 is just before)
+            top = page.rows[0]
+            self._ask(after=(top.sort_key, top.person_id - 1), first=self.first, row=row)
+        else:
+            self._draw(page.rows, self.first, self.first > 0, page.has_after, row)
+
     # --- drawing ----------------------------------------------------------------------------
 
     def _show(self, first: int, row: int) -> None:
+        """Read whole: the page starting with the row `first` of those shown."""
         rows = self.rows or []
         size = self._page_size()
         self.first = max(0, min(first, max(len(rows) - 1, 0)))
-        page = rows[self.first:self.first + size]
+        self._draw(rows[self.first:self.first + size], self.first, self.first > 0,
+                   self.first + size < len(rows), row)
+
+    def _draw(self, page, first: int, has_before: bool, has_after: bool, row: int) -> None:
         table = self.query_one(PagedTable)
         widths = self._widths(table.size.width or self.app.size.width)
-        table.clear(columns=True)
-        for key in ("name", "branch", "date", "what"):
-            gap = 0 if key == "what" else 1
-            table.add_column(fit(Text(t(f"behind.col.{self.kind}.{key}")), widths[key]), key=key,
-                             width=widths[key] + gap)
-        for index, item in enumerate(page, start=self.first):
-            table.add_row(fit(safe(item.full_name), widths["name"]),
-                          fit(safe(short_unit_name(item.branch.name) if item.branch else ""),
-                              widths["branch"]),
-                          Text(i18n.date(item.date)),
-                          fit(self._what(item), widths["what"]),
-                          key=str(index))
-        table.has_before = self.first > 0
-        table.has_after = self.first + size < len(rows)
-        if page:
-            table.move_cursor(row=len(page) - 1 if row < 0 else min(row, len(page) - 1))
+        with self.app.batch_update():
+            table.clear(columns=True)
+            for key in ("name", "branch", "date", "what"):
+                gap = 0 if key == "what" else 1
+                table.add_column(fit(Text(t(f"behind.col.{self.kind}.{key}")), widths[key]), key=key,
+                                 width=widths[key] + gap)
+            for index, item in enumerate(page, start=first):
+                table.add_row(fit(safe(item.full_name), widths["name"]),
+                              fit(safe(short_unit_name(item.branch.name) if item.branch else ""),
+                                  widths["branch"]),
+                              Text(i18n.date(item.date)),
+                              fit(self._what(item), widths["what"]),
+                              key=str(index))
+            table.has_before = has_before
+            table.has_after = has_after
+            if page:
+                table.move_cursor(row=len(page) - 1 if row < 0 else min(row, len(page) - 1),
+                                  animate=False)
         self._show_info(len(page))
 
     def _what(self, item: Behind) -> Text:
@@ -185,35 +402,67 @@ class BehindScreen(ListFilter, InMemoryPages, Screen):
         return {"name": name, "branch": branch, "date": DATE_WIDTH, "what": rest - name - branch}
 
     def _show_info(self, shown: int) -> None:
-        rows = self.rows or []
+        info = self.query_one("#behind-info", Static)
+        line = self._info_line(shown, split=True)
+        if self.paged and line.cell_len > info.size.width - 2 > 0:
+            # the official/probationary split left out (it is on the progress panel) rather
+            # than which rows are shown (a province's members at 80 columns)
+            line = self._info_line(shown, split=False)
+        info.update(line)
+
+    def _info_line(self, shown: int, *, split: bool) -> Text:
+        """The count's line: how many as of when (the members: how many official and
+        probationary, when `split`), the filter, which rows are shown."""
         day = i18n.date(self.as_of)
-        if self.kind == "members":
-            official = sum(1 for r in rows if r.what == "official")
-            line = Text(t("behind.count.members", n=i18n.number(len(rows)), date=day,
-                          official=i18n.number(official),
-                          probationary=i18n.number(len(rows) - official)), style="bold")
-        elif self.span is not None:
-            line = Text(t("behind.count.admitted_span", n=i18n.number(len(rows)),
-                          first=i18n.date(self.span[0]), last=i18n.date(self.span[1])), style="bold")
+        if self.paged:
+            total = sum(self.counts) if self.counts is not None else None
+            if self.counts is None:
+                line = Text(t("behind.counting", date=day), style="bold")
+            elif self.filter_text.strip() or not split:
+                line = Text(t("behind.count.members_short", n=i18n.number(total), date=day),
+                            style="bold")
+            else:
+                official, probationary = self.counts
+                line = Text(t("behind.count.members", n=i18n.number(total), date=day,
+                              official=i18n.number(official),
+                              probationary=i18n.number(probationary)), style="bold")
+            self.filter_note(line, shown if total is None else total)
+            empty = not shown and not self.filter_text.strip()
         else:
-            line = Text(t(f"behind.count.{self.kind}", n=i18n.number(len(rows)), date=day),
-                        style="bold")
-        self.filter_note(line, len(rows))
-        if not self.all_rows:
+            rows = self.rows or []
+            total = len(rows)
+            if self.span is not None:
+                line = Text(t("behind.count.admitted_span", n=i18n.number(total),
+                              first=i18n.date(self.span[0]), last=i18n.date(self.span[1])), style="bold")
+            else:
+                line = Text(t(f"behind.count.{self.kind}", n=i18n.number(total), date=day),
+                            style="bold")
+            self.filter_note(line, total)
+            empty = not self.all_rows
+        if empty:
             line.append(" · " + t("behind.none"))
         if shown:
             line.append(" · " + t("main.rows", first=i18n.number(self.first + 1),
-                                  last=i18n.number(self.first + shown), total=i18n.number(len(rows))))
-        self.query_one("#behind-info", Static).update(line)
+                                  last=i18n.number(self.first + shown),
+                                  total="…" if total is None else i18n.number(total)))
+        return line
 
     # --- keys -------------------------------------------------------------------------------
 
     @on(DataTable.RowSelected)
     def _open(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        if event.row_key.value is None or self.rows is None:
+        if event.row_key.value is None:
             return
-        item = self.rows[int(event.row_key.value)]
+        index = int(event.row_key.value)
+        if self.paged:
+            rows = self.page.rows if self.page is not None else ()
+            index -= self.first
+        else:
+            rows = self.rows or []
+        if not 0 <= index < len(rows):
+            return
+        item = rows[index]
         if item.case_id is None:
             self.notify(t("behind.no_file", name=item.full_name), markup=False, timeout=4)
             return

@@ -182,7 +182,7 @@ class Panel(Widget, can_focus=False):
 # --- the monthly chart ---------------------------------------------------------------------------
 
 CHART_ROWS = 8
-LIST_MAX = 50_000  # the longest list behind a figure that is listed (it is read whole)
+LIST_MAX = 50_000  # the longest list behind a figure read whole (admitted, sent; not members)
 CHILD_ROWS = 11  # the children's table shows this many rows, then scrolls (progress.tcss)
 
 
@@ -747,12 +747,16 @@ class ProgressScreen(Screen):
         elif key in ("admitted", "sent", "members"):
             count = {"admitted": self.stats.admitted, "sent": self.stats.sent_to_class,
                      "members": self.stats.members}[key]
-            if count > LIST_MAX:  # a province's members: seconds and a gigabyte, for no reader
+            if key != "members" and count > LIST_MAX:  # read whole: seconds and a gigabyte
                 self.say(t("progress.list_too_long", n=i18n.number(count)))
                 return
             from screens.behind import BehindScreen  # imported on first use
 
-            self.app.push_screen(BehindScreen(self.context, key, self.unit, self.year, self.as_of))
+            # the members are read a page at a time, and counted here already
+            counts = ((self.stats.members_official, self.stats.members_probationary)
+                      if key == "members" else None)
+            self.app.push_screen(BehindScreen(self.context, key, self.unit, self.year, self.as_of,
+                                              counts=counts))
 
     def _open_worklist(self, *, stages: tuple[str, ...] | None = None,
                        overdue_only: bool = False) -> None:

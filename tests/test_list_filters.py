@@ -128,10 +128,52 @@ async def test_history_filtered_by_action_and_person(make_demo_app):
 
 
 async def test_people_behind_a_figure_filtered_by_name(make_demo_app):
+    """The members (read a page at a time) are filtered by name in the database: the pages
+    shown are the members whose name has a word starting with the one typed, and the count
+    says how many; Escape gives the whole list back."""
+    from db import progress as figures
+
     app = make_demo_app("demo_admin")
     async with app.run_test(size=SIZE) as pilot:
         progress = await open_progress(pilot, "NS-NP")
         listed = await open_behind(pilot, progress, "members")
+        whole = figures.members_list(app.context.actor, progress.unit.id, TODAY)
+        word = fold(whole[0].full_name).split()[-1]
+        wanted = [b for b in whole if any(w.startswith(word) for w in fold(b.full_name).split())]
+        assert 0 < len(wanted) < len(whole)
+        await pilot.press("slash", *word)
+        await settle(pilot)
+        table = listed.query_one(PagedTable)
+        assert table.row_count == min(len(wanted), table.size.height - 1)  # filled, filter row shown
+        assert rows(table, 0) == [b.full_name for b in wanted[:table.row_count]]
+        assert f"{len(wanted)} đảng viên ngày 30/09/2021" in screen_text(app)
+        assert f"lọc “{word}”" in screen_text(app)
+        await pilot.press("slash", "q", "q", "q")
+        await settle(pilot)
+        assert table.row_count == 0 and "không dòng nào khớp" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert table.row_count == table.size.height - 1  # and again with the filter row gone
+        assert rows(table, 0) == [b.full_name for b in whole[:table.row_count]]
+        assert "635 đảng viên ngày" in screen_text(app) and isinstance(app.screen, BehindScreen)
+        await pilot.press("f1")  # the help says the filter is by name here
+        await settle(pilot)
+        assert "lọc danh sách theo tên" in screen_text(app)
+        assert "lọc danh sách theo chữ trên dòng" not in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is listed
+        await pilot.press("escape")
+        assert app.screen is progress
+
+
+async def test_people_sent_to_class_filtered_by_what_the_rows_show(make_demo_app):
+    """The lists read whole (here the people sent to class) are filtered in memory by what the
+    rows show: the name, the branch, the class."""
+    app = make_demo_app("demo_admin")
+    async with app.run_test(size=SIZE) as pilot:
+        progress = await open_progress(pilot, "NS-NP")
+        listed = await open_behind(pilot, progress, "sent")
         everyone = len(listed.all_rows)
         word = fold(listed.all_rows[0].full_name).split()[-1]
         await pilot.press("slash", *word)

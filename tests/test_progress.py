@@ -248,3 +248,62 @@ def test_the_admissions_of_the_term_and_of_each_month(admin):
     with pytest.raises(progress.NotFound):  # the scope is checked for any span
         progress.admitted_list(account_actor("demo_secretary"), fig.unit_id("NS"), 2021, TODAY,
                                first=Date(2020, 7, 1), last=TODAY)
+
+
+def _all_pages(actor, unit, as_of, limit, name_filter=None):
+    """Every page of members_page read one after the other (by `after`), and back (by `before`)."""
+    pages, after = [], None
+    while True:
+        page = progress.members_page(actor, unit, as_of, after=after, limit=limit, name_filter=name_filter)
+        assert page.has_before == (after is not None)
+        pages.append(page)
+        if not page.has_after:
+            break
+        assert len(page.rows) == limit
+        after = page.rows[-1].cursor
+    last = pages[-1].rows[-1] if pages[-1].rows else None
+    backwards = []
+    before = (last.sort_key, last.person_id + 1) if last else None  # just past the last row
+    while before is not None:
+        page = progress.members_page(actor, unit, as_of, before=before, limit=limit, name_filter=name_filter)
+        backwards.insert(0, page)
+        before = page.rows[0].cursor if page.has_before else None
+    return [row for page in pages for row in page.rows], [row for page in backwards for row in page.rows]
+
+
+@pytest.mark.parametrize("few_units", [500, 0])  # 0: read as for a province's many units
+@pytest.mark.parametrize("code,as_of", [("NS-NP", TODAY), ("NS", TODAY), ("NS", TERM_END),
+                                        ("BK", Date(2021, 6, 30)), ("NS-NP-01", TODAY)])
+def test_the_members_list_read_a_page_at_a_time_is_the_whole_list(admin, monkeypatch, few_units, code, as_of):
+    """The members behind the figure, read a page at a time in SQL, are members_list: the same
+    people in the same order with the same branch, ceremony, file and status; and the count."""
+    monkeypatch.setattr(progress, "_FEW_UNITS", few_units)
+    unit = fig.unit_id(code)
+    whole = progress.members_list(admin, unit, as_of)
+    assert whole  # a list to page through
+    forwards, backwards = _all_pages(admin, unit, as_of, limit=37)
+    assert forwards == whole
+    assert backwards == whole  # PageUp from the end back to the first row
+    official = sum(b.what == "official" for b in whole)
+    assert progress.members_count(admin, unit, as_of) == (official, len(whole) - official)
+
+
+@pytest.mark.parametrize("few_units", [500, 0])
+def test_the_members_pages_filtered_by_name_and_out_of_scope(admin, monkeypatch, few_units):
+    monkeypatch.setattr(progress, "_FEW_UNITS", few_units)
+    unit = fig.unit_id("NS")
+    whole = progress.members_list(admin, unit, TODAY)
+    word = whole[0].full_name.split()[-1]  # a given name, with its diacritics
+    from db.text import fold
+
+    wanted = [b for b in whole if any(w.startswith(fold(word)) for w in fold(b.full_name).split())]
+    assert 0 < len(wanted) < len(whole)
+    forwards, _back = _all_pages(admin, unit, TODAY, limit=10, name_filter=fold(word))
+    assert forwards == wanted
+    official = sum(b.what == "official" for b in wanted)
+    assert progress.members_count(admin, unit, TODAY, name_filter=word) == (official, len(wanted) - official)
+    assert progress.members_page(admin, unit, TODAY, name_filter="zzzzqq").rows == ()
+    with pytest.raises(progress.NotFound):
+        progress.members_page(account_actor("demo_secretary"), unit, TODAY)
+    with pytest.raises(progress.NotFound):
+        progress.members_count(account_actor("demo_secretary"), unit, TODAY)

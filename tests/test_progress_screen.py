@@ -284,7 +284,7 @@ async def test_members_and_sent_to_class_open_their_lists(make_app):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_progress(pilot, "NS-NP")
         listed = await open_behind(pilot, screen, "members")
-        assert len(listed.rows) == screen.stats.members == 635
+        assert screen.stats.members == 635
         probationary = screen.stats.members_probationary
         assert (f"635 đảng viên ngày 30/09/2021: {635 - probationary} chính thức, "
                 f"{probationary} dự bị" in screen_text(app))
@@ -293,8 +293,9 @@ async def test_members_and_sent_to_class_open_their_lists(make_app):
         statuses = {table.get_row_at(i)[3].plain for i in range(table.row_count)}
         assert statuses <= {"Chính thức", "Dự bị"}  # the codes in words
         await pilot.press("pagedown")
+        await settle(pilot)
         assert listed.first == table.row_count
-        assert table.get_row_at(0)[0].plain == listed.rows[listed.first].full_name
+        assert table.get_row_at(0)[0].plain == listed.page.rows[0].full_name
         await pilot.press("escape")
         assert app.screen is screen
         listed = await open_behind(pilot, screen, "sent")
@@ -305,6 +306,69 @@ async def test_members_and_sent_to_class_open_their_lists(make_app):
         assert app.screen is screen
 
 
+async def test_the_members_list_is_read_a_page_at_a_time(make_app):
+    """The members behind the figure come a page at a time, in name order: PageDown shows the
+    next rows of members_list, the down arrow on the last row the page after, PageUp goes back;
+    Enter opens the file of a member on a later page."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS-NP")
+        listed = await open_behind(pilot, screen, "members")
+        whole = progress.members_list(app.context.actor, screen.unit.id, TODAY)
+        table = listed.query_one(PagedTable)
+        size = table.row_count
+        assert 10 < size < len(whole) == 635  # what fits at 80x24
+
+        def names() -> list[str]:
+            return [table.get_row_at(i)[0].plain for i in range(table.row_count)]
+
+        assert names() == [b.full_name for b in whole[:size]]
+        assert f"dòng 1–{size}/635" in screen_text(app)
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert names() == [b.full_name for b in whole[size:2 * size]]
+        assert f"dòng {size + 1}–{2 * size}/635" in screen_text(app)
+        assert [table.get_row_at(i)[3].plain for i in range(size)] == [
+            "Chính thức" if b.what == "official" else "Dự bị" for b in whole[size:2 * size]]
+        table.move_cursor(row=size - 1)
+        await pilot.press("down")
+        await settle(pilot)
+        assert names() == [b.full_name for b in whole[2 * size:3 * size]]
+        assert table.cursor_row == 0
+        await pilot.press("pageup", "pageup")
+        await settle(pilot)
+        assert names() == [b.full_name for b in whole[:size]]
+        assert f"dòng 1–{size}/635" in screen_text(app)
+        await pilot.press("pagedown")
+        await settle(pilot)
+        row = next(i for i in range(size) if whole[size + i].case_id is not None)
+        table.move_cursor(row=row)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, CaseScreen) and app.screen.case_id == whole[size + row].case_id
+
+
+async def test_the_members_count_line_keeps_the_rows_shown_at_80_columns(make_app):
+    """The province's members: at 80 columns the count line cannot hold both the official/
+    probationary split and which rows are shown; the rows shown stay (the split is on the
+    panel), and a wider terminal shows both."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, None)  # the province, shown first
+        members = screen.stats.members
+        listed = await open_behind(pilot, screen, "members")
+        size = listed.query_one(PagedTable).row_count
+        await pilot.press("pagedown")
+        await settle(pilot)
+        total = f"{members:,}".replace(",", ".")
+        line = screen_text(app).splitlines()[1]
+        assert f"{total} đảng viên ngày 30/09/2021 · dòng {size + 1}–{2 * size}/{total}" in line
+        await pilot.resize_terminal(120, 24)
+        await settle(pilot)
+        line = screen_text(app).splitlines()[1]
+        assert "chính thức" in line and f"dòng {size + 1}–{2 * size}/{total}" in line
+
+
 async def test_a_member_without_a_file_says_so(make_app):
     app = make_app(lang="en")
     async with app.run_test(size=SIZE) as pilot:
@@ -313,7 +377,7 @@ async def test_a_member_without_a_file_says_so(make_app):
         text = screen_text(app)
         assert "Members · Đảng bộ thị trấn Nà Phặc" in text and "635 members on 30/09/2021" in text
         table = listed.query_one(PagedTable)
-        row = next(i for i in range(table.row_count) if listed.rows[i].case_id is None)
+        row = next(i for i in range(table.row_count) if listed.page.rows[i].case_id is None)
         table.move_cursor(row=row)
         await pilot.press("enter")
         await pilot.pause()
@@ -464,8 +528,9 @@ def test_the_chart_marker():
 
 
 async def test_a_list_too_long_to_read_is_not_read_and_says_where_to_go(make_demo_app, monkeypatch):
-    """A province's members list is hundreds of thousands of people (seconds and a gigabyte to
-    read, for no reader): past LIST_MAX the screen says so, and a unit below still lists."""
+    """A list read whole (the admissions, the people sent to class) past LIST_MAX is not read
+    (seconds and a gigabyte, for no reader): the screen says so, and a shorter one still lists.
+    The members are read a page at a time: they open past LIST_MAX, their first page shown."""
     import screens.progress
     from screens.progress import ProgressScreen
 
@@ -476,15 +541,28 @@ async def test_a_list_too_long_to_read_is_not_read_and_says_where_to_go(make_dem
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, ProgressScreen)
-        members = screen.stats.members
-        monkeypatch.setattr(screens.progress, "LIST_MAX", members - 1)
-        panel = next(p for p in screen.query(".panel") if getattr(p, "key", None) == "members")
+        sent = screen.stats.sent_to_class
+        monkeypatch.setattr(screens.progress, "LIST_MAX", sent - 1)
+        panel = next(p for p in screen.query(".panel") if getattr(p, "key", None) == "sent")
         panel.focus()
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is screen
         assert "quá nhiều để liệt kê" in screen_text(app)
-        monkeypatch.setattr(screens.progress, "LIST_MAX", members)
+        monkeypatch.setattr(screens.progress, "LIST_MAX", sent)
         await pilot.press("enter")
         await settle(pilot)
-        assert isinstance(app.screen, BehindScreen)
+        assert isinstance(app.screen, BehindScreen) and app.screen.kind == "sent"
+        await pilot.press("escape")
+        await settle(pilot)
+        members = screen.stats.members
+        assert members > 1
+        monkeypatch.setattr(screens.progress, "LIST_MAX", 1)
+        panel = next(p for p in screen.query(".panel") if getattr(p, "key", None) == "members")
+        panel.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        listed = app.screen
+        assert isinstance(listed, BehindScreen) and listed.kind == "members"
+        assert f"{members:,}".replace(",", ".") + " đảng viên ngày" in screen_text(app)
+        assert listed.query_one(PagedTable).row_count > 1
