@@ -9,8 +9,10 @@ a table (name, branch, date, what: the decision's number, the class, official or
 shown a screenful at a time. Enter on a row opens the person's file where there is one (members
 admitted before the files were kept here have none); Escape goes back.
 
-The admissions and the people sent to class are a year's (a few thousand at most on a province):
-they are read whole and paged in memory, and `/` filters what the rows show. The members are a
+The admissions and the people sent to class are a year's (tens of thousands on a province): their
+keys (person, file, date: db.progress.admitted_keys, sent_keys) are read whole and kept, the names
+of a page read when it is shown, and `/` filters what the rows show, reading them a chunk at a
+time. The members are a
 province's hundreds of thousands: they are read a page at a time from the database in name order
 (db.progress.members_page, keyset cursors), counted apart (members_count, or the progress panel's
 figures when given), and `/` filters them by name in the database.
@@ -53,10 +55,21 @@ DEFAULT_ROWS = 20  # a page until the table has been laid out
 
 
 class BehindLoaded(Message):
-    def __init__(self, rows: list[Behind] | None, error: str | None = None) -> None:
+    """The keys of a list kept whole (db.progress.admitted_keys, sent_keys), in its order."""
+
+    def __init__(self, keys: list[tuple] | None, error: str | None = None) -> None:
         super().__init__()
-        self.rows = rows
+        self.keys = keys
         self.error = error
+
+
+class KeysFiltered(Message):
+    """The keys of a list kept whole whose rows match the filter of generation `generation`."""
+
+    def __init__(self, generation: int, keys: list[tuple]) -> None:
+        super().__init__()
+        self.generation = generation
+        self.keys = keys
 
 
 @dataclass(frozen=True)
@@ -93,18 +106,24 @@ class Counted(Message):
         self.counts = counts
 
 
-def fetch(context: AppContext, kind: str, unit_id: int, year: int, as_of: Date, *,
-          first: Date | None = None, last: Date | None = None) -> list[Behind]:
-    """The list behind the number `kind` (one of KINDS); `first`..`last`: the admissions of
-    that span instead of the year's."""
+FILTER_CHUNK = 2000  # rows read at a time while a list kept whole is filtered
+
+
+def fetch_keys(context: AppContext, kind: str, unit_id: int, year: int, as_of: Date, *,
+               first: Date | None = None, last: Date | None = None) -> list[tuple]:
+    """The keys of the list behind the number `kind` ("admitted" or "sent"), in its order;
+    `first`..`last`: the admissions of that span instead of the year's."""
     actor = context.actor
     if kind == "admitted":
-        return progress.admitted_list(actor, unit_id, year, as_of, first=first, last=last)
+        return progress.admitted_keys(actor, unit_id, year, as_of, first=first, last=last)
     if kind == "sent":
-        return progress.sent_to_class_list(actor, unit_id, year, as_of)
-    if kind == "members":
-        return progress.members_list(actor, unit_id, as_of)
+        return progress.sent_keys(actor, unit_id, year, as_of)
     raise ValueError(kind)
+
+
+def rows_of(kind: str, keys: list[tuple]) -> list[Behind]:
+    """The rows of `keys` (of fetch_keys), in their order."""
+    return progress.admitted_rows(keys) if kind == "admitted" else progress.sent_rows(keys)
 
 
 class BehindScreen(ListFilter, Screen):
@@ -141,9 +160,11 @@ class BehindScreen(ListFilter, Screen):
         # a span of admissions other than the year's (the term's, a month's), and its name
         self.span = (first, last or as_of) if first is not None else None
         self.list_title = title
-        # read whole (admitted, sent): those shown (the `/` filter applied), and all
-        self.rows: list[Behind] | None = None
-        self.all_rows: list[Behind] | None = None
+        # kept whole (admitted, sent): the keys of the rows (a province's year is tens of
+        # thousands), those the `/` filter keeps, and the rows of the page shown
+        self.all_keys: list[tuple] | None = None
+        self.keys: list[tuple] | None = None
+        self.rows: list[Behind] = []
         # read a page at a time (members): the page shown, and the counts of the list filtered
         self.page: BehindPage | None = None
         self.known = counts  # those of the list without a filter
@@ -175,14 +196,14 @@ class BehindScreen(ListFilter, Screen):
         else:
             self._load()
 
-    # --- read whole -------------------------------------------------------------------------
+    # --- kept whole -------------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="behind")
     def _load(self) -> None:
         try:
             first, last = self.span or (None, None)
-            message = BehindLoaded(fetch(self.context, self.kind, self.unit.id, self.year, self.as_of,
-                                         first=first, last=last))
+            message = BehindLoaded(fetch_keys(self.context, self.kind, self.unit.id, self.year,
+                                              self.as_of, first=first, last=last))
         except NotFound:
             message = BehindLoaded(None, t("progress.not_found"))
         except AccessError:
@@ -193,11 +214,33 @@ class BehindScreen(ListFilter, Screen):
 
     @on(BehindLoaded)
     def _loaded(self, message: BehindLoaded) -> None:
-        if message.rows is None:
+        if message.keys is None:
             self._say_error(message.error)
             return
-        self.all_rows = message.rows
+        self.all_keys = message.keys
         self._filter_changed()
+
+    @work(thread=True, exclusive=True, group="behind-filter")
+    def _filter_keys(self, generation: int, words: list[str], keys: list[tuple]) -> None:
+        """The keys whose rows match `words`, the rows read a chunk at a time (a province's
+        list is not held whole as rows)."""
+        kept = []
+        try:
+            for start in range(0, len(keys), FILTER_CHUNK):
+                chunk = keys[start:start + FILTER_CHUNK]
+                for key, item in zip(chunk, rows_of(self.kind, chunk)):
+                    if filter_match(words, item.full_name, item.branch.name if item.branch else None,
+                                    self._what(item).plain):
+                        kept.append(key)
+        finally:
+            connection.close_database()  # this thread's connection only
+        self.post_message(KeysFiltered(generation, kept))
+
+    @on(KeysFiltered)
+    def _keys_filtered(self, message: KeysFiltered) -> None:
+        if message.generation == self._generation:
+            self.keys = message.keys
+            self._show(0, 0)
 
     def _say_error(self, error: str | None) -> None:
         self.query_one("#behind-info", Static).update(Text(error or "", style="bold"))
@@ -215,14 +258,15 @@ class BehindScreen(ListFilter, Screen):
             if self.counts is None:
                 self._count(self._generation, text)
             return
-        if self.all_rows is None:
+        if self.all_keys is None:
             return
+        self._generation += 1
         words = self.filter_words()
-        self.rows = [item for item in self.all_rows
-                     if filter_match(words, item.full_name,
-                                     item.branch.name if item.branch else None,
-                                     self._what(item).plain)]
-        self._show(0, 0)
+        if not words:
+            self.keys = self.all_keys
+            self._show(0, 0)
+        else:
+            self._filter_keys(self._generation, words, self.all_keys)
 
     # --- read a page at a time --------------------------------------------------------------
 
@@ -341,7 +385,7 @@ class BehindScreen(ListFilter, Screen):
         message.stop()
         row = max(self.query_one(PagedTable).cursor_row, 0)
         if not self.paged:
-            if self.rows is not None:
+            if self.keys is not None:
                 self._show(self.first, row)
             return
         page, shown = self.page, self._shown
@@ -357,12 +401,14 @@ class BehindScreen(ListFilter, Screen):
     # --- drawing ----------------------------------------------------------------------------
 
     def _show(self, first: int, row: int) -> None:
-        """Read whole: the page starting with the row `first` of those shown."""
-        rows = self.rows or []
+        """Kept whole: the page starting with the row `first` of those the filter keeps, its
+        names read now (a page's rows, by their keys: a few milliseconds)."""
+        keys = self.keys or []
         size = self._page_size()
-        self.first = max(0, min(first, max(len(rows) - 1, 0)))
-        self._draw(rows[self.first:self.first + size], self.first, self.first > 0,
-                   self.first + size < len(rows), row)
+        self.first = max(0, min(first, max(len(keys) - 1, 0)))
+        shown = keys[self.first:self.first + size]
+        self.rows = rows_of(self.kind, shown) if shown else []
+        self._draw(self.rows, self.first, self.first > 0, self.first + size < len(keys), row)
 
     def _draw(self, page, first: int, has_before: bool, has_after: bool, row: int) -> None:
         table = self.query_one(PagedTable)
@@ -429,8 +475,7 @@ class BehindScreen(ListFilter, Screen):
             self.filter_note(line, shown if total is None else total)
             empty = not shown and not self.filter_text.strip()
         else:
-            rows = self.rows or []
-            total = len(rows)
+            total = len(self.keys or [])
             if self.span is not None:
                 line = Text(t("behind.count.admitted_span", n=i18n.number(total),
                               first=i18n.date(self.span[0]), last=i18n.date(self.span[1])), style="bold")
@@ -438,7 +483,7 @@ class BehindScreen(ListFilter, Screen):
                 line = Text(t(f"behind.count.{self.kind}", n=i18n.number(total), date=day),
                             style="bold")
             self.filter_note(line, total)
-            empty = not self.all_rows
+            empty = not self.all_keys
         if empty:
             line.append(" · " + t("behind.none"))
         if shown:
@@ -455,11 +500,8 @@ class BehindScreen(ListFilter, Screen):
         if event.row_key.value is None:
             return
         index = int(event.row_key.value)
-        if self.paged:
-            rows = self.page.rows if self.page is not None else ()
-            index -= self.first
-        else:
-            rows = self.rows or []
+        rows = self.page.rows if self.paged and self.page is not None else self.rows
+        index -= self.first
         if not 0 <= index < len(rows):
             return
         item = rows[index]

@@ -182,7 +182,6 @@ class Panel(Widget, can_focus=False):
 # --- the monthly chart ---------------------------------------------------------------------------
 
 CHART_ROWS = 8
-LIST_MAX = 50_000  # the longest list behind a figure read whole (admitted, sent; not members)
 CHILD_ROWS = 11  # the children's table shows this many rows, then scrolls (progress.tcss)
 
 
@@ -745,11 +744,6 @@ class ProgressScreen(Screen):
 
             self.app.push_screen(ClassListScreen(self.context, self.unit, self.year))
         elif key in ("admitted", "sent", "members"):
-            count = {"admitted": self.stats.admitted, "sent": self.stats.sent_to_class,
-                     "members": self.stats.members}[key]
-            if key != "members" and count > LIST_MAX:  # read whole: seconds and a gigabyte
-                self.say(t("progress.list_too_long", n=i18n.number(count)))
-                return
             from screens.behind import BehindScreen  # imported on first use
 
             # the members are read a page at a time, and counted here already

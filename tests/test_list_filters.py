@@ -167,25 +167,30 @@ async def test_people_behind_a_figure_filtered_by_name(make_demo_app):
         assert app.screen is progress
 
 
-async def test_people_sent_to_class_filtered_by_what_the_rows_show(make_demo_app):
-    """The lists read whole (here the people sent to class) are filtered in memory by what the
-    rows show: the name, the branch, the class."""
+async def test_people_sent_to_class_filtered_by_what_the_rows_show(make_demo_app, monkeypatch):
+    """The lists kept whole (here the people sent to class) are filtered by what the rows show:
+    the name, the branch, the class; the rows read a chunk at a time (here three)."""
+    import screens.behind
+    from screens.behind import rows_of
+
+    monkeypatch.setattr(screens.behind, "FILTER_CHUNK", 3)
     app = make_demo_app("demo_admin")
     async with app.run_test(size=SIZE) as pilot:
         progress = await open_progress(pilot, "NS-NP")
         listed = await open_behind(pilot, progress, "sent")
-        everyone = len(listed.all_rows)
-        word = fold(listed.all_rows[0].full_name).split()[-1]
+        everyone = rows_of("sent", listed.all_keys)
+        word = fold(everyone[-1].full_name).split()[-1]  # one in the last chunk
         await pilot.press("slash", *word)
         await settle(pilot)
-        assert 0 < len(listed.rows) < everyone
-        assert all(filter_match([word], r.full_name, r.branch.name if r.branch else None,
-                                listed._what(r).plain) for r in listed.rows)
+        kept = rows_of("sent", listed.keys)
+        matching = [r for r in everyone if filter_match([word], r.full_name, r.branch.name if r.branch else None,
+                                                        listed._what(r).plain)]
+        assert 0 < len(kept) < len(everyone) and kept == matching
         table = listed.query_one(PagedTable)
-        assert table.get_row_at(0)[0].plain == listed.rows[0].full_name
+        assert table.get_row_at(0)[0].plain == kept[0].full_name
         await pilot.press("escape")
         await settle(pilot)
-        assert len(listed.rows) == everyone and isinstance(app.screen, BehindScreen)
+        assert len(listed.keys) == len(everyone) and isinstance(app.screen, BehindScreen)
         await pilot.press("escape")
         assert app.screen is progress
 

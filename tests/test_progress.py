@@ -307,3 +307,23 @@ def test_the_members_pages_filtered_by_name_and_out_of_scope(admin, monkeypatch,
         progress.members_page(account_actor("demo_secretary"), unit, TODAY)
     with pytest.raises(progress.NotFound):
         progress.members_count(account_actor("demo_secretary"), unit, TODAY)
+
+
+def test_a_list_kept_as_keys_reads_the_same_rows_a_page_at_a_time(demo_db):
+    """A screen keeps a long list behind a figure as its keys and reads a page's rows: pages
+    read one after another are the rows of the whole list, in date then name order."""
+    from db import progress as p
+    from db.access import first_admin
+
+    actor = first_admin()
+    nap = models.Unit.get(models.Unit.code == "NS").id
+    day = datetime.date(2021, 9, 30)
+    for keys, rows_of in ((p.admitted_keys(actor, nap, 2021, day, first=datetime.date(2020, 7, 1)), p.admitted_rows),
+                          (p.sent_keys(actor, nap, 2021, day), p.sent_rows)):
+        assert len(keys) > 10
+        whole = rows_of(keys)
+        paged = [row for start in range(0, len(keys), 7) for row in rows_of(keys[start:start + 7])]
+        assert paged == whole
+        assert [(r.person_id, r.case_id, r.date) for r in whole] == [k[:3] for k in keys]
+        names = {r.person_id: models.Person.get_by_id(r.person_id).sort_key for r in whole}
+        assert [(r.date, names[r.person_id]) for r in whole] == sorted((r.date, names[r.person_id]) for r in whole)

@@ -259,7 +259,8 @@ async def test_admitted_opens_the_years_admissions_and_a_row_its_file(make_app):
         assert screen.focused is screen.query_one("#panel-admitted", Panel)  # the first panel
         listed = await open_behind(pilot, screen, "admitted")
         expected = progress.admitted_list(app.context.actor, screen.unit.id, 2021, TODAY)
-        assert len(listed.rows) == len(expected) == screen.stats.admitted == 15
+        assert len(listed.keys) == len(expected) == screen.stats.admitted == 15
+        assert listed.rows == expected[:len(listed.rows)]  # the first page, its names read
         text = screen_text(app)
         assert "Đã kết nạp năm 2021 · Đảng bộ thị trấn Nà Phặc" in text
         assert "15 người được kết nạp, tính đến 30/09/2021" in text
@@ -299,7 +300,7 @@ async def test_members_and_sent_to_class_open_their_lists(make_app):
         await pilot.press("escape")
         assert app.screen is screen
         listed = await open_behind(pilot, screen, "sent")
-        assert len(listed.rows) == screen.stats.sent_to_class == 23
+        assert len(listed.keys) == screen.stats.sent_to_class == 23
         assert "23 người được cử đi học" in screen_text(app)
         assert listed.query_one(PagedTable).get_row_at(0)[3].plain == "khóa 1 năm 2021"
         await pilot.press("escape")
@@ -402,9 +403,9 @@ async def test_the_term_line_opens_the_terms_admissions(make_app):
         # counted from the raw rows: decisions term start..today whose voting branch was in
         # Nà Phặc on the day, and the term line's own figure (stats, another path)
         raw = fig.admitted(screen.unit.id, term.start, TODAY)
-        assert len(listed.rows) == raw == term.admitted == 23
-        assert all(term.start <= row.date <= TODAY for row in listed.rows)
-        assert len(listed.rows) > screen.stats.admitted  # more than the year's
+        assert len(listed.keys) == raw == term.admitted == 23
+        assert all(term.start <= day <= TODAY for _person, _case, day in listed.keys)
+        assert len(listed.keys) > screen.stats.admitted  # more than the year's
         text = screen_text(app)
         assert "Đã kết nạp trong nhiệm kỳ 2020–2025 · Đảng bộ thị trấn Nà Phặc" in text
         assert "23 người được kết nạp từ 01/07/2020 đến 30/09/2021" in text
@@ -439,8 +440,8 @@ async def test_the_chart_marker_moves_and_opens_a_months_admissions(make_app):
         listed = app.screen
         assert isinstance(listed, BehindScreen) and listed.kind == "admitted"
         march = (datetime.date(2021, 3, 1), datetime.date(2021, 3, 31))
-        assert len(listed.rows) == in_march == fig.admitted(screen.unit.id, *march) == 3
-        assert all(march[0] <= row.date <= march[1] for row in listed.rows)
+        assert len(listed.keys) == in_march == fig.admitted(screen.unit.id, *march) == 3
+        assert all(march[0] <= day <= march[1] for _person, _case, day in listed.keys)
         text = screen_text(app)
         assert "Đã kết nạp tháng 3/2021 · Đảng bộ thị trấn Nà Phặc" in text
         assert "3 người được kết nạp từ 01/03/2021 đến 31/03/2021" in text
@@ -456,7 +457,7 @@ async def test_the_chart_marker_moves_and_opens_a_months_admissions(make_app):
         assert chart.month == 8  # nor after the as-of month
         await pilot.press("left", "enter")  # August: the files behind its bar
         await settle(pilot)
-        assert len(app.screen.rows) == cumulative[7] - cumulative[6] == 2
+        assert len(app.screen.keys) == cumulative[7] - cumulative[6] == 2
         await pilot.press("escape")
         # the keys are in the help, under the chart's own heading
         assert [row[:2] for row in help_rows([chart])] == [("←, →", "Tháng trước/sau"),
@@ -525,44 +526,3 @@ def test_the_chart_marker():
     assert chart_text(cumulative, 20, 78, marker=9).plain == chart_text(cumulative, 20, 78).plain
     assert chart_text(cumulative, 20, 78, marker=8, keys=True).plain.splitlines()[12].endswith(
         " · ← → tháng, Enter: danh sách")
-
-
-async def test_a_list_too_long_to_read_is_not_read_and_says_where_to_go(make_demo_app, monkeypatch):
-    """A list read whole (the admissions, the people sent to class) past LIST_MAX is not read
-    (seconds and a gigabyte, for no reader): the screen says so, and a shorter one still lists.
-    The members are read a page at a time: they open past LIST_MAX, their first page shown."""
-    import screens.progress
-    from screens.progress import ProgressScreen
-
-    app = make_demo_app("demo_organiser")
-    async with app.run_test(size=(100, 30)) as pilot:
-        await settle(pilot)
-        await pilot.press("p")
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, ProgressScreen)
-        sent = screen.stats.sent_to_class
-        monkeypatch.setattr(screens.progress, "LIST_MAX", sent - 1)
-        panel = next(p for p in screen.query(".panel") if getattr(p, "key", None) == "sent")
-        panel.focus()
-        await pilot.press("enter")
-        await settle(pilot)
-        assert app.screen is screen
-        assert "quá nhiều để liệt kê" in screen_text(app)
-        monkeypatch.setattr(screens.progress, "LIST_MAX", sent)
-        await pilot.press("enter")
-        await settle(pilot)
-        assert isinstance(app.screen, BehindScreen) and app.screen.kind == "sent"
-        await pilot.press("escape")
-        await settle(pilot)
-        members = screen.stats.members
-        assert members > 1
-        monkeypatch.setattr(screens.progress, "LIST_MAX", 1)
-        panel = next(p for p in screen.query(".panel") if getattr(p, "key", None) == "members")
-        panel.focus()
-        await pilot.press("enter")
-        await settle(pilot)
-        listed = app.screen
-        assert isinstance(listed, BehindScreen) and listed.kind == "members"
-        assert f"{members:,}".replace(",", ".") + " đảng viên ngày" in screen_text(app)
-        assert listed.query_one(PagedTable).row_count > 1
