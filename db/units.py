@@ -226,6 +226,26 @@ def subtree_ids(actor: Actor, unit_id: int, as_of: datetime.date) -> list[int]:
     return list(found)  # the caller's own copy
 
 
+def unit_rows(actor: Actor, as_of: datetime.date, *,
+              include_ended: bool = False) -> list[tuple[int, str, str, int | None, datetime.date | None]]:
+    """(id, code, name, parent id, ended) of every unit of unit_tree, in its order (a walk of
+    every node, without making them: a province's 31,000 nodes are tens of megabytes)."""
+    (units, parents, visible, _kept, kids), _made = _nodes(as_of, include_ended)
+    root = scope_root(actor)
+    if root is None:
+        top = kids.get(None, ())
+    else:
+        top = [row for row in units if row[0] == root] if root in visible else []
+    U = models.Unit
+    names = {uid: (code, name) for uid, code, name in _plain_rows(U.select(U.id, U.code, U.name))}
+    out, stack = [], [(row, None) for row in reversed(top)]
+    while stack:
+        row, parent = stack.pop()
+        out.append((row[0], *names[row[0]], parent, _as_date(row[3])))
+        stack.extend((kid, row[0]) for kid in reversed(kids.get(row[0], ())))
+    return out
+
+
 def get_unit(actor: Actor, unit_id: int, as_of: datetime.date) -> UnitNode | None:
     """The unit, in the tree of every unit ever (`unit_tree(include_ended=True)`), when the
     actor may see it; made without making the others."""
@@ -259,17 +279,16 @@ def find_unit(actor: Actor, text: str, as_of: datetime.date) -> UnitNode:
     node = get_unit(actor, unit_id, as_of) if unit_id is not None else None
     if node is not None:
         return node
-    nodes = [n for root in unit_tree(actor, as_of, include_ended=True) for n in root.walk()]
-    for node in nodes:
-        if node.code == text.strip():
-            return node
-    for test in (lambda n: fold(n.name) == wanted or fold(n.code) == wanted,
-                 lambda n: fold(n.name).startswith(wanted),
-                 lambda n: wanted in fold(n.name)):
-        hits = [n for n in nodes if test(n)]
-        alive = [n for n in hits if n.ended is None or n.ended > as_of]
+    # a name: every unit's, without making their nodes; the one found is made
+    rows = [(uid, ucode, name, fold(name), ended)
+            for uid, ucode, name, _parent, ended in unit_rows(actor, as_of, include_ended=True)]
+    for test in (lambda r: r[3] == wanted or fold(r[1]) == wanted,
+                 lambda r: r[3].startswith(wanted),
+                 lambda r: wanted in r[3]):
+        hits = [r for r in rows if test(r)]
+        alive = [r for r in hits if r[4] is None or r[4] > as_of]
         if len(hits) == 1 or len(alive) == 1:
-            return (alive or hits)[0]
+            return get_unit(actor, (alive or hits)[0][0], as_of)
         if hits:
-            raise UnitLookupError("ambiguous_unit", text, tuple((n.code, n.name) for n in hits))
+            raise UnitLookupError("ambiguous_unit", text, tuple((r[1], r[2]) for r in hits))
     raise UnitLookupError("unknown_unit", text)

@@ -82,3 +82,17 @@ def test_names_are_read_for_the_units_shown(demo_admin, monkeypatch):
     walked = [n for root in roots for n in root.walk()]
     assert all(n.name and n.code for n in walked)
     assert {n.id for n in walked} == units._layout(day, False)[2]  # every unit alive that day
+
+
+def test_the_units_walked_without_nodes_are_the_trees(demo_admin):
+    """unit_rows (the palette's units, find_unit's names) gives every node of unit_tree, in its
+    order, with its name, parent and end, without making the nodes."""
+    day = datetime.date(2021, 9, 30)
+    for ended in (False, True):
+        walked = [(n.id, n.code, n.name, n.ended) for root in units.unit_tree(demo_admin, day, include_ended=ended)
+                  for n in root.walk()]
+        rows = units.unit_rows(demo_admin, day, include_ended=ended)
+        assert [(r[0], r[1], r[2], r[4]) for r in rows] == walked
+        parent_of = {n.id: p.id for root in units.unit_tree(demo_admin, day, include_ended=ended)
+                     for p in root.walk() for n in p.children}
+        assert {r[0]: r[3] for r in rows if r[3] is not None} == parent_of

@@ -110,19 +110,13 @@ def read_units(actor, today, cached: tuple | None = None) -> tuple[tuple, list[U
         key = (connection.get_setting(connection.TREE_VERSION), actor, today)
         if cached is not None and cached[0] == key and key[0] is not None:
             return cached
-        roots = units.unit_tree(actor, today)
+        rows = units.unit_rows(actor, today)
     finally:
         connection.close_database()  # this thread's connection only
-    entries: list[UnitEntry] = []
-
-    def walk(node, parent_name: str) -> None:
-        entries.append(UnitEntry(node.id, node.name, node.code, parent_name,
-                                 fold(node.name) + " " + fold(node.code), fold(parent_name)))
-        for child in node.children:
-            walk(child, node.name)
-
-    for root in roots:
-        walk(root, "")
+    names = {uid: name for uid, _code, name, _parent, _ended in rows}
+    entries = [UnitEntry(uid, name, code, names.get(parent, ""), fold(name) + " " + fold(code),
+                         fold(names.get(parent, "")))
+               for uid, code, name, parent, _ended in rows]
     return key, entries
 
 
