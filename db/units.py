@@ -131,7 +131,7 @@ def _read_layout(as_of: datetime.date, include_ended: bool):
     return units, parents, visible, {"details": {}}
 
 
-DETAILS_ASKED_MAX = 20  # small reads of units' names, before the rest are read at once
+DETAILS_ASKED_MAX = 200  # small reads of units' names, before the rest are read at once
 
 
 def _details(kept: dict, ids) -> dict[int, tuple]:
@@ -246,10 +246,12 @@ def unit_rows(actor: Actor, as_of: datetime.date, *,
     return out
 
 
-def get_unit(actor: Actor, unit_id: int, as_of: datetime.date) -> UnitNode | None:
-    """The unit, in the tree of every unit ever (`unit_tree(include_ended=True)`), when the
-    actor may see it; made without making the others."""
-    (units, parents, visible, kept, kids), made = _nodes(as_of, True)
+def get_unit(actor: Actor, unit_id: int, as_of: datetime.date, *,
+             include_ended: bool = True) -> UnitNode | None:
+    """The unit, in the tree of every unit ever (`unit_tree(include_ended=True)`; without
+    `include_ended`, the tree of `as_of`), when the actor may see it; made without making the
+    others."""
+    (units, parents, visible, kept, kids), made = _nodes(as_of, include_ended)
     if unit_id not in visible:
         return None
     root = scope_root(actor)

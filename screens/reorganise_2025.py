@@ -327,11 +327,7 @@ class GuideScreen(FormScreen):
     @work(thread=True, exclusive=True, group="guide-tree")
     def _fetch(self, day: datetime.date) -> None:
         try:
-            found = None
-            for root in units.unit_tree(self.context.actor, day):
-                for node in root.walk():
-                    if node.id == self.province.id:
-                        found = node
+            found = units.get_unit(self.context.actor, self.province.id, day, include_ended=False)
         finally:
             connection.close_database()  # this thread's connection only
         self.app.call_from_thread(self._fetched, TreeLoaded(day, found))

@@ -58,6 +58,11 @@ def test_a_unit_made_alone_is_the_node_the_whole_tree_makes(demo_admin):
 
     day = datetime.date(2021, 9, 30)
     every = _walked(demo_admin, day)
+    alive = {n.id: n for root in units.unit_tree(demo_admin, day) for n in root.walk()}
+    for unit_id, node in alive.items():
+        made = units.get_unit(demo_admin, unit_id, day, include_ended=False)
+        assert made == node and [c.id for c in made.children] == [c.id for c in node.children]
+    assert all(units.get_unit(demo_admin, u, day, include_ended=False) is None for u in set(every) - set(alive))
     for unit_id, node in every.items():
         assert units.get_unit(demo_admin, unit_id, day) == node
         assert units.find_unit(demo_admin, node.code, day) == node
