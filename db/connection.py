@@ -589,11 +589,25 @@ def among(column, ids, *, by_index: bool = True):
     `by_index=False`: with a long list, keep the planner off the column's index, for a query
     read in another index's order and stopped after a page (a page of a province's people is
     the first rows by name that pass the test, not a million rows read by branch and sorted)."""
+    if not isinstance(ids, (list, tuple, set, frozenset)):
+        ids = list(ids)
+    if len(ids) > 500 and not is_postgres():
+        # the same long list asked again (a province's every page): its JSON made once
+        key = tuple(ids)
+        text = _AMONG_KEPT.get(key)
+        if text is None:
+            text = json.dumps(sorted(set(key)))
+            if len(_AMONG_KEPT) >= 4:
+                _AMONG_KEPT.clear()
+            _AMONG_KEPT[key] = text
+        tested = column if by_index else column + 0
+        return tested.in_(SQL("(SELECT value FROM json_each(?))", (text,)))
     ids = sorted(set(ids))
     if len(ids) <= 500:
         return column.in_(ids)
     tested = column if by_index else column + 0
-    if is_postgres():
-        # one array parameter: PostgreSQL takes a list of any length as `= ANY(array)`
-        return tested == SQL("ANY(%s)", (ids,))
-    return tested.in_(SQL("(SELECT value FROM json_each(?))", (json.dumps(ids),)))
+    # one array parameter: PostgreSQL takes a list of any length as `= ANY(array)`
+    return tested == SQL("ANY(%s)", (ids,))
+
+
+_AMONG_KEPT: dict[tuple, str] = {}  # the JSON of the last long lists (connection.among)
