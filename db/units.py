@@ -246,6 +246,25 @@ def unit_rows(actor: Actor, as_of: datetime.date, *,
     return out
 
 
+def unit_chain(actor: Actor, unit_id: int, as_of: datetime.date, *,
+               include_ended: bool = False) -> list[int] | None:
+    """The ids from the top of unit_tree down to the unit (the way to it in the tree), or None
+    when that tree lacks it: read from the layout, without making any node."""
+    _units, parents, visible, _kept = _layout(as_of, include_ended)
+    if unit_id not in visible:
+        return None
+    chain, seen = [unit_id], {unit_id}
+    while (parent := parents.get(chain[-1])) is not None and parent in visible and parent not in seen:
+        chain.append(parent)
+        seen.add(parent)
+    root = scope_root(actor)
+    if root is not None:
+        if root not in seen:
+            return None
+        chain = chain[:chain.index(root) + 1]
+    return chain[::-1]
+
+
 def get_unit(actor: Actor, unit_id: int, as_of: datetime.date, *,
              include_ended: bool = True) -> UnitNode | None:
     """The unit, in the tree of every unit ever (`unit_tree(include_ended=True)`; without

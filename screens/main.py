@@ -206,6 +206,8 @@ class MainScreen(Screen):
         with Horizontal(id="main-body"):
             with Vertical(id="units-pane"):
                 tree = UnitTree(Text(""), id="units", label=self._tree_label)
+                tree.chain_of = lambda unit_id: units.unit_chain(
+                    self.context.actor, unit_id, self.context.today, include_ended=self.show_ended)
                 tree.show_root = False
                 if may_manage_accounts(self.context.actor):
                     tree._bindings.bind("U", "screen.accounts", t("accounts.key"))

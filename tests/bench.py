@@ -120,6 +120,13 @@ def _measure(kind: str, db_path: str) -> tuple[float, int, int | None]:
     """Seconds to the first screen ready, peak memory then (KiB) and, for "ketnap-screens",
     after every screen (KiB); a probe that fails raises RuntimeError with what it said."""
     env = dict(os.environ, TERM="xterm-256color")
+    if kind == "ketnap-screens":  # the branch the probe visits, found here, not in the app measured
+        import sqlite3
+
+        from tests.bench_screens import busiest_branch_sql
+
+        with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+            env["KETNAP_BENCH_BRANCH"] = str(db.execute(busiest_branch_sql()).fetchone()[0])
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "tests.bench", "--probe", kind, db_path],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

@@ -101,3 +101,33 @@ def test_the_units_walked_without_nodes_are_the_trees(demo_admin):
         parent_of = {n.id: p.id for root in units.unit_tree(demo_admin, day, include_ended=ended)
                      for p in root.walk() for n in p.children}
         assert {r[0]: r[3] for r in rows if r[3] is not None} == parent_of
+
+
+def test_the_way_to_a_unit_is_the_trees(demo_admin):
+    """unit_chain (the tree's jump to a unit, from the search or the palette) gives the ids from
+    the top of the tree down to the unit, as walking the nodes does, without making them."""
+    from db.access import Actor
+
+    day = datetime.date(2021, 9, 30)
+
+    def ways(actor, ended):
+        found = {}
+
+        def walk(node, above):
+            found[node.id] = above + [node.id]
+            for child in node.children:
+                walk(child, above + [node.id])
+
+        for root in units.unit_tree(actor, day, include_ended=ended):
+            walk(root, [])
+        return found
+
+    every = {n.id for root in units.unit_tree(demo_admin, day, include_ended=True) for n in root.walk()}
+    commune = next(n for root in units.unit_tree(demo_admin, day) for n in root.walk()
+                   if n.level == "commune" and n.child_count)
+    local = Actor(account_id=None, name="xa", role="commune", unit_id=commune.id)
+    for actor in (demo_admin, local):
+        for ended in (False, True):
+            expected = ways(actor, ended)
+            for unit_id in every:
+                assert units.unit_chain(actor, unit_id, day, include_ended=ended) == expected.get(unit_id)

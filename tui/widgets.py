@@ -231,6 +231,9 @@ class UnitTree(Tree):
         self.keep_open: set[int] = set()
         self._roots: list = []
         self._parent_of: dict[int, object] | None = None  # unit id -> the UnitNode above it
+        # unit id -> the ids from the top down to it (db.units.unit_chain), when the screen
+        # gives it: the way to a unit without making every unit's node (a province's 31,000)
+        self.chain_of = None
 
     def show_units(self, roots) -> None:
         """Show these units (a new reading of the tree): the top ones, and below them what is
@@ -267,6 +270,9 @@ class UnitTree(Tree):
     def node_for(self, unit_id: int):
         """The unit's node (its parents' children added on the way, nothing unfolded); None when
         the tree shown lacks it."""
+        if self.chain_of is not None:
+            chain = self.chain_of(unit_id)
+            return self._follow(list(reversed(chain))) if chain else None
         if self._parent_of is None:
             parent_of: dict[int, object] = {}
             stack = [(root, None) for root in self._roots]
@@ -280,6 +286,11 @@ class UnitTree(Tree):
         chain = [unit_id]
         while (parent := self._parent_of.get(chain[-1])) is not None:
             chain.append(parent.id)
+        return self._follow(chain)
+
+    def _follow(self, chain: list[int]):
+        """The node at the end of `chain` (ids from the unit up to the top), each level's
+        children added on the way."""
         node = self.root
         for ident in reversed(chain):
             self.fill(node)
