@@ -205,9 +205,8 @@ class MainScreen(Screen):
         yield Header(icon="")
         with Horizontal(id="main-body"):
             with Vertical(id="units-pane"):
-                tree = UnitTree(Text(""), id="units", label=self._tree_label)
-                tree.chain_of = lambda unit_id: units.unit_chain(
-                    self.context.actor, unit_id, self.context.today, include_ended=self.show_ended)
+                tree = UnitTree(Text(""), id="units", label=self._tree_label,
+                                chain_of=self._unit_chain)
                 tree.show_root = False
                 if may_manage_accounts(self.context.actor):
                     tree._bindings.bind("U", "screen.accounts", t("accounts.key"))
@@ -236,6 +235,10 @@ class MainScreen(Screen):
         self._show_tree(TreeLoaded(roots, self._tree_seq))
 
     # --- the tree -------------------------------------------------------------------------
+
+    def _unit_chain(self, unit_id: int) -> list[int] | None:
+        return units.unit_chain(self.context.actor, unit_id, self.context.today,
+                                include_ended=self.show_ended)
 
     def load_tree(self) -> None:
         self._tree_seq += 1

@@ -222,25 +222,21 @@ class UnitTree(Tree):
         Binding("space", "toggle_node", "keys.toggle_node", show=False, id="tree.toggle"),
     ]
 
-    def __init__(self, *args, label=None, **kwargs) -> None:
+    def __init__(self, *args, chain_of, label=None, **kwargs) -> None:
+        """`chain_of(unit_id)`: the ids from the top down to the unit (db.units.unit_chain), or
+        None when the tree lacks it: the way to a unit without making every unit's node."""
         super().__init__(*args, **kwargs)
         translate_bindings(self)
         self.auto_expand = False
         self.guide_depth = 2  # narrow guides leave more room for the names
         self.label_for = label or (lambda unit: Text(unit.name))
         self.keep_open: set[int] = set()
-        self._roots: list = []
-        self._parent_of: dict[int, object] | None = None  # unit id -> the UnitNode above it
-        # unit id -> the ids from the top down to it (db.units.unit_chain), when the screen
-        # gives it: the way to a unit without making every unit's node (a province's 31,000)
-        self.chain_of = None
+        self.chain_of = chain_of
 
     def show_units(self, roots) -> None:
         """Show these units (a new reading of the tree): the top ones, and below them what is
         in `keep_open`."""
         self.clear()
-        self._roots = roots
-        self._parent_of = None  # made when first asked for
         for root in roots:
             node = self._add_unit(self.root, root)
             if root.id in self.keep_open:
@@ -270,29 +266,11 @@ class UnitTree(Tree):
     def node_for(self, unit_id: int):
         """The unit's node (its parents' children added on the way, nothing unfolded); None when
         the tree shown lacks it."""
-        if self.chain_of is not None:
-            chain = self.chain_of(unit_id)
-            return self._follow(list(reversed(chain))) if chain else None
-        if self._parent_of is None:
-            parent_of: dict[int, object] = {}
-            stack = [(root, None) for root in self._roots]
-            while stack:
-                unit, parent = stack.pop()
-                parent_of[unit.id] = parent
-                stack.extend((child, unit) for child in unit.children)
-            self._parent_of = parent_of
-        if unit_id not in self._parent_of:
+        chain = self.chain_of(unit_id)
+        if not chain:
             return None
-        chain = [unit_id]
-        while (parent := self._parent_of.get(chain[-1])) is not None:
-            chain.append(parent.id)
-        return self._follow(chain)
-
-    def _follow(self, chain: list[int]):
-        """The node at the end of `chain` (ids from the unit up to the top), each level's
-        children added on the way."""
         node = self.root
-        for ident in reversed(chain):
+        for ident in chain:
             self.fill(node)
             node = next((child for child in node.children
                          if child.data is not None and child.data.id == ident), None)
