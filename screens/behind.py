@@ -63,6 +63,18 @@ class BehindLoaded(Message):
         self.error = error
 
 
+class RowsRead(Message):
+    """The rows of a page of a list kept whole, read from its keys (request `seq`)."""
+
+    def __init__(self, seq: int, first: int, row: int, rows: list[Behind], has_after: bool) -> None:
+        super().__init__()
+        self.seq = seq
+        self.first = first
+        self.row = row
+        self.rows = rows
+        self.has_after = has_after
+
+
 class KeysFiltered(Message):
     """The keys of a list kept whole whose rows match the filter of generation `generation`."""
 
@@ -174,7 +186,9 @@ class BehindScreen(ListFilter, Screen):
         self._shown: PageAsked | None = None  # the one whose result is shown
         self._queued: list[PagedTable.PageRequested] = []  # page turns asked for while loading
         self._generation = 0  # of the filter: a count of an older filter is not shown
-        self.first = 0  # index of the first row on the page shown
+        self.first = 0  # index of the first row on the page shown (kept whole: asked for)
+        self._drawn_first = 0  # that of the rows in the table
+        self._rows_seq = 0  # the latest page of a list kept whole asked for
 
     def compose(self) -> ComposeResult:
         yield Header(icon="")
@@ -402,15 +416,32 @@ class BehindScreen(ListFilter, Screen):
 
     def _show(self, first: int, row: int) -> None:
         """Kept whole: the page starting with the row `first` of those the filter keeps, its
-        names read now (a page's rows, by their keys: a few milliseconds)."""
+        names read in a worker (a page's rows, by their keys: a few milliseconds, 20 ms for a
+        province's term). `first` moves now, so that page turns typed meanwhile count from it."""
         keys = self.keys or []
         size = self._page_size()
         self.first = max(0, min(first, max(len(keys) - 1, 0)))
-        shown = keys[self.first:self.first + size]
-        self.rows = rows_of(self.kind, shown) if shown else []
-        self._draw(self.rows, self.first, self.first > 0, self.first + size < len(keys), row)
+        self._rows_seq += 1
+        self._read_rows(self._rows_seq, self.first, row, keys[self.first:self.first + size],
+                        self.first + size < len(keys))
+
+    @work(thread=True, exclusive=True, group="behind-rows")
+    def _read_rows(self, seq: int, first: int, row: int, keys: list[tuple], has_after: bool) -> None:
+        try:
+            rows = rows_of(self.kind, keys) if keys else []
+        finally:
+            connection.close_database()  # this thread's connection only
+        self.post_message(RowsRead(seq, first, row, rows, has_after))
+
+    @on(RowsRead)
+    def _rows_read(self, message: RowsRead) -> None:
+        if message.seq != self._rows_seq:
+            return  # a newer page is on its way
+        self.rows = message.rows
+        self._draw(message.rows, message.first, message.first > 0, message.has_after, message.row)
 
     def _draw(self, page, first: int, has_before: bool, has_after: bool, row: int) -> None:
+        self._drawn_first = first  # the rows' keys in the table count from it
         table = self.query_one(PagedTable)
         widths = self._widths(table.size.width or self.app.size.width)
         with self.app.batch_update():
@@ -487,8 +518,8 @@ class BehindScreen(ListFilter, Screen):
         if empty:
             line.append(" · " + t("behind.none"))
         if shown:
-            line.append(" · " + t("main.rows", first=i18n.number(self.first + 1),
-                                  last=i18n.number(self.first + shown),
+            line.append(" · " + t("main.rows", first=i18n.number(self._drawn_first + 1),
+                                  last=i18n.number(self._drawn_first + shown),
                                   total="…" if total is None else i18n.number(total)))
         return line
 
@@ -501,7 +532,7 @@ class BehindScreen(ListFilter, Screen):
             return
         index = int(event.row_key.value)
         rows = self.page.rows if self.paged and self.page is not None else self.rows
-        index -= self.first
+        index -= self._drawn_first
         if not 0 <= index < len(rows):
             return
         item = rows[index]
