@@ -66,11 +66,11 @@ def _parent_map(as_of: datetime.date, current: dict[int, int | None]) -> dict[in
     written without links is not shown as a root.
     """
     L = models.UnitLink
-    rows = _plain_rows(L.select(L.unit, L.parent)
-                       .where((L.start <= as_of) & ((L.end.is_null()) | (L.end > as_of))))
     linked = {unit_id for (unit_id,) in _plain_rows(L.select(L.unit).distinct())}
     parents = {unit_id: parent for unit_id, parent in current.items() if unit_id not in linked}
-    parents.update({unit_id: parent_id for unit_id, parent_id in rows})
+    del linked
+    parents.update(models.database.execute_sql(*L.select(L.unit, L.parent).where(
+        (L.start <= as_of) & ((L.end.is_null()) | (L.end > as_of))).sql()))  # a row at a time
     return parents
 
 
@@ -90,13 +90,16 @@ def _layout(as_of: datetime.date, include_ended: bool):
     if kept is None:
         kept = _read_layout(as_of, include_ended)
         if token is not None:
-            if len(_LAYOUTS) >= 16:
-                _LAYOUTS.clear()
+            while len(_LAYOUTS) >= LAYOUTS_KEPT:  # the oldest first
+                del _LAYOUTS[next(iter(_LAYOUTS))]
             _LAYOUTS[key] = kept
     return kept
 
 
 _LAYOUTS: dict[tuple, tuple] = {}
+# a province's layout is a few megabytes: today's tree, the one with ended units (reorganisation)
+# and a past day or two (a report "as of")
+LAYOUTS_KEPT = 4
 
 
 def _plain_rows(query) -> list[tuple]:
@@ -120,8 +123,13 @@ def _read_layout(as_of: datetime.date, include_ended: bool):
     # only the columns the shape needs: a province's names are a third of a second to read, and
     # a screen shows a few dozen of them
     U = models.Unit
-    units = _plain_rows(U.select(U.id, U.parent, U.founded, U.ended)
-                        .order_by(U.sort_order, U.name_folded, U.id))
+    # a row at a time, each date value made once: a province's 31,000 units share a few hundred
+    # dates (3 MB less than a string per value)
+    shared: dict = {None: None}
+    units = [(uid, parent, shared.setdefault(founded, founded), shared.setdefault(ended, ended))
+             for uid, parent, founded, ended in models.database.execute_sql(*U.select(
+                 U.id, U.parent, U.founded, U.ended).order_by(U.sort_order, U.name_folded, U.id).sql())]
+    del shared
     current = {row[0]: row[1] for row in units}
     if include_ended:
         return units, current, set(current), {"details": {}}

@@ -33,6 +33,20 @@ def test_another_day_is_its_own_subtree(admin):
     assert sorted(subtree_ids(admin, world.commune.id, TODAY)) == today
 
 
+def test_a_few_days_are_kept_the_oldest_let_go_first(admin):
+    """A province's layout is megabytes: the last few days asked for are kept, not every one."""
+    world = build_world()
+    units._LAYOUTS.clear()
+    days = [TODAY - datetime.timedelta(days=n) for n in range(units.LAYOUTS_KEPT + 2)]
+    for day in days:
+        subtree_ids(admin, world.commune.id, day)
+    kept_days = sorted(key[2] for key in units._LAYOUTS)
+    assert kept_days == sorted(days[-units.LAYOUTS_KEPT:])
+    # a day kept answers the same as one read again
+    assert sorted(subtree_ids(admin, world.commune.id, days[-1])) == sorted(
+        subtree_ids(admin, world.commune.id, days[0]))
+
+
 def test_a_page_shows_open_files_only(admin):
     world = build_world()
     person = make_person("Hoàng Văn Mố", world.village)
