@@ -150,8 +150,15 @@ class Tree:
             models.Setting.key == TREE_VERSION).scalar()
         kept = cls._kept
         if kept is None or kept[0] is not database or kept[1] != version or version is None:
+            cls._kept = None  # the old one may go before the new one is read
             cls._kept = kept = (database, version, cls())
         return kept[2]
+
+    @classmethod
+    def release(cls) -> None:
+        """Let the kept tree go (its screens closed): a province's is about 20 MB once its
+        figures have been worked out, and reading it again takes a fraction of a second."""
+        cls._kept = None
 
     def __init__(self):
         U, L = models.Unit, models.UnitLink
@@ -175,10 +182,13 @@ class Tree:
                       for uid, org_type, level, category, population, parent, founded, ended,
                       sort_order in rows}
         self._names: dict[int, tuple[str, str]] = {}  # unit id -> (code, name), as shown
-        self.links: dict[int, list[tuple]] = defaultdict(list)
+        links: dict[int, list[tuple]] = defaultdict(list)
         for unit, parent, start, end in models.database.execute_sql(
                 *L.select(L.unit, L.parent, L.start, L.end).sql()):
-            self.links[unit].append((parent, day(start), day(end)))
+            links[unit].append((parent, day(start), day(end)))
+        # kept as tuples: a unit has one link or a few (a list each is a megabyte more)
+        self.links: dict[int, tuple[tuple, ...]] = {unit: tuple(rows) for unit, rows in links.items()}
+        del links
         # the tree is the same on every day between two dates on which a unit was founded or
         # ended or moved: what is worked out for a day is kept for its span (`_span`), since a
         # province's year of decisions falls on a few hundred days in a few spans
@@ -188,8 +198,10 @@ class Tree:
                                   for day in (start, end) if day is not None})
         self._children: dict[int, dict[int | None, list[int]]] = {}
         self._subtrees: dict[tuple[int, int], set[int]] = {}
-        self._ancestors: dict[tuple[int | None, int], frozenset[int]] = {}
-        self._ever_children: dict[int | None, set[int]] | None = None
+        # per span, a unit's chain upwards: a tuple (a year's admissions ask for tens of
+        # thousands, and a frozenset of five units is twice the size)
+        self._ancestors: dict[int, dict[int | None, tuple[int, ...]]] = {}
+        self._ever_children: dict[int | None, list[int]] | None = None
         self._ever_below: dict[int, frozenset[int]] = {}
         # renames: a unit's name before each (db.reorganise), for the names of a past day
         P, C = models.UnitChangePart, models.UnitChange
@@ -267,12 +279,13 @@ class Tree:
     def ever_below(self, unit_id: int) -> frozenset[int]:
         """Every unit that sat below `unit_id` at any time (a superset of each day's subtree),
         to narrow queries before the exact check of each row's day."""
-        if self._ever_children is None:
-            self._ever_children = defaultdict(set)
+        if self._ever_children is None:  # lists: a unit listed twice under a parent is walked once
+            self._ever_children = defaultdict(list)
             for uid, row in self.units.items():
-                self._ever_children[row.parent_id].add(uid)
+                self._ever_children[row.parent_id].append(uid)
                 for parent, _start, _end in self.links.get(uid, ()):
-                    self._ever_children[parent].add(uid)
+                    if parent != row.parent_id:
+                        self._ever_children[parent].append(uid)
         if unit_id not in self._ever_below:
             found, todo = set(), [unit_id]
             while todo:
@@ -283,17 +296,18 @@ class Tree:
             self._ever_below[unit_id] = frozenset(found)
         return self._ever_below[unit_id]
 
-    def ancestors(self, unit_id: int | None, day: Date) -> frozenset[int]:
-        """The unit and the units above it on `day`: the units whose subtree holds it then."""
-        key = (unit_id, self._span(day))
-        if key not in self._ancestors:
-            chain, seen, unit = [], set(), unit_id
-            while unit is not None and unit in self.units and unit not in seen and self.alive(unit, day):
-                seen.add(unit)
-                chain.append(unit)
+    def ancestors(self, unit_id: int | None, day: Date) -> tuple[int, ...]:
+        """The unit and the units above it on `day`, upwards: the units whose subtree holds it
+        then."""
+        kept = self._ancestors.setdefault(self._span(day), {})
+        chain = kept.get(unit_id)
+        if chain is None:
+            found, unit = [], unit_id
+            while unit is not None and unit in self.units and unit not in found and self.alive(unit, day):
+                found.append(unit)
                 unit = self.parent_on(unit, day)
-            self._ancestors[key] = frozenset(chain)
-        return self._ancestors[key]
+            kept[unit_id] = chain = tuple(found)
+        return chain
 
 
 def _within(column, ids, tree: Tree):
@@ -351,7 +365,7 @@ def _admitted_under(tree: Tree, admissions, wanted: set[int] | None = None) -> C
     chains = Counter(tree.ancestors(branch, day) for _case, day, branch in admissions)
     counts: Counter = Counter()
     for chain, times in chains.items():
-        for unit in (chain if wanted is None else chain & wanted):
+        for unit in (chain if wanted is None else wanted.intersection(chain)):
             counts[unit] += times
     return counts
 

@@ -458,6 +458,11 @@ class ProgressScreen(Screen):
         self.query_one("#progress-message").display = False
         self._load()
 
+    def on_unmount(self) -> None:
+        # the unit tree the figures were worked out on is kept while this screen (and the lists
+        # opened from it) are open, then let go: the screens opened next reuse its memory
+        progress.Tree.release()
+
     # --- loading ----------------------------------------------------------------------------
 
     def _load(self) -> None:

@@ -280,6 +280,27 @@ async def test_admitted_opens_the_years_admissions_and_a_row_its_file(make_app):
         assert app.screen is screen
 
 
+async def test_the_unit_tree_is_let_go_when_the_progress_screen_closes(make_app):
+    """A province's tree with what was worked out on it is tens of megabytes: kept while the
+    figures and their lists are open, let go on leaving, and read again the next time."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS-NP")
+        kept = progress.Tree.current()
+        await open_behind(pilot, screen, "admitted")
+        assert progress.Tree.current() is kept  # the list reads the tree the figures used
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen and progress.Tree.current() is kept
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)
+        assert progress.Tree._kept is None
+        again = await open_progress(pilot, "NS-NP")
+        assert panel(again, "admitted").startswith("15 / 20")  # the same figures, read again
+        assert progress.Tree.current() is not kept
+
+
 async def test_members_and_sent_to_class_open_their_lists(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
