@@ -17,6 +17,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 from rich.style import Style
 from rich.text import Text
@@ -92,8 +93,9 @@ def _with_key(title: Text, key: str | None) -> Text:
     return title
 
 
-@dataclass(frozen=True)
-class UnitEntry:
+class UnitEntry(NamedTuple):
+    """A unit the palette can jump to (a tuple: a province keeps 31,000 of them)."""
+
     id: int
     name: str
     code: str
@@ -114,8 +116,15 @@ def read_units(actor, today, cached: tuple | None = None) -> tuple[tuple, list[U
     finally:
         connection.close_database()  # this thread's connection only
     names = {uid: name for uid, _code, name, _parent, _ended in rows}
+    folded: dict[int | None, str] = {}  # each parent's folded name made once, shared by its children
+
+    def parent_folded(parent: int | None) -> str:
+        if parent not in folded:
+            folded[parent] = fold(names.get(parent, ""))
+        return folded[parent]
+
     entries = [UnitEntry(uid, name, code, names.get(parent, ""), fold(name) + " " + fold(code),
-                         fold(names.get(parent, "")))
+                         parent_folded(parent))
                for uid, code, name, parent, _ended in rows]
     return key, entries
 
