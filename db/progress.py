@@ -186,8 +186,11 @@ class Tree:
         for unit, parent, start, end in models.database.execute_sql(
                 *L.select(L.unit, L.parent, L.start, L.end).sql()):
             links[unit].append((parent, day(start), day(end)))
-        # kept as tuples: a unit has one link or a few (a list each is a megabyte more)
-        self.links: dict[int, tuple[tuple, ...]] = {unit: tuple(rows) for unit, rows in links.items()}
+        # kept as tuples, and only where they say more than the unit's own parent: most units
+        # have one link, to that parent, over their whole life (5 MB of a province's tree)
+        self.links: dict[int, tuple[tuple, ...]] = {
+            unit: tuple(rows) for unit, rows in links.items()
+            if unit not in self.units or not self._says_no_more(self.units[unit], rows)}
         del links
         # the tree is the same on every day between two dates on which a unit was founded or
         # ended or moved: what is worked out for a day is kept for its span (`_span`), since a
@@ -209,6 +212,16 @@ class Tree:
         for unit, effective, old in (P.select(P.unit, C.effective, P.old_name).join(C)
                                      .where(P.new_name.is_null(False)).order_by(C.effective, C.id).tuples()):
             self.renames[unit].append((effective, old))
+
+    @staticmethod
+    def _says_no_more(unit: _UnitRow, links: list[tuple]) -> bool:
+        """One link to the unit's own parent, from its founding or before, to its end or after:
+        on every day the unit is alive, parent_on gives that parent without it."""
+        if len(links) != 1:
+            return False
+        parent, start, end = links[0]
+        return (parent == unit.parent_id and start <= unit.founded
+                and (end is None or (unit.ended is not None and end >= unit.ended)))
 
     def named(self, unit_ids) -> dict[int, tuple[str, str]]:
         """(code, name) of the units, read the first time they are asked for (a panel shows a

@@ -239,6 +239,37 @@ def test_the_kept_tree_is_read_again_after_a_unit_changes(admin):
     assert renamed == "Đảng bộ thị trấn Nà Phặc (mới)"
 
 
+def test_the_tree_without_the_links_that_say_no_more_gives_the_same_units_on_every_day(admin, monkeypatch):
+    """A unit's one link to its own parent over its whole life is not kept (db.progress.Tree):
+    on every day the demo's tree changed, and the days either side, the children, every unit's
+    chain upwards and what ever sat below a unit are those of the tree keeping every link."""
+    from db import reorganise
+
+    U = models.Unit
+    moved, other = (U.select(U.id).where(U.org_type == "branch", U.ended.is_null()).order_by(U.id)
+                    .limit(2).tuples())
+    moved, other = moved[0], other[0]
+    parent = U.get_by_id(moved).parent_id
+    with connection.write_transaction():  # a branch moved under another and back, as a transfer does
+        reorganise._relink(moved, other, datetime.date(2020, 3, 1))
+        reorganise._relink(moved, parent, datetime.date(2021, 2, 1))
+    lean = progress.Tree()
+    assert moved in lean.links  # its three links say more than its parent
+    assert len(lean.links) < len(models.UnitLink.select(models.UnitLink.unit).distinct())
+    assert other in lean.children_on(datetime.date(2020, 6, 1))
+    assert moved in lean.children_on(datetime.date(2020, 6, 1))[other]
+    monkeypatch.setattr(progress.Tree, "_says_no_more", staticmethod(lambda unit, links: False))
+    whole = progress.Tree()
+    assert whole._changes  # the demo's reorganisations, closings and moves
+    days = sorted({day + datetime.timedelta(days=shift) for day in whole._changes for shift in (-1, 0, 1)})
+    for day in days:
+        assert lean.children_on(day) == whole.children_on(day), day
+        for unit in whole.units:
+            assert lean.ancestors(unit, day) == whole.ancestors(unit, day), (unit, day)
+    for unit in whole.units:
+        assert lean.ever_below(unit) == whole.ever_below(unit), unit
+
+
 def test_check_reports_a_stored_due_date_that_disagrees_and_repair_recomputes_it(demo_db, capsys):
     from db import audit
     from tui import cli
