@@ -11,6 +11,7 @@ import datetime
 import json
 import os
 import sqlite3
+import threading
 import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -535,6 +536,46 @@ def close_database() -> None:
     db = models.database.obj
     if db is not None and not db.is_closed():
         db.close()
+
+
+class Stoppable:
+    """A long read in a thread that a later request makes useless (a count of what was typed
+    before the last key): `stop()`, from any thread, ends the statement it is running, which
+    then raises the driver's error in that thread; `stopped` says it was asked to."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._raw = None
+        self.stopped = False
+
+    def __enter__(self) -> Stoppable:
+        raw = models.database.connection()  # this thread's
+        with self._lock:
+            self._raw = raw
+            if self.stopped:  # asked to before it started
+                raise Stopped
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        with self._lock:
+            self._raw = None
+        if self.stopped and isinstance(exc, Exception) and not isinstance(exc, Stopped):
+            raise Stopped from exc  # the driver's "interrupted" or "canceled"
+
+    def stop(self) -> None:
+        with self._lock:
+            self.stopped = True
+            raw = self._raw
+            if raw is None:
+                return
+            try:  # SQLite: sqlite3_interrupt; PostgreSQL: a cancel request to the server
+                (raw.interrupt if hasattr(raw, "interrupt") else raw.cancel)()
+            except Exception:  # noqa: BLE001 - the statement ended meanwhile: nothing to stop
+                pass
+
+
+class Stopped(Exception):
+    """The read was stopped (Stoppable.stop)."""
 
 
 # --- settings kept in the database ---------------------------------------------------------

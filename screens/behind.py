@@ -186,6 +186,10 @@ class BehindScreen(ListFilter, Screen):
         self._shown: PageAsked | None = None  # the one whose result is shown
         self._queued: list[PagedTable.PageRequested] = []  # page turns asked for while loading
         self._generation = 0  # of the filter: a count of an older filter is not shown
+        # the reads of the filter typed last: a key typed next stops them (a province's count
+        # runs for a second, and a thread cannot be cancelled)
+        self._counting: connection.Stoppable | None = None
+        self._reading: connection.Stoppable | None = None
         self.first = 0  # index of the first row on the page shown (kept whole: asked for)
         self._drawn_first = 0  # that of the rows in the table
         self._rows_seq = 0  # the latest page of a list kept whole asked for
@@ -206,7 +210,7 @@ class BehindScreen(ListFilter, Screen):
         if self.paged:
             self._ask(first=0, row=0)
             if self.counts is None:
-                self._count(self._generation, "")
+                self._start_count("")
         else:
             self._load()
 
@@ -268,9 +272,10 @@ class BehindScreen(ListFilter, Screen):
             self._queued.clear()
             text = self.filter_text.strip()
             self.counts = self.known if not text else None
+            self._stop_reads()
             self._ask(first=0, row=0)
             if self.counts is None:
-                self._count(self._generation, text)
+                self._start_count(text)
             return
         if self.all_keys is None:
             return
@@ -284,20 +289,36 @@ class BehindScreen(ListFilter, Screen):
 
     # --- read a page at a time --------------------------------------------------------------
 
+    def _stop_reads(self) -> None:
+        """Stop the page and the count being read for what was typed before."""
+        for reading in (self._reading, self._counting):
+            if reading is not None:
+                reading.stop()
+        self._reading = self._counting = None
+
+    def on_unmount(self) -> None:
+        self._stop_reads()
+
+    def _start_count(self, name_filter: str) -> None:
+        self._counting = connection.Stoppable()
+        self._count(self._generation, name_filter, self._counting)
+
     def _ask(self, *, first: int, row: int, after: tuple[str, int] | None = None,
              before: tuple[str, int] | None = None) -> None:
         self._seq += 1
         self._asked = PageAsked(self._seq, self._page_size(), self.filter_text.strip(), after=after,
                                 before=before, first=first, row=row)
-        self._fetch_page(self._asked)
+        self._reading = connection.Stoppable()
+        self._fetch_page(self._asked, self._reading)
 
     @work(thread=True, exclusive=True, group="behind")
-    def _fetch_page(self, asked: PageAsked) -> None:
+    def _fetch_page(self, asked: PageAsked, reading: connection.Stoppable) -> None:
         actor = self.context.actor
 
         def read(**cursor) -> BehindPage:
-            return progress.members_page(actor, self.unit.id, self.as_of, limit=asked.limit,
-                                         name_filter=asked.name_filter or None, **cursor)
+            with reading:
+                return progress.members_page(actor, self.unit.id, self.as_of, limit=asked.limit,
+                                             name_filter=asked.name_filter or None, **cursor)
 
         try:
             if asked.before is not None:
@@ -310,6 +331,8 @@ class BehindScreen(ListFilter, Screen):
             else:
                 page, first = read(after=asked.after), asked.first
             message = PageLoaded(asked, page, first)
+        except connection.Stopped:
+            return  # a later key asked for another page
         except NotFound:
             message = PageLoaded(asked, None, 0, t("progress.not_found"))
         except AccessError:
@@ -319,14 +342,15 @@ class BehindScreen(ListFilter, Screen):
         self.post_message(message)
 
     @work(thread=True, exclusive=True, group="behind-count")
-    def _count(self, generation: int, name_filter: str) -> None:
+    def _count(self, generation: int, name_filter: str, counting: connection.Stoppable) -> None:
         """Counted apart from the pages: the page is shown without waiting for the count (a
-        province's members with a common name typed: half a second)."""
+        province's members with a common name typed: half a second); stopped by the next key."""
         try:
-            counts = progress.members_count(self.context.actor, self.unit.id, self.as_of,
-                                            name_filter=name_filter or None)
-        except (NotFound, AccessError):
-            return  # said by the page's reading
+            with counting:
+                counts = progress.members_count(self.context.actor, self.unit.id, self.as_of,
+                                                name_filter=name_filter or None)
+        except (NotFound, AccessError, connection.Stopped):
+            return  # said by the page's reading, or another filter typed since
         finally:
             connection.close_database()  # this thread's connection only
         self.post_message(Counted(generation, counts))

@@ -239,3 +239,53 @@ async def test_the_step_form_keeps_what_was_typed_when_the_file_changed_meanwhil
             assert form.version == case.version + 1  # told; a second save is a decision made knowing
     finally:
         i18n.set_language("vi")
+
+
+# --- a read made useless by a later key --------------------------------------------------------
+
+ENDLESS = "WITH RECURSIVE c(x) AS (SELECT began() UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+
+
+def _read_in_thread(stoppable: connection.Stoppable, sql: str, outcome: list, began=None):
+    import threading
+
+    def run() -> None:
+        try:
+            with stoppable:
+                raw = models.database.connection()
+                raw.create_function("began", 0, lambda: began.set() or 1)
+                outcome.append(models.database.execute_sql(sql).fetchone()[0])
+        except connection.Stopped:
+            outcome.append("stopped")
+        finally:
+            connection.close_database()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.sqlite_only("SQLite's interrupt from another thread (PostgreSQL: the driver's cancel)")
+def test_a_read_stopped_from_another_thread_ends_at_once_and_says_so(empty_db):
+    """A count of what was typed before the last key (screens.behind) is stopped, not left to
+    run for a second on a province: the statement ends in its thread, which is told why."""
+    import threading
+
+    began, outcome = threading.Event(), []
+    reading = connection.Stoppable()
+    thread = _read_in_thread(reading, ENDLESS, outcome, began)
+    assert began.wait(30)
+    reading.stop()
+    thread.join(30)
+    assert not thread.is_alive() and outcome == ["stopped"]
+    # stopped before it started: it does not start
+    early, outcome = connection.Stoppable(), []
+    early.stop()
+    _read_in_thread(early, "SELECT 1", outcome).join(30)
+    assert outcome == ["stopped"]
+    # a read that ended is not touched by a late stop, and its thread's next read runs
+    done, outcome = connection.Stoppable(), []
+    _read_in_thread(done, "SELECT began() + 1", outcome, threading.Event()).join(30)
+    done.stop()
+    assert outcome == [2]
+    assert models.database.execute_sql("SELECT 41 + 1").fetchone()[0] == 42

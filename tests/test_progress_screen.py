@@ -370,6 +370,50 @@ async def test_the_members_list_is_read_a_page_at_a_time(make_app):
         assert isinstance(app.screen, CaseScreen) and app.screen.case_id == whole[size + row].case_id
 
 
+async def test_a_count_made_useless_by_the_next_key_is_stopped(make_app, monkeypatch):
+    """On a province a count of the members named as typed runs for a second: the next key
+    typed, and leaving the list, stop the count still running instead of leaving it to the
+    server (a count here never ends by itself, so only a stop ends it)."""
+    import asyncio
+    import threading
+
+    from db import connection, models
+
+    calls: list[dict] = []
+
+    def endless_count(actor, unit_id, as_of, name_filter=None):
+        call = {"filter": name_filter, "began": threading.Event(), "ended": threading.Event()}
+        calls.append(call)
+        try:
+            models.database.connection().create_function("began", 0, lambda: call["began"].set() or 1)
+            models.database.execute_sql(
+                "WITH RECURSIVE c(x) AS (SELECT began() UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c")
+        except Exception as exc:
+            call["error"] = exc
+            raise
+        finally:
+            call["ended"].set()
+        return (0, 0)
+
+    monkeypatch.setattr(progress, "members_count", endless_count)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_progress(pilot, "NS-NP")
+        listed = await open_behind(pilot, screen, "members")
+        await pilot.press("slash", "h")
+        assert await asyncio.to_thread(lambda: len(calls) == 1 and calls[0]["began"].wait(30))
+        await pilot.press("o")
+        assert await asyncio.to_thread(calls[0]["ended"].wait, 30)  # stopped by the next key
+        assert isinstance(calls[0]["error"], Exception)
+        assert await asyncio.to_thread(lambda: len(calls) == 2 and calls[1]["began"].wait(30))
+        assert calls[1]["filter"] == "ho"
+        assert listed.counts is None  # "counting", not a number of the stopped count
+        await pilot.press("escape", "escape", "escape")
+        assert await asyncio.to_thread(calls[1]["ended"].wait, 30)  # the list left: stopped
+        await settle(pilot)
+        assert app.screen is not listed
+
+
 async def test_the_members_count_line_keeps_the_rows_shown_at_80_columns(make_app):
     """The province's members: at 80 columns the count line cannot hold both the official/
     probationary split and which rows are shown; the rows shown stay (the split is on the
