@@ -85,7 +85,10 @@ def _patch_run_to_report_ready(every_screen: bool) -> None:
         pilot.app.exit()
 
     def run(self, *args, **kwargs):
-        kwargs.update(headless=True, auto_pilot=report_when_ready)
+        # the size a terminal gives from the start: left to itself the headless driver starts
+        # at 80x25 and then resizes to 80x24, which no terminal does (for ketnap a second read
+        # of the first page, sized for the new height)
+        kwargs.update(headless=True, size=(80, 24), auto_pilot=report_when_ready)
         return original(self, *args, **kwargs)
 
     textual.app.App.run = run
