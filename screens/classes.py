@@ -39,7 +39,8 @@ from tui.context import AppContext
 from tui.i18n import code_name, t
 from tui.messages import error_message, not_allowed, rule_message
 from tui.widgets import (FilterRow, InMemoryPages, ListFilter, PagedTable, filter_bindings,
-                         filter_match, fit, hide_keys, rename_key, safe, translate_bindings)
+                         filter_terms, fit, hide_keys, rename_key, safe, terms_match,
+                         translate_bindings)
 
 DATE_WIDTH = 10
 
@@ -194,8 +195,10 @@ def load_list(context: AppContext, unit_id: int | None, year: int) -> ListData:
     return ListData(year, rows, progress, new_member, warnings)
 
 
-class ClassListScreen(ListFilter, Screen):
-    """The classes of a unit and a year, the year's plan and the warnings."""
+class ClassListScreen(ListFilter, InMemoryPages, Screen):
+    """The classes of a unit and a year, the year's plan and the warnings. The classes are held
+    in memory and shown a page at a time (a province's year is 1,500 classes: drawing them all
+    took a third of a second at each key typed into the filter)."""
 
     FILTER = "classes"
     CSS_PATH = "classes.tcss"
@@ -225,6 +228,8 @@ class ClassListScreen(ListFilter, Screen):
         self.year = year or context.today.year
         self.data: ListData | None = None
         self.rows: list[ClassRow] = []  # the year's classes shown (the `/` filter applied)
+        self.first = 0  # the index in `rows` of the page's first row
+        self._terms: tuple[ListData, list[tuple[str, ...]]] | None = None  # each row's, for `/`
         self._seq = 0
         self._select: int | None = None  # the class to put the cursor on once loaded
         if not may_override(context.actor):
@@ -235,8 +240,9 @@ class ClassListScreen(ListFilter, Screen):
         yield Static(t("classes.loading"), id="classes-info", markup=False)
         yield Static("", id="classes-plan", markup=False)
         yield FilterRow("classes", "filters.placeholder")
-        table = DataTable(id="classes", cursor_type="row", cell_padding=0)
+        table = PagedTable(id="classes")
         show_key(table, "enter", t("classes.key_open"))
+        hide_keys(table, ["pagedown"])  # the footer is full at 80 columns; in the help
         yield table
         yield Static("", id="classes-message", markup=False)
         yield Static("", id="warnings-title", markup=False)
@@ -272,13 +278,10 @@ class ClassListScreen(ListFilter, Screen):
         if message.seq != self._seq:
             return
         data = self.data = message.data
-        table = self.query_one("#classes", DataTable)
         keep = self._select
-        if keep is None and table.row_count and table.cursor_row >= 0 and self.data is not None:
-            try:
-                keep = int(table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value)
-            except Exception:  # noqa: BLE001 - an empty or cleared table
-                keep = None
+        if keep is None:
+            row = self.current()
+            keep = row.id if row is not None else None
         self._select = None
         self._fill(data, keep)
         plan = Text(plan_line(data.progress, data.year), style="bold")
@@ -308,15 +311,41 @@ class ClassListScreen(ListFilter, Screen):
 
     def _fill(self, data: ListData, keep: int | None) -> None:
         """The year's classes, less those where a word typed after `/` starts no word of the
-        kind, the name, the status or the organiser; the cursor on `keep` if it is shown."""
+        kind, the name, the status or the organiser; the page holding `keep` if it is shown,
+        with the cursor on it, else the first class not finished."""
         words = self.filter_words()
-        self.rows = [row for row in data.rows
-                     if filter_match(words, kind_short(row.kind), code_name("class_kind", row.kind),
-                                     row.name, code_name("class_status", row.status),
-                                     row.organiser)]
-        info = Text(t("classes.info", year=data.year, n=i18n.number(len(self.rows))), style="bold")
+        if not words:
+            self.rows = list(data.rows)
+        else:
+            if self._terms is None or self._terms[0] is not data:  # once a list, at the first key
+                self._terms = (data, [filter_terms(kind_short(row.kind), code_name("class_kind", row.kind),
+                                                   row.name, code_name("class_status", row.status),
+                                                   row.organiser) for row in data.rows])
+            self.rows = [row for row, terms in zip(data.rows, self._terms[1]) if terms_match(words, terms)]
+        index = next((i for i, r in enumerate(self.rows) if r.id == keep), None)
+        if index is None:  # the first class not finished: what one works on
+            index = next((i for i, r in enumerate(self.rows) if r.status in ("planned", "running")), 0)
+        size = self._page_size()
+        first = max(0, min(index - index % size, len(self.rows) - size))
+        self._show(first, index - first)
+
+    def _show(self, first: int, cursor: int) -> None:
+        """The page of `rows` from `first`, the cursor on its row `cursor` (-1: the last)."""
+        if self.data is None:
+            return
+        size = self._page_size()
+        wanted = first + cursor  # the row the cursor goes to, wherever the page starts
+        self.first = max(0, min(first, len(self.rows) - size))  # the last page is a full one
+        if cursor >= 0:
+            cursor = wanted - self.first
+        page = self.rows[self.first:self.first + size]
+        info = Text(t("classes.info", year=self.data.year, n=i18n.number(len(self.rows))), style="bold")
+        if len(self.rows) > size:  # more than a page: which rows are shown
+            info.append(" · " + t("main.rows", first=i18n.number(self.first + 1),
+                                  last=i18n.number(self.first + len(page)),
+                                  total=i18n.number(len(self.rows))))
         self.query_one("#classes-info", Static).update(self.filter_note(info, len(self.rows)))
-        table = self.query_one("#classes", DataTable)
+        table = self.query_one("#classes", PagedTable)
         widths = self._widths(table.size.width or self.app.size.width)
         order = ("kind", "name", "start", "status", "enrolled", "passed")
         table.clear(columns=True)
@@ -324,7 +353,7 @@ class ClassListScreen(ListFilter, Screen):
             gap = 0 if key == order[-1] else 1
             table.add_column(fit(Text(t(f"classes.col.{key}")), widths[key]), key=key,
                              width=widths[key] + gap)
-        for row in self.rows:
+        for row in page:
             table.add_row(
                 Text(kind_short(row.kind)),
                 fit(safe(short_class_name(row.name)), widths["name"]),
@@ -333,11 +362,10 @@ class ClassListScreen(ListFilter, Screen):
                 Text(capacity_text(row)),
                 Text(i18n.number(row.passed) if row.passed or row.failed else ""),
                 key=str(row.id))
-        if self.rows:
-            index = next((i for i, r in enumerate(self.rows) if r.id == keep), None)
-            if index is None:  # the first class not finished: what one works on
-                index = next((i for i, r in enumerate(self.rows) if r.status in ("planned", "running")), 0)
-            table.move_cursor(row=index, animate=False)
+        table.has_before = self.first > 0
+        table.has_after = self.first + size < len(self.rows)
+        if page:
+            table.move_cursor(row=len(page) - 1 if cursor < 0 else min(cursor, len(page) - 1), animate=False)
 
     def _fill_warnings(self, warnings: list[classes.Warning]) -> None:
         title = self.query_one("#warnings-title", Static)
@@ -371,10 +399,10 @@ class ClassListScreen(ListFilter, Screen):
         line.display = bool(message)
 
     def current(self) -> ClassRow | None:
-        table = self.query_one("#classes", DataTable)
+        table = self.query_one("#classes", PagedTable)
         if self.data is None or not table.row_count or table.cursor_row < 0:
             return None
-        index = table.cursor_row
+        index = self.first + table.cursor_row
         return self.rows[index] if index < len(self.rows) else None
 
     # --- keys ---------------------------------------------------------------------------------

@@ -98,6 +98,55 @@ async def test_k_lists_the_years_classes_with_the_plan(make_app):
         assert not isinstance(app.screen, ClassListScreen)
 
 
+async def test_a_long_class_list_is_shown_a_page_at_a_time(make_app, organiser):
+    """A province plans a thousand classes a year: the list shows a page of them, says which
+    rows, turns pages with PageDown and the arrows, filters all of them, and Enter opens the
+    class on the row (also on a later page)."""
+    planned = [new_class(organiser, name=f"Lớp thử, khóa {n} năm 2021", start=None, end=None,
+                         planned_start=datetime.date(2021, 10, 1) + datetime.timedelta(days=n))
+               for n in range(10, 70)]
+    app = make_app("demo_organiser")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("k")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ClassListScreen)
+        table = screen.query_one("#classes", PagedTable)
+        total, size = len(screen.rows), table.row_count
+        assert total > 60 and 5 < size < total  # a page of them
+        first = screen.first
+        assert screen.current().status in ("planned", "running")  # the first class not finished
+        assert f"dòng {first + 1}–{first + size}/{total}" in screen_text(app)
+        shown = table_names(table, 1)
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert screen.first == first + size and table_names(table, 1) != shown
+        assert screen.current().name.endswith(table.get_row_at(table.cursor_row)[1].plain)
+        await pilot.press("slash", *"khoa 69")
+        await settle(pilot)
+        assert [r.id for r in screen.rows] == [planned[-1]] and table.row_count == 1
+        await pilot.press("escape")  # the filter cleared: every class again, from a page
+        await settle(pilot)
+        assert len(screen.rows) == total and table.row_count == size
+        assert screen.current().id == planned[-1]  # still on the class found, on the last page
+        table.focus()
+        await pilot.press("home")  # the first page
+        await settle(pilot)
+        assert screen.first == 0 and table.cursor_row == 0
+        await pilot.press("end")  # the page's last row, then the first row of the next page
+        await pilot.press("down")
+        await settle(pilot)
+        wanted = screen.current()
+        assert table.cursor_row == 0 and wanted is screen.rows[screen.first] and screen.first > 0
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ClassScreen) and app.screen.class_id == wanted.id
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is screen and screen.current().id == wanted.id  # where it was
+
+
 async def test_class_list_in_english(make_app):
     app = make_app(lang="en")
     async with app.run_test(size=SIZE) as pilot:

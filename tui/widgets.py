@@ -377,9 +377,20 @@ def filter_match(words: list[str], *texts: str | None) -> bool:
     Phường 3", "viewer" matches "demo_viewer"."""
     if not words:
         return True
+    return terms_match(words, filter_terms(*texts))
+
+
+def filter_terms(*texts: str | None) -> tuple[str, ...]:
+    """The words of what a row shows as filter_match compares them, folded: for a screen that
+    filters many rows at each key, worked out once a row (folding is most of the cost)."""
     shown = [w.strip(_PUNCTUATION) for w in fold(" ".join(text for text in texts if text)).split()]
     shown += [part for w in shown if _JOINERS.search(w) for part in _JOINERS.split(w)]
-    return all(any(w.startswith(word) for w in shown) for word in words)
+    return tuple(shown)
+
+
+def terms_match(words: list[str], terms: tuple[str, ...]) -> bool:
+    """filter_match on a row's filter_terms."""
+    return all(any(term.startswith(word) for term in terms) for word in words)
 
 
 class ListFilter:
