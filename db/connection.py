@@ -551,9 +551,9 @@ class Stoppable:
     def __enter__(self) -> Stoppable:
         raw = models.database.connection()  # this thread's
         with self._lock:
-            self._raw = raw
             if self.stopped:  # asked to before it started
                 raise Stopped
+            self._raw = raw
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:
