@@ -156,7 +156,7 @@ class Tree:
 
     @classmethod
     def release(cls) -> None:
-        """Let the kept tree go (its screens closed): a province's is about 20 MB once its
+        """Let the kept tree go (its screens closed): a province's is about 10 MB once its
         figures have been worked out, and reading it again takes a fraction of a second."""
         cls._kept = None
 

@@ -229,7 +229,7 @@ class ClassListScreen(ListFilter, InMemoryPages, Screen):
         self.data: ListData | None = None
         self.rows: list[ClassRow] = []  # the year's classes shown (the `/` filter applied)
         self.first = 0  # the index in `rows` of the page's first row
-        self._terms: tuple[ListData, list[tuple[str, ...]]] | None = None  # each row's, for `/`
+        self._terms: list[tuple[str, ...]] | None = None  # each row's words, made at the first `/` key
         self._seq = 0
         self._select: int | None = None  # the class to put the cursor on once loaded
         if not may_override(context.actor):
@@ -278,6 +278,7 @@ class ClassListScreen(ListFilter, InMemoryPages, Screen):
         if message.seq != self._seq:
             return
         data = self.data = message.data
+        self._terms = None  # those of the rows read before
         keep = self._select
         if keep is None:
             row = self.current()
@@ -317,17 +318,16 @@ class ClassListScreen(ListFilter, InMemoryPages, Screen):
         if not words:
             self.rows = list(data.rows)
         else:
-            if self._terms is None or self._terms[0] is not data:  # once a list, at the first key
-                self._terms = (data, [filter_terms(kind_short(row.kind), code_name("class_kind", row.kind),
-                                                   row.name, code_name("class_status", row.status),
-                                                   row.organiser) for row in data.rows])
-            self.rows = [row for row, terms in zip(data.rows, self._terms[1]) if terms_match(words, terms)]
+            if self._terms is None:
+                self._terms = [filter_terms(kind_short(row.kind), code_name("class_kind", row.kind),
+                                            row.name, code_name("class_status", row.status), row.organiser)
+                               for row in data.rows]
+            self.rows = [row for row, terms in zip(data.rows, self._terms) if terms_match(words, terms)]
         index = next((i for i, r in enumerate(self.rows) if r.id == keep), None)
         if index is None:  # the first class not finished: what one works on
             index = next((i for i, r in enumerate(self.rows) if r.status in ("planned", "running")), 0)
         size = self._page_size()
-        first = max(0, min(index - index % size, len(self.rows) - size))
-        self._show(first, index - first)
+        self._show(index - index % size, index % size)  # _show moves a short last page back
 
     def _show(self, first: int, cursor: int) -> None:
         """The page of `rows` from `first`, the cursor on its row `cursor` (-1: the last)."""
